@@ -1,0 +1,1 @@
+"""The ``claude-tui`` command line."""

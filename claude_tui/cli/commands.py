@@ -1,0 +1,231 @@
+"""What each subcommand does, given parsed arguments and an open coordinator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from claude_tui.cli import output as out
+from claude_tui.core.coordinator import MemoryCoordinator
+from claude_tui.core.errors import NotFound
+from claude_tui.core.models import MemoryEntry
+from claude_tui.core.validation import parse_json
+
+Handler = Callable[[MemoryCoordinator, argparse.Namespace], int]
+
+
+def session_new(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    print(c.sessions.create(name=a.name, user_id=a.user).id)
+    return 0
+
+
+def session_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    sessions = c.sessions.list(status=a.status)
+    if a.json:
+        out.emit_json([s.to_dict() for s in sessions])
+    else:
+        out.table(
+            ["ID", "NAME", "STATUS", "USER", "CREATED", "UPDATED"],
+            [(s.id, s.name, s.status, s.user_id, out.when(s.created_at), out.when(s.updated_at))
+             for s in sessions],
+        )  # fmt: skip
+    return 0
+
+
+def session_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    session = c.sessions.get(a.id)
+    data = {**session.to_dict(), **c.sessions.summary(a.id)}
+    if a.json:
+        out.emit_json(data)
+    else:
+        out.fields([(k, out.when(v) if k.endswith("_at") else v) for k, v in data.items()])
+    return 0
+
+
+def session_status(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    print(c.sessions.update(a.id, status=a.status).status)
+    return 0
+
+
+def session_archive(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    print(c.sessions.archive(a.id).status)
+    return 0
+
+
+def agent_register(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    agent = c.agents.register(a.session, a.agent_type, a.role, capabilities=a.capabilities)
+    print(agent.id)
+    return 0
+
+
+def agent_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    agents = c.agents.list(session_id=a.session)
+    if a.json:
+        out.emit_json([x.to_dict() for x in agents])
+    else:
+        out.table(
+            ["ID", "SESSION", "TYPE", "ROLE", "STATUS", "CAPABILITIES"],
+            [(x.id, x.session_id, x.agent_type, x.role, x.status, ",".join(x.capabilities))
+             for x in agents],
+        )  # fmt: skip
+    return 0
+
+
+def task_add(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    payload = None if a.payload is None else parse_json(a.payload, "payload")
+    task = c.tasks.add(
+        a.session, a.title, parent_task_id=a.parent, priority=a.priority, agent_id=a.agent,
+        payload=payload,
+    )  # fmt: skip
+    print(task.id)
+    return 0
+
+
+def task_update(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    result = None if a.result is None else parse_json(a.result, "result")
+    task = c.tasks.update(a.id, status=a.status, result=result, priority=a.priority)
+    print(task.status)
+    return 0
+
+
+def task_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    tasks = c.tasks.list(a.session, status=a.status)
+    if a.json:
+        out.emit_json([t.to_dict() for t in tasks])
+    else:
+        out.table(
+            ["ID", "PARENT", "STATUS", "PRIO", "AGENT", "TITLE"],
+            [(t.id, t.parent_task_id or "-", t.status, t.priority, t.agent_id or "-",
+              out.short(t.title, 50)) for t in tasks],
+        )  # fmt: skip
+    return 0
+
+
+def _scope_kwargs(a: argparse.Namespace) -> dict[str, object]:
+    return {
+        "session_id": a.session,
+        "agent_id": a.agent,
+        "namespace": a.namespace,
+        "memory_type": a.memory_type,
+    }
+
+
+def memory_store(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    entry = c.memory.store(a.key, a.parsed_value, ttl=a.ttl, **_scope_kwargs(a))  # type: ignore[arg-type]
+    print(entry.id)
+    return 0
+
+
+def memory_get(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    entry = c.memory.get(a.key, **_scope_kwargs(a))  # type: ignore[arg-type]
+    if entry is None:
+        raise NotFound(f"no entry {a.key!r} visible in that scope")
+    if a.json:
+        out.emit_json(entry.to_dict())
+    elif isinstance(entry.value, str):
+        print(entry.value)
+    else:
+        out.emit_json(entry.value)
+    return 0
+
+
+def _entries(entries: list[MemoryEntry], as_json: bool) -> None:
+    if as_json:
+        out.emit_json([e.to_dict() for e in entries])
+        return
+    now = time.time()
+    out.table(
+        ["KEY", "TYPE", "NAMESPACE", "SESSION", "AGENT", "TTL", "VALUE"],
+        [(e.key, e.memory_type, e.namespace, e.session_id or "-", e.agent_id or "-",
+          "-" if e.expires_at is None else f"{e.ttl_remaining(now):.0f}s",
+          "••••••" if e.sensitive else out.short(e.value, 50)) for e in entries],
+    )  # fmt: skip
+
+
+def _filter_kwargs(a: argparse.Namespace) -> dict[str, object]:
+    return {
+        "session_id": a.session,
+        "agent_id": a.agent,
+        "namespace": a.namespace,
+        "memory_type": a.memory_type,
+        "all_sessions": a.all_sessions,
+        "limit": a.limit,
+    }
+
+
+def memory_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    _entries(c.memory.list(**_filter_kwargs(a)), a.json)  # type: ignore[arg-type]
+    return 0
+
+
+def memory_search(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    _entries(c.memory.search(a.text, **_filter_kwargs(a)), a.json)  # type: ignore[arg-type]
+    return 0
+
+
+def memory_delete(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    if not c.memory.delete(a.key, **_scope_kwargs(a)):  # type: ignore[arg-type]
+        raise NotFound(f"no entry {a.key!r} visible in that scope")
+    print("deleted")
+    return 0
+
+
+def memory_purge(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    print(f"purged {c.memory.purge_expired()} expired entries")
+    return 0
+
+
+def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    report = c.doctor()
+    if a.json:
+        out.emit_json(report)
+        return 0
+    redis = report["backends"]["redis"]
+    redis_line = (
+        f"up ({redis['url']}{', private' if redis['private'] else ''})"
+        if redis["up"]
+        else f"DOWN: {redis['reason']} — running on L1 + SQLite"
+    )
+    out.fields(
+        [
+            ("claude-tui", report["claude_tui"]),
+            ("python", report["python"]),
+            ("sqlite", report["sqlite"]),
+            ("data dir", report["data_dir"]),
+            ("database", report["database"]),
+            ("schema", f"{report['schema_version']} (latest {report['schema_latest']})"),
+            ("node id", report["node_id"]),
+            ("change log", report["change_log_seq"]),
+            ("SQLite", "up"),
+            ("Redis (L2)", redis_line),
+        ]
+    )
+    return 0
+
+
+HANDLERS: dict[tuple[str, str | None], Handler] = {
+    ("session", "new"): session_new,
+    ("session", "list"): session_list,
+    ("session", "show"): session_show,
+    ("session", "status"): session_status,
+    ("session", "archive"): session_archive,
+    ("agent", "register"): agent_register,
+    ("agent", "list"): agent_list,
+    ("task", "add"): task_add,
+    ("task", "update"): task_update,
+    ("task", "list"): task_list,
+    ("memory", "store"): memory_store,
+    ("memory", "get"): memory_get,
+    ("memory", "list"): memory_list,
+    ("memory", "search"): memory_search,
+    ("memory", "delete"): memory_delete,
+    ("memory", "purge"): memory_purge,
+    ("doctor", None): doctor,
+}
+
+
+def err(message: str) -> None:
+    """Write one line to stderr."""
+    sys.stderr.write(message.rstrip() + "\n")

@@ -1,0 +1,69 @@
+"""Entry point: parse, open the data dir, dispatch, and turn errors into exit codes.
+
+Store-only commands never import Textual or chromadb; the app is imported
+only when no subcommand is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from claude_tui.core.errors import ClaudeTUIError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``claude-tui``; return the process exit code."""
+    logging.basicConfig(
+        level=logging.DEBUG if os.environ.get("CLAUDE_TUI_DEBUG") else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except ClaudeTUIError as exc:
+        sys.stderr.write(f"claude-tui: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("claude-tui: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # last resort: a sentence, not a traceback
+        if os.environ.get("CLAUDE_TUI_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"claude-tui: internal error: {type(exc).__name__}: {exc} "
+            "(set CLAUDE_TUI_DEBUG=1 for details)\n"
+        )
+        return 1
+
+
+def _run(argv: list[str]) -> int:
+    from claude_tui.cli.parser import build_parser
+    from claude_tui.core.config import Config
+
+    args = build_parser().parse_args(argv)
+    config = Config.load(args.data_dir)
+    if args.command is None:
+        from claude_tui.app.launch import launch  # the only path that imports Textual
+
+        return launch(config, session_id=args.app_session, fresh=args.fresh)
+    if args.command == "redis":
+        from claude_tui.core.cache.redis_server import stop_private
+
+        print("stopped" if stop_private(config) else "not running")
+        return 0
+    if args.command == "memory" and args.action == "store":
+        from claude_tui.core.validation import parse_cli_value, parse_ttl
+
+        args.parsed_value = parse_cli_value(args.value)  # refuse bad input before opening
+        parse_ttl(args.ttl)
+    from claude_tui.cli.commands import HANDLERS
+    from claude_tui.core.coordinator import MemoryCoordinator
+
+    handler = HANDLERS[(args.command, getattr(args, "action", None))]
+    with MemoryCoordinator(config) as coordinator:
+        return handler(coordinator, args)

@@ -1,0 +1,129 @@
+"""The argument parser: every subcommand and flag of ``claude-tui``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from claude_tui import __version__
+from claude_tui.core.errors import BadInput
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit code 2 (via BadInput)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(f"{message} (see '{self.prog} --help')")
+
+
+def _scope(p: argparse.ArgumentParser, *, typed: bool = True) -> None:
+    p.add_argument("--session", help="session id (working/persistent memory belong to one)")
+    p.add_argument("--agent", help="agent id (must belong to the session)")
+    if typed:
+        p.add_argument("--namespace", default="default", help="namespace (default: default)")
+        p.add_argument("--type", choices=["working", "persistent", "shared"], dest="memory_type")
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--session", help="only this session's entries (and shared ones)")
+    p.add_argument("--agent", help="only this agent's entries (and its session's and shared)")
+    p.add_argument("--namespace", help="only this namespace")
+    p.add_argument("--type", choices=["working", "persistent", "shared"], dest="memory_type")
+    p.add_argument("--all", action="store_true", dest="all_sessions", help="every session's entries")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> Parser:
+    """The full ``claude-tui`` parser."""
+    root = Parser(
+        prog="claude-tui",
+        description="Inspect and steer what your coding agents remember. "
+        "With no command, starts the terminal app.",
+    )
+    root.add_argument("--version", action="version", version=f"claude-tui {__version__}")
+    root.add_argument("--data-dir", help="data directory (default: CLAUDE_TUI_DATA_DIR or the user data dir)")
+    root.add_argument("--session", dest="app_session", help="(app) open this session")
+    root.add_argument("--fresh", action="store_true", help="(app) skip restoring the last session")
+    cmds = root.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    session = cmds.add_parser("session", help="create, list and show sessions").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=Parser
+    )
+    p = session.add_parser("new", help="create a session; prints its id")
+    p.add_argument("--name")
+    p.add_argument("--user")
+    p = session.add_parser("list", help="list sessions")
+    p.add_argument("--status")
+    p.add_argument("--json", action="store_true")
+    p = session.add_parser("show", help="show one session with its counts")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = session.add_parser("status", help="set a session's status")
+    p.add_argument("id")
+    p.add_argument("status", choices=["active", "paused", "completed", "archived"])
+    p = session.add_parser("archive", help="archive a session")
+    p.add_argument("id")
+
+    agent = cmds.add_parser("agent", help="register and list agents").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=Parser
+    )
+    p = agent.add_parser("register", help="register an agent; prints its id")
+    p.add_argument("--session", required=True)
+    p.add_argument("--type", required=True, dest="agent_type")
+    p.add_argument("--role")
+    p.add_argument("--capability", action="append", default=[], dest="capabilities")
+    p = agent.add_parser("list", help="list agents")
+    p.add_argument("--session")
+    p.add_argument("--json", action="store_true")
+
+    task = cmds.add_parser("task", help="add, update and list tasks").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=Parser
+    )
+    p = task.add_parser("add", help="add a task; prints its id")
+    p.add_argument("--session", required=True)
+    p.add_argument("title")
+    p.add_argument("--parent")
+    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--agent")
+    p.add_argument("--payload", help="JSON payload")
+    p = task.add_parser("update", help="change a task's status or result")
+    p.add_argument("id")
+    p.add_argument("--status")
+    p.add_argument("--result", help="JSON result")
+    p.add_argument("--priority", type=int)
+    p = task.add_parser("list", help="list tasks")
+    p.add_argument("--session")
+    p.add_argument("--status")
+    p.add_argument("--json", action="store_true")
+
+    memory = cmds.add_parser("memory", help="store, read, list, search, delete memory").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=Parser
+    )
+    p = memory.add_parser("store", help="store KEY VALUE (VALUE is JSON; a bare word is a string)")
+    p.add_argument("key")
+    p.add_argument("value")
+    _scope(p)
+    p.add_argument("--ttl", help="seconds until the entry expires")
+    p = memory.add_parser("get", help="print one entry's value (exit code 1 when absent)")
+    p.add_argument("key")
+    _scope(p)
+    p.add_argument("--json", action="store_true")
+    p = memory.add_parser("list", help="list entries")
+    _filters(p)
+    p = memory.add_parser("delete", help="delete an entry")
+    p.add_argument("key")
+    _scope(p)
+    p = memory.add_parser("search", help="full-text search over keys and values")
+    p.add_argument("text")
+    _filters(p)
+    memory.add_parser("purge", help="delete expired entries now")
+
+    p = cmds.add_parser("doctor", help="versions, data dir, schema and which tiers are up")
+    p.add_argument("--json", action="store_true")
+
+    redis = cmds.add_parser("redis", help="the data dir's private redis-server").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=Parser
+    )
+    redis.add_parser("stop", help="stop the private redis-server of this data dir")
+    return root

@@ -1,0 +1,170 @@
+"""L2: Redis, shared by the processes of a host. Never allowed to fail a read or write.
+
+Records are stored as ``"<version>|<payload>"`` where version is the entry's
+clock (microseconds, strictly increasing per key). Writes use a small Lua
+script that refuses to replace a newer version, so a slow reader filling the
+cache can never put an old value back over a newer one. Deletes leave a
+short-lived tombstone for the same reason.
+
+Any Redis error marks the tier down for ``retry_seconds``; callers then skip
+it and the coordinator falls back to L1 + SQLite. Keys are prefixed with the
+database id and an epoch: bumping the epoch abandons everything cached
+before (used after writes that could not reach Redis).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TOMBSTONE = "-"
+TOMBSTONE_MS = 60_000
+
+_CAS_SET = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if v and v > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+class RedisTier:
+    """A fault-tolerant view of one Redis server for one database."""
+
+    def __init__(
+        self,
+        url: str,
+        db_id: str,
+        *,
+        timeout: float = 0.25,
+        retry_seconds: float = 1.0,
+        client_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        import redis  # deferred: only processes that use L2 pay for the import
+
+        self._redis = redis
+        factory = client_factory or redis.Redis.from_url
+        self.url = url
+        self.client = factory(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=False,
+            health_check_interval=0,
+        )
+        self._cas = self.client.register_script(_CAS_SET)
+        # Hash tag keeps one database's keys in one Redis Cluster slot.
+        self.base = f"ctui:{{{db_id}}}"
+        self.epoch = 1
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+        self.ever_up = False
+
+    # -- health ---------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        """False while the tier is in its back-off after an error."""
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            first = self._down_until <= time.monotonic()
+            self._down_until = time.monotonic() + self.retry_seconds
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        if first:
+            log.warning("Redis L2 unavailable, using L1 + SQLite: %s", self.last_error)
+
+    def _call(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        if not self.available:
+            return False, None
+        try:
+            result = fn()
+        except (self._redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return False, None
+        if self.last_error is not None:
+            self.last_error = None
+        self.ever_up = True
+        return True, result
+
+    def ping(self) -> bool:
+        """Probe the server now, ignoring any back-off."""
+        self._down_until = 0.0
+        ok, _ = self._call(self.client.ping)
+        return ok
+
+    # -- keys -----------------------------------------------------------
+    def key(self, ckey: str) -> str:
+        """The Redis key of a cache key under the current epoch."""
+        return f"{self.base}:{self.epoch}:m:{ckey}"
+
+    @property
+    def channel(self) -> str:
+        """The pub/sub channel where change events are announced."""
+        return f"{self.base}:changes"
+
+    # -- data -----------------------------------------------------------
+    def get_many(self, ckeys: list[str]) -> dict[str, tuple[int, str]] | None:
+        """Records for ``ckeys`` as ``{ckey: (version, payload)}``; None if Redis is down."""
+        ok, values = self._call(lambda: self.client.mget([self.key(k) for k in ckeys]))
+        if not ok:
+            return None
+        found: dict[str, tuple[int, str]] = {}
+        for ckey, raw in zip(ckeys, values, strict=True):
+            if raw is None:
+                continue
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            version, _, payload = text.partition("|")
+            try:
+                found[ckey] = (int(version), payload)
+            except ValueError:
+                continue
+        return found
+
+    def put(self, ckey: str, version: int, payload: str, ttl_ms: int) -> bool:
+        """Store a record unless Redis holds a newer version; False if Redis is down."""
+        ok, _ = self._call(
+            lambda: self._cas(keys=[self.key(ckey)], args=[version, payload, max(1, ttl_ms)])
+        )
+        return ok
+
+    def tombstone(self, ckey: str, version: int) -> bool:
+        """Mark a deleted key so an older value cannot be cached again for a minute."""
+        return self.put(ckey, version, TOMBSTONE, TOMBSTONE_MS)
+
+    def publish(self, message: str) -> bool:
+        """Announce a change on the channel; False if Redis is down."""
+        ok, _ = self._call(lambda: self.client.publish(self.channel, message))
+        return ok
+
+    def info(self) -> dict[str, Any]:
+        """Server facts for ``doctor`` (empty when down)."""
+        ok, info = self._call(lambda: self.client.info("server"))
+        if not ok:
+            return {}
+        return {"redis_version": info.get("redis_version"), "mode": info.get("redis_mode")}
+
+    def delete_keys(self, ckeys: Iterable[str]) -> bool:
+        """Drop keys outright (used by tests and repairs)."""
+        keys = [self.key(k) for k in ckeys]
+        if not keys:
+            return True
+        ok, _ = self._call(lambda: self.client.delete(*keys))
+        return ok
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        try:
+            self.client.close()
+        except Exception:  # closing must never raise into shutdown paths
+            log.debug("error closing Redis client", exc_info=True)

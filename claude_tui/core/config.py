@@ -1,0 +1,195 @@
+"""Configuration: data dir resolution, ``config.toml`` and ``CLAUDE_TUI_*`` overrides.
+
+Precedence, lowest to highest: built-in defaults, ``<data dir>/config.toml``,
+environment variables, explicit arguments (the CLI's ``--data-dir``).
+Loading a config never creates files or opens connections.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from claude_tui.core.errors import ConfigError
+
+APP_NAME = "claude-tui"
+ENV_PREFIX = "CLAUDE_TUI_"
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Sizes and lifetimes of the L1 (per process) and L2 (Redis) tiers."""
+
+    working_ttl_seconds: float = 300.0
+    working_max_entries: int = 10_000
+    session_lru_entries: int = 1_000
+    shared_lru_entries: int = 1_000
+    pattern_lfu_entries: int = 10_000
+    metrics_window_seconds: float = 86_400.0
+    l2_ttl_seconds: float = 3_600.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the core needs to know to open a data dir."""
+
+    data_dir: Path
+    redis_url: str | None = None
+    redis_enabled: bool = True
+    redis_timeout_seconds: float = 0.25
+    redis_retry_seconds: float = 1.0
+    max_value_bytes: int = 1024 * 1024
+    busy_timeout_ms: int = 5_000
+    synchronous: str = "FULL"
+    strict_coherence: bool = True
+    cache: CacheConfig = field(default_factory=CacheConfig)
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file inside the data dir."""
+        return self.data_dir / "claude-tui.db"
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Config:
+        """Build a config from defaults, the data dir's ``config.toml`` and the environment.
+
+        Args:
+            data_dir: explicit data dir (wins over ``CLAUDE_TUI_DATA_DIR``).
+            env: environment to read (defaults to ``os.environ``).
+            overrides: field values that win over everything else.
+
+        Raises:
+            ConfigError: an unreadable file, unknown setting or invalid value.
+        """
+        env = os.environ if env is None else env
+        chosen = data_dir or env.get(ENV_PREFIX + "DATA_DIR") or default_data_dir()
+        root = Path(chosen).expanduser()
+        values: dict[str, Any] = {}
+        cache_values: dict[str, Any] = {}
+        _read_toml(root / "config.toml", values, cache_values)
+        _read_env(env, values)
+        cache_over = overrides.pop("cache", None)
+        values.update(overrides)
+        try:
+            cache = _build(CacheConfig, cache_values, "cache")
+            config = _build(cls, {**values, "data_dir": root, "cache": cache}, "")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid configuration: {exc}") from None
+        if cache_over is not None:
+            config = replace(config, cache=cache_over)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Check ranges; raise ConfigError naming the first bad setting."""
+        if self.max_value_bytes <= 0:
+            raise ConfigError("max_value_bytes must be a positive number of bytes")
+        if self.busy_timeout_ms < 0:
+            raise ConfigError("busy_timeout_ms must not be negative")
+        if self.synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError("synchronous must be one of OFF, NORMAL, FULL, EXTRA")
+        for f in fields(CacheConfig):
+            if getattr(self.cache, f.name) <= 0:
+                raise ConfigError(f"cache.{f.name} must be positive")
+
+
+def default_data_dir() -> Path:
+    """The per-user data dir (``platformdirs``), imported lazily to keep start-up light."""
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+_ENV_FIELDS: dict[str, tuple[str, type]] = {
+    "REDIS_URL": ("redis_url", str),
+    "REDIS": ("redis_enabled", bool),
+    "MAX_VALUE_BYTES": ("max_value_bytes", int),
+    "BUSY_TIMEOUT_MS": ("busy_timeout_ms", int),
+    "SYNCHRONOUS": ("synchronous", str),
+}
+
+_TRUE = {"1", "true", "yes", "on", "auto"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be on or off, not {text!r}")
+
+
+def _read_env(env: Mapping[str, str], values: dict[str, Any]) -> None:
+    for suffix, (name, kind) in _ENV_FIELDS.items():
+        raw = env.get(ENV_PREFIX + suffix)
+        if raw is None or raw == "":
+            continue
+        if kind is bool:
+            values[name] = _parse_bool(ENV_PREFIX + suffix, raw)
+        elif kind is int:
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{suffix} must be an integer, not {raw!r}") from None
+        else:
+            values[name] = raw
+
+
+def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any]) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    for section, body in doc.items():
+        if section == "cache" and isinstance(body, dict):
+            cache_values.update(body)
+        elif section in {"redis", "memory", "sqlite"} and isinstance(body, dict):
+            for key, value in body.items():
+                values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
+        else:
+            raise ConfigError(f"{path}: unknown section or setting {section!r}")
+
+
+_SECTION_KEYS = {
+    ("redis", "url"): "redis_url",
+    ("redis", "enabled"): "redis_enabled",
+    ("redis", "timeout_seconds"): "redis_timeout_seconds",
+    ("redis", "retry_seconds"): "redis_retry_seconds",
+    ("memory", "max_value_bytes"): "max_value_bytes",
+    ("memory", "strict_coherence"): "strict_coherence",
+    ("sqlite", "busy_timeout_ms"): "busy_timeout_ms",
+    ("sqlite", "synchronous"): "synchronous",
+}
+
+
+def _build(kind: type, values: dict[str, Any], prefix: str) -> Any:
+    known = {f.name: f for f in fields(kind)}
+    for name, value in values.items():
+        if name not in known:
+            where = f"{prefix}.{name}" if prefix else name
+            raise ConfigError(f"unknown setting {where!r}")
+        expected = known[name].type
+        if expected in ("int", "float") and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise ConfigError(f"setting {name!r} must be a number, not {value!r}")
+        if expected == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"setting {name!r} must be true or false, not {value!r}")
+    return kind(**values)

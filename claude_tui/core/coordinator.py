@@ -1,0 +1,195 @@
+"""The memory coordinator: the one door every screen, command and agent goes through.
+
+Write path: validate → commit to SQLite (change log in the same transaction)
+→ update L1 and L2 → publish a change event. Read path: L1 → L2 → SQLite,
+filling the caches on the way back.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from claude_tui import __version__
+from claude_tui.core.cache import redis_server
+from claude_tui.core.cache.l2 import RedisTier
+from claude_tui.core.config import Config
+from claude_tui.core.events import ChangeEvent
+from claude_tui.core.secrets import Sealer
+from claude_tui.core.services.memory import MemoryService
+from claude_tui.core.services.metrics import MetricService
+from claude_tui.core.services.patterns import PatternService
+from claude_tui.core.services.runtime import Runtime
+from claude_tui.core.services.sessions import AgentService, SessionService
+from claude_tui.core.services.tasks import TaskService
+from claude_tui.core.store.db import Store
+from claude_tui.core.store.schema import LATEST_VERSION
+
+log = logging.getLogger(__name__)
+
+
+class MemoryCoordinator:
+    """Sessions, agents, tasks, memory, patterns and metrics over one data dir.
+
+    Use as a context manager, or call :meth:`close`. Safe to share between
+    threads of one process; each process opens its own.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        use_redis: bool = True,
+        sealer: Sealer | None = None,
+    ) -> None:
+        self.config = config
+        self.store = Store(config)
+        self.redis_endpoint = (
+            redis_server.resolve(config)
+            if use_redis
+            else redis_server.RedisEndpoint(None, reason="disabled by caller")
+        )
+        l2 = None
+        if self.redis_endpoint.url:
+            l2 = RedisTier(
+                self.redis_endpoint.url,
+                self.store.db_id,
+                timeout=config.redis_timeout_seconds,
+                retry_seconds=config.redis_retry_seconds,
+            )
+        self.rt = Runtime(config, self.store, l2, clock=clock, sealer=sealer)
+        self.sessions = SessionService(self.rt)
+        self.agents = AgentService(self.rt)
+        self.tasks = TaskService(self.rt)
+        self.memory = MemoryService(self.rt)
+        self.patterns = PatternService(self.rt)
+        self.metrics = MetricService(self.rt)
+        self._watcher: _Watcher | None = None
+        if not config.strict_coherence:
+            self.watch()
+
+    # -- change feed ------------------------------------------------------
+    @property
+    def events(self):  # type: ignore[no-untyped-def]
+        """The in-process event bus (local writes and, once drained, remote ones)."""
+        return self.rt.events
+
+    def poll_changes(self) -> list[ChangeEvent]:
+        """Apply and return changes committed by other processes since the last call."""
+        if not self.store.changed_elsewhere():
+            return []
+        return self.rt.drain_changes()
+
+    def watch(self, interval: float = 0.2) -> None:
+        """Start a background thread that drains remote changes as they happen.
+
+        With Redis it wakes on pub/sub messages; it also polls ``data_version``
+        every ``interval`` seconds, so changes arrive with or without Redis.
+        """
+        if self._watcher is None:
+            self._watcher = _Watcher(self, interval)
+            self._watcher.start()
+
+    # -- status -------------------------------------------------------------
+    def backends(self) -> dict[str, dict[str, Any]]:
+        """Which tiers are up, and why not when they are down."""
+        l2 = self.rt.l2
+        redis_up = bool(l2 is not None and l2.ping())
+        return {
+            "sqlite": {"up": True, "path": str(self.store.path)},
+            "redis": {
+                "up": redis_up,
+                "url": self.redis_endpoint.url,
+                "private": self.redis_endpoint.private,
+                "reason": None
+                if redis_up
+                else (l2.last_error if l2 is not None else self.redis_endpoint.reason),
+            },
+        }
+
+    def doctor(self) -> dict[str, Any]:
+        """Versions, data dir, schema version and tier status, JSON-ready."""
+        import sqlite3
+
+        backends = self.backends()
+        info = self.rt.l2.info() if self.rt.l2 is not None and backends["redis"]["up"] else {}
+        backends["redis"].update(info)
+        return {
+            "claude_tui": __version__,
+            "python": sys.version.split()[0],
+            "sqlite": sqlite3.sqlite_version,
+            "data_dir": str(self.config.data_dir),
+            "database": str(self.store.path),
+            "schema_version": self.store.schema_version(),
+            "schema_latest": LATEST_VERSION,
+            "node_id": self.store.node_id,
+            "change_log_seq": self.store.current_seq(),
+            "backends": backends,
+            "stats": self.rt.stats.snapshot(),
+        }
+
+    def close(self) -> None:
+        """Flush pending access counts, stop the watcher, close connections."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        try:
+            self.memory.flush_access()
+        except Exception:  # closing must not raise; the counts are advisory
+            log.warning("could not flush access counts", exc_info=True)
+        if self.rt.l2 is not None:
+            self.rt.l2.close()
+        self.store.close()
+
+    def __enter__(self) -> MemoryCoordinator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Watcher(threading.Thread):
+    """Drains remote changes: woken by Redis pub/sub when it is up, polling otherwise."""
+
+    def __init__(self, coordinator: MemoryCoordinator, interval: float) -> None:
+        super().__init__(name="claude-tui-watcher", daemon=True)
+        self.coordinator = coordinator
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=2)
+
+    def run(self) -> None:
+        pubsub = None
+        l2 = self.coordinator.rt.l2
+        while not self._stop_event.is_set():
+            if pubsub is None and l2 is not None and l2.available:
+                try:
+                    pubsub = l2.client.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(l2.channel)
+                except Exception:  # Redis down: keep polling; retried next loop
+                    pubsub = None
+            try:
+                if pubsub is not None:
+                    pubsub.get_message(timeout=self.interval)
+                else:
+                    self._stop_event.wait(self.interval)
+            except Exception:
+                pubsub = None
+                self._stop_event.wait(self.interval)
+            try:
+                self.coordinator.poll_changes()
+            except Exception:  # the database may be busy or closing; try again next tick
+                log.debug("watcher poll failed", exc_info=True)
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                pass

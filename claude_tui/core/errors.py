@@ -1,0 +1,51 @@
+"""The exception hierarchy shared by every interface (CLI, app, MCP).
+
+Each error carries a one-line message meant for a person and the exit code
+a command-line front end should use.
+"""
+
+from __future__ import annotations
+
+
+class ClaudeTUIError(Exception):
+    """Base class for every error the product reports to a user."""
+
+    exit_code = 1
+    title = "Error"
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if title is not None:
+            self.title = title
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInput(ClaudeTUIError):
+    """The caller passed something invalid; nothing was written."""
+
+    exit_code = 2
+    title = "Invalid input"
+
+
+class NotFound(ClaudeTUIError):
+    """A looked-up object does not exist (or is not visible to the caller)."""
+
+    exit_code = 1
+    title = "Not found"
+
+
+class StoreUnusable(ClaudeTUIError):
+    """The data dir or database cannot be used (unreadable, not SQLite, too new)."""
+
+    exit_code = 2
+    title = "Unusable data"
+
+
+class ConfigError(ClaudeTUIError):
+    """The configuration file or environment holds an invalid setting."""
+
+    exit_code = 2
+    title = "Configuration error"

@@ -1,0 +1,1 @@
+"""Domain services of the coordinator: one module per kind of record."""

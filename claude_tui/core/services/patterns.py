@@ -1,0 +1,140 @@
+"""Neural pattern rows (the SQLite source of truth; vectors are a derived index)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from claude_tui.core.errors import BadInput, NotFound
+from claude_tui.core.events import ChangeEvent
+from claude_tui.core.ids import new_id
+from claude_tui.core.models import Pattern
+from claude_tui.core.services.memory import fts_query
+from claude_tui.core.services.runtime import Runtime
+from claude_tui.core.validation import check_text
+
+_COLS = (
+    "id, session_id, pattern_type, context, input_pattern, output_pattern, confidence, "
+    "usage_count, success_rate, created_at, last_used, last_updated, metadata"
+)
+
+
+def _pattern(row: Sequence[Any]) -> Pattern:
+    try:
+        metadata = json.loads(row[12]) if row[12] else {}
+    except ValueError:
+        metadata = {}
+    return Pattern(*row[:12], metadata=metadata)
+
+
+class PatternService:
+    """Add, read, list, text-search and mark use of pattern rows (LFU-cached by id)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def add(
+        self,
+        pattern_type: str,
+        input_pattern: str,
+        output_pattern: str | None = None,
+        *,
+        context: str | None = None,
+        confidence: float = 0.5,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Pattern:
+        """Insert a pattern row and return it."""
+        check_text(pattern_type, "pattern type", max_len=100)
+        check_text(input_pattern, "input pattern", max_len=100_000)
+        if not 0.0 <= float(confidence) <= 1.0:
+            raise BadInput("confidence must be between 0 and 1")
+        if session_id is not None:
+            self.rt.require_session(session_id)
+        now = self.rt.clock()
+        pattern_id = new_id("pat")
+        meta = json.dumps(metadata or {})
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO neural_patterns (id, session_id, pattern_type, context, "
+                "input_pattern, output_pattern, confidence, usage_count, created_at, "
+                "last_updated, metadata) VALUES (?,?,?,?,?,?,?,0,?,?,?)",
+                (pattern_id, session_id, pattern_type, context, input_pattern, output_pattern,
+                 float(confidence), now, now, meta),
+            )  # fmt: skip
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "neural_patterns", "insert", pattern_id, session_id)])
+        return self.get(pattern_id)
+
+    def get(self, pattern_id: str) -> Pattern:
+        """A pattern by id, served from the LFU cache when hot. Raises NotFound."""
+        self.rt.sync_remote()
+        ckey = "pattern\x1f" + pattern_id
+        cached = self.rt.l1.get(ckey, self.rt.clock())
+        if isinstance(cached, Pattern):
+            return cached
+        row = self.rt.store.row(f"SELECT {_COLS} FROM neural_patterns WHERE id = ?", (pattern_id,))
+        if row is None:
+            raise NotFound(f"no pattern {pattern_id!r}")
+        pattern = _pattern(row)
+        self.rt.l1.put("pattern", ckey, pattern, self.rt.clock())
+        return pattern
+
+    def list(self, pattern_type: str | None = None, limit: int = 1000) -> list[Pattern]:
+        """Patterns (of one type), most confident first."""
+        where, params = ("WHERE pattern_type = ?", [pattern_type]) if pattern_type else ("", [])
+        rows = self.rt.store.rows(
+            f"SELECT {_COLS} FROM neural_patterns {where} "
+            "ORDER BY confidence DESC, usage_count DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_pattern(r) for r in rows]
+
+    def search_text(self, text: str, pattern_type: str | None = None, limit: int = 50) -> list[Pattern]:
+        """Patterns whose input or output contains every word of ``text`` (as prefixes)."""
+        fts_query(text)  # same validation as memory search
+        words = [w for w in text.lower().split() if w]
+        where = " AND ".join(
+            "(lower(input_pattern) LIKE ? OR lower(coalesce(output_pattern, '')) LIKE ?)"
+            for _ in words
+        )
+        params: list[Any] = []
+        for word in words:
+            like = "%" + word.replace("%", r"\%").replace("_", r"\_") + "%"
+            params += [like, like]
+        if pattern_type:
+            where += " AND pattern_type = ?"
+            params.append(pattern_type)
+        rows = self.rt.store.rows(
+            f"SELECT {_COLS} FROM neural_patterns WHERE {where} "
+            "ORDER BY confidence DESC, usage_count DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_pattern(r) for r in rows]
+
+    def record_use(self, pattern_id: str, *, success: bool | None = None) -> Pattern:
+        """Count one use of a pattern; fold ``success`` into its success rate."""
+        current = self.get(pattern_id)
+        now = self.rt.clock()
+
+        def body(conn: sqlite3.Connection) -> None:
+            rate = current.success_rate
+            if success is not None:
+                n = current.usage_count
+                rate = ((rate or 0.0) * n + (1.0 if success else 0.0)) / (n + 1)
+            conn.execute(
+                "UPDATE neural_patterns SET usage_count = usage_count + 1, last_used = ?, "
+                "last_updated = ?, success_rate = ? WHERE id = ?",
+                (now, now, rate, pattern_id),
+            )
+
+        self.rt.write(body)
+        self.rt.l1.invalidate("pattern\x1f" + pattern_id)
+        self.rt.announce(
+            [ChangeEvent(None, "neural_patterns", "update", pattern_id, current.session_id)]
+        )
+        return self.get(pattern_id)

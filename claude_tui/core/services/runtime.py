@@ -1,0 +1,228 @@
+"""What every service shares: store, caches, clock, events, and remote-change handling.
+
+Coherence across processes: every read first asks SQLite whether another
+connection committed (``PRAGMA data_version``, a few microseconds). If so, the
+change log since the last seen sequence names every changed key; those keys
+are dropped from L1, and their new clock is remembered so an L2 record older
+than it is treated as a miss. This is exact, and needs no Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from claude_tui.core.cache.l1 import L1Cache
+from claude_tui.core.cache.l2 import RedisTier
+from claude_tui.core.config import Config
+from claude_tui.core.errors import BadInput
+from claude_tui.core.events import ChangeEvent, EventBus
+from claude_tui.core.secrets import PlainSealer, Sealer
+from claude_tui.core.stats import Stats
+from claude_tui.core.store.db import Store
+from claude_tui.core.store.schema import NOW_SQL
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_MIN_VERSION_KEEP = 100_000
+
+
+class Runtime:
+    """Shared state of one coordinator (one per process and data dir)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        l2: RedisTier | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sealer: Sealer | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.l1 = L1Cache(config.cache)
+        self.l2 = l2
+        self.clock = clock
+        self.sealer: Sealer = sealer or PlainSealer()
+        self.stats = Stats()
+        self.events = EventBus()
+        self._lock = threading.RLock()
+        self._seen_seq = store.current_seq()
+        self._own: deque[tuple[int, int]] = deque(maxlen=4096)
+        self._min_version: OrderedDict[str, int] = OrderedDict()
+        self._known_sessions: set[str] = set()
+        self._known_agents: dict[str, str] = {}
+        self._l2_missed = False
+        if l2 is not None:
+            l2.epoch = int(store.meta("l2_epoch") or 1)
+            if l2.ping():
+                self.repair_l2()
+
+    # -- writes ---------------------------------------------------------
+    def write(self, body: Callable[[sqlite3.Connection], T], **kw: Any) -> T:
+        """Run a write transaction, remembering which change-log rows are ours."""
+
+        def wrapped(conn: sqlite3.Connection) -> T:
+            before = Store.last_seq(conn)
+            result = body(conn)
+            after = Store.last_seq(conn)
+            if after > before:
+                self._pending_own = (before, after)
+            return result
+
+        self._pending_own: tuple[int, int] | None = None
+        with self._lock:
+            result = self.store.write(wrapped, **kw)
+            if self._pending_own is not None:
+                self._own.append(self._pending_own)
+        return result
+
+    def _is_own(self, seq: int | None) -> bool:
+        if seq is None:
+            return False
+        return any(lo < seq <= hi for lo, hi in self._own)
+
+    def announce(self, events: list[ChangeEvent]) -> None:
+        """After a local commit: tell this process's listeners and other processes."""
+        self.events.publish(events)
+        if self.l2 is not None and events:
+            payload = json.dumps(
+                [[e.table, e.op, e.row_id, e.session_id, e.ckey] for e in events[:100]]
+            )
+            self.l2.publish(payload)
+
+    # -- remote changes -------------------------------------------------
+    def sync_remote(self) -> list[ChangeEvent]:
+        """Apply other processes' committed changes to the caches; return them."""
+        if not self.config.strict_coherence:
+            return []  # the coordinator's watcher thread invalidates asynchronously
+        if not self.store.changed_elsewhere():
+            return []
+        return self.drain_changes()
+
+    def drain_changes(self) -> list[ChangeEvent]:
+        """Read the change log past the last seen sequence and invalidate what it names."""
+        remote: list[ChangeEvent] = []
+        with self._lock:
+            while True:
+                batch = self.store.changes_since(self._seen_seq)
+                if not batch:
+                    break
+                self._seen_seq = batch[-1].seq or self._seen_seq
+                for event in batch:
+                    if self._is_own(event.seq):
+                        continue
+                    self._apply_remote(event)
+                    remote.append(event)
+        if remote:
+            self.events.publish(remote)
+        return remote
+
+    def _apply_remote(self, event: ChangeEvent) -> None:
+        if event.ckey:
+            self.l1.invalidate(event.ckey)
+            if event.clock is not None:
+                self._min_version[event.ckey] = int(event.clock)
+                self._min_version.move_to_end(event.ckey)
+                if len(self._min_version) > _MIN_VERSION_KEEP:
+                    self._min_version.popitem(last=False)
+        if event.op == "delete" and event.table == "sessions":
+            self._known_sessions.discard(event.row_id)
+        elif event.op == "delete" and event.table == "agents":
+            self._known_agents.pop(event.row_id, None)
+        elif event.table == "meta" and self.l2 is not None:
+            if event.op == "l2epoch":
+                self.l2.epoch = int(self.store.meta("l2_epoch") or 1)
+            elif event.op == "l2dirty" and self.l2.available:
+                self.repair_l2()
+
+    def min_version(self, ckey: str) -> int:
+        """The oldest clock an L2 record of ``ckey`` may have to be trusted."""
+        return self._min_version.get(ckey, 0)
+
+    # -- L2 health ------------------------------------------------------
+    def l2_usable(self) -> RedisTier | None:
+        """The L2 tier if it may be used right now (repairing it first if needed)."""
+        l2 = self.l2
+        if l2 is None or not l2.available:
+            return None
+        if self._l2_missed:
+            self.repair_l2()
+        return l2
+
+    def l2_missed(self) -> None:
+        """A committed write could not reach L2: make sure no one trusts old records."""
+        if self._l2_missed:
+            return
+        self._l2_missed = True
+
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('l2_dirty', '1')")
+            conn.execute(
+                "INSERT INTO change_log (ts, tbl, row_id, op) "
+                f"VALUES ({NOW_SQL}, 'meta', 'l2_dirty', 'l2dirty')"
+            )
+
+        self.write(mark, patience=5.0)
+
+    def repair_l2(self) -> None:
+        """Move L2 to a new epoch if some write missed it; cheap when nothing is dirty."""
+        if self.l2 is None:
+            return
+
+        def bump(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'l2_dirty'").fetchone()
+            epoch = int(conn.execute("SELECT value FROM meta WHERE key = 'l2_epoch'").fetchone()[0])
+            if row is None or row[0] != "1":
+                return epoch
+            epoch += 1
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'l2_epoch'", (str(epoch),))
+            conn.execute("UPDATE meta SET value = '0' WHERE key = 'l2_dirty'")
+            conn.execute(
+                "INSERT INTO change_log (ts, tbl, row_id, op) "
+                f"VALUES ({NOW_SQL}, 'meta', 'l2_epoch', 'l2epoch')"
+            )
+            return epoch
+
+        if self._l2_missed or self.store.meta("l2_dirty") == "1":
+            self.l2.epoch = self.write(bump, patience=5.0)
+        self._l2_missed = False
+
+    # -- identity checks ------------------------------------------------
+    def require_session(self, session_id: str) -> None:
+        """Raise BadInput unless the session exists."""
+        if session_id in self._known_sessions:
+            return
+        if self.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+            raise BadInput(f"unknown session {session_id!r}")
+        self._known_sessions.add(session_id)
+
+    def require_agent(self, agent_id: str, session_id: str | None) -> str:
+        """Raise BadInput unless the agent exists (in ``session_id`` when given).
+
+        Returns the agent's session id.
+        """
+        owner = self._known_agents.get(agent_id)
+        if owner is None:
+            owner = self.store.scalar("SELECT session_id FROM agents WHERE id = ?", (agent_id,))
+            if owner is None:
+                raise BadInput(f"unknown agent {agent_id!r}")
+            self._known_agents[agent_id] = owner
+        if session_id is not None and owner != session_id:
+            raise BadInput(f"agent {agent_id!r} does not belong to session {session_id!r}")
+        return owner
+
+    def forget_session(self, session_id: str) -> None:
+        """Drop cached knowledge of a deleted session and its agents."""
+        self._known_sessions.discard(session_id)
+        for agent, owner in list(self._known_agents.items()):
+            if owner == session_id:
+                del self._known_agents[agent]

@@ -1,0 +1,253 @@
+"""Sessions and the agents registered in them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from claude_tui.core.errors import BadInput, NotFound
+from claude_tui.core.events import ChangeEvent
+from claude_tui.core.ids import new_id
+from claude_tui.core.models import Agent, Session
+from claude_tui.core.services.runtime import Runtime
+from claude_tui.core.validation import check_text
+
+SESSION_STATUSES = ("active", "paused", "completed", "archived")
+AGENT_STATUSES = ("idle", "busy", "active", "blocked", "offline", "terminated")
+_SESSION_COLS = "id, name, user_id, status, created_at, updated_at, metadata"
+_AGENT_COLS = (
+    "id, session_id, agent_type, role, status, capabilities, memory_context, created_at, updated_at"
+)
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def _session(row: Sequence[Any]) -> Session:
+    return Session(row[0], row[1], row[2], row[3], row[4], row[5], _loads(row[6], {}))
+
+
+def _agent(row: Sequence[Any]) -> Agent:
+    return Agent(
+        row[0], row[1], row[2], row[3], row[4], _loads(row[5], []), _loads(row[6], {}),
+        row[7], row[8],
+    )  # fmt: skip
+
+
+class SessionService:
+    """Create, list, change and archive sessions."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def create(
+        self, name: str | None = None, user_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Session:
+        """Create an active session and return it."""
+        if name is not None:
+            check_text(name, "session name", max_len=200)
+        if user_id is not None:
+            check_text(user_id, "user", max_len=200)
+        now = self.rt.clock()
+        session_id = new_id("ses")
+        meta = json.dumps(metadata or {})
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO sessions (id, name, user_id, status, created_at, updated_at, metadata)"
+                " VALUES (?, ?, ?, 'active', ?, ?, ?)",
+                (session_id, name, user_id, now, now, meta),
+            )
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "sessions", "insert", session_id, session_id)])
+        return Session(session_id, name, user_id, "active", now, now, metadata or {})
+
+    def get(self, session_id: str) -> Session:
+        """The session with this id.
+
+        Raises:
+            NotFound: no such session.
+        """
+        row = self.rt.store.row(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"no session {session_id!r}")
+        return _session(row)
+
+    def list(self, status: str | None = None, limit: int = 1000) -> list[Session]:
+        """Sessions, most recently updated first, optionally of one status."""
+        if status is not None and status not in SESSION_STATUSES:
+            raise BadInput(f"status must be one of {', '.join(SESSION_STATUSES)}")
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        rows = self.rt.store.rows(
+            f"SELECT {_SESSION_COLS} FROM sessions {where} ORDER BY updated_at DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_session(r) for r in rows]
+
+    def update(self, session_id: str, *, status: str | None = None, name: str | None = None) -> Session:
+        """Change a session's status and/or name.
+
+        Raises:
+            BadInput: unknown status. NotFound: no such session.
+        """
+        if status is not None and status not in SESSION_STATUSES:
+            raise BadInput(f"status must be one of {', '.join(SESSION_STATUSES)}, not {status!r}")
+        if name is not None:
+            check_text(name, "session name", max_len=200)
+        self.get(session_id)
+        now = self.rt.clock()
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET status = coalesce(?, status), name = coalesce(?, name), "
+                "updated_at = ? WHERE id = ?",
+                (status, name, now, session_id),
+            )
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "sessions", "update", session_id, session_id)])
+        return self.get(session_id)
+
+    def archive(self, session_id: str) -> Session:
+        """Mark a session archived (its data stays)."""
+        return self.update(session_id, status="archived")
+
+    def delete(self, session_id: str) -> None:
+        """Delete a session with its agents, tasks and private memory (shared memory stays)."""
+        self.get(session_id)
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM memory_entries WHERE session_id = ? AND scope != 'swarm'", (session_id,)
+            )
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+        self.rt.write(body)
+        self.rt.l1.clear()
+        self.rt.forget_session(session_id)
+        self.rt.announce([ChangeEvent(None, "sessions", "delete", session_id, session_id)])
+
+    def summary(self, session_id: str) -> dict[str, Any]:
+        """Counts for a session: agents, tasks by status, memory entries and bytes."""
+        agents = self.rt.store.scalar("SELECT count(*) FROM agents WHERE session_id = ?", (session_id,))
+        tasks = dict(
+            self.rt.store.rows(
+                "SELECT status, count(*) FROM tasks WHERE session_id = ? GROUP BY status",
+                (session_id,),
+            )
+        )
+        mem = self.rt.store.row(
+            "SELECT count(*), coalesce(sum(length(value)), 0) FROM memory_entries "
+            "WHERE session_id = ? AND scope != 'swarm'",
+            (session_id,),
+        )
+        return {
+            "agents": agents,
+            "tasks": tasks,
+            "memory_entries": mem[0] if mem else 0,
+            "memory_bytes": mem[1] if mem else 0,
+        }
+
+
+class AgentService:
+    """Register agents in sessions and keep their status and context."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def register(
+        self,
+        session_id: str,
+        agent_type: str,
+        role: str | None = None,
+        capabilities: list[str] | None = None,
+        memory_context: dict[str, Any] | None = None,
+    ) -> Agent:
+        """Register an agent in a session and return it.
+
+        Raises:
+            BadInput: unknown session or empty type.
+        """
+        check_text(agent_type, "agent type", max_len=100)
+        if role is not None:
+            check_text(role, "role", max_len=200)
+        caps = list(capabilities or [])
+        if not all(isinstance(c, str) for c in caps):
+            raise BadInput("capabilities must be a list of strings")
+        self.rt.require_session(session_id)
+        now = self.rt.clock()
+        agent_id = new_id("agt")
+        context = memory_context or {}
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO agents (id, session_id, agent_type, role, status, capabilities, "
+                "memory_context, created_at, updated_at) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, ?)",
+                (agent_id, session_id, agent_type, role, json.dumps(caps), json.dumps(context), now, now),
+            )
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "agents", "insert", agent_id, session_id)])
+        return Agent(agent_id, session_id, agent_type, role, "idle", caps, context, now, now)
+
+    def get(self, agent_id: str) -> Agent:
+        """The agent with this id. Raises NotFound."""
+        row = self.rt.store.row(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?", (agent_id,))
+        if row is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        return _agent(row)
+
+    def list(self, session_id: str | None = None, status: str | None = None) -> list[Agent]:
+        """Agents of one session (or all), oldest first."""
+        where, params = [], []
+        if session_id is not None:
+            self.rt.require_session(session_id)
+            where.append("session_id = ?")
+            params.append(session_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self.rt.store.rows(
+            f"SELECT {_AGENT_COLS} FROM agents {clause} ORDER BY created_at, id", params
+        )
+        return [_agent(r) for r in rows]
+
+    def update(
+        self,
+        agent_id: str,
+        *,
+        status: str | None = None,
+        capabilities: list[str] | None = None,
+        memory_context: dict[str, Any] | None = None,
+    ) -> Agent:
+        """Change an agent's status, capabilities or memory context."""
+        if status is not None and status not in AGENT_STATUSES:
+            raise BadInput(f"agent status must be one of {', '.join(AGENT_STATUSES)}")
+        if capabilities is not None and not all(isinstance(c, str) for c in capabilities):
+            raise BadInput("capabilities must be a list of strings")
+        agent = self.get(agent_id)
+        now = self.rt.clock()
+        caps = None if capabilities is None else json.dumps(capabilities)
+        context = None if memory_context is None else json.dumps(memory_context)
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE agents SET status = coalesce(?, status), "
+                "capabilities = coalesce(?, capabilities), "
+                "memory_context = coalesce(?, memory_context), updated_at = ? WHERE id = ?",
+                (status, caps, context, now, agent_id),
+            )
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "agents", "update", agent_id, agent.session_id)])
+        return self.get(agent_id)

@@ -1,0 +1,179 @@
+"""Task trees: tasks linked by ``parent_task_id``, with priorities and status transitions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from claude_tui.core.errors import BadInput, NotFound
+from claude_tui.core.events import ChangeEvent
+from claude_tui.core.ids import new_id
+from claude_tui.core.models import Task
+from claude_tui.core.services.runtime import Runtime
+from claude_tui.core.validation import check_text, encode_value
+
+# Which status may follow which. Terminal states can only be reopened to pending.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"in_progress", "blocked", "cancelled", "completed", "failed"}),
+    "in_progress": frozenset({"pending", "blocked", "completed", "failed", "cancelled"}),
+    "blocked": frozenset({"pending", "in_progress", "cancelled", "failed"}),
+    "completed": frozenset({"pending"}),
+    "failed": frozenset({"pending"}),
+    "cancelled": frozenset({"pending"}),
+}
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_COLS = (
+    "id, session_id, agent_id, parent_task_id, title, status, priority, payload, result, "
+    "created_at, updated_at, completed_at"
+)
+
+
+def _json_or_raw(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _task(row: Sequence[Any]) -> Task:
+    return Task(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], _json_or_raw(row[7]),
+        _json_or_raw(row[8]), row[9], row[10], row[11],
+    )  # fmt: skip
+
+
+class TaskService:
+    """Add, update and list tasks of a session."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def add(
+        self,
+        session_id: str,
+        title: str,
+        *,
+        parent_task_id: str | None = None,
+        priority: int = 0,
+        agent_id: str | None = None,
+        payload: Any = None,
+    ) -> Task:
+        """Add a pending task (under ``parent_task_id`` when given) and return it.
+
+        Raises:
+            BadInput: unknown session, agent or parent; a parent in another session.
+        """
+        check_text(title, "task title", max_len=2000)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise BadInput(f"priority must be an integer, not {priority!r}")
+        self.rt.require_session(session_id)
+        if agent_id is not None:
+            self.rt.require_agent(agent_id, session_id)
+        if parent_task_id is not None:
+            parent = self.rt.store.scalar(
+                "SELECT session_id FROM tasks WHERE id = ?", (parent_task_id,)
+            )
+            if parent is None:
+                raise BadInput(f"unknown parent task {parent_task_id!r}")
+            if parent != session_id:
+                raise BadInput(f"parent task {parent_task_id!r} belongs to another session")
+        raw = None if payload is None else encode_value(payload, self.rt.config.max_value_bytes)
+        now = self.rt.clock()
+        task_id = new_id("tsk")
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tasks (id, session_id, agent_id, parent_task_id, title, status, "
+                "priority, payload, created_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?,?,?)",
+                (task_id, session_id, agent_id, parent_task_id, title, priority, raw, now, now),
+            )
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "tasks", "insert", task_id, session_id)])
+        return self.get(task_id)
+
+    def get(self, task_id: str) -> Task:
+        """The task with this id. Raises NotFound."""
+        row = self.rt.store.row(f"SELECT {_COLS} FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound(f"no task {task_id!r}")
+        return _task(row)
+
+    def update(
+        self,
+        task_id: str,
+        *,
+        status: str | None = None,
+        result: Any = None,
+        priority: int | None = None,
+        agent_id: str | None = None,
+    ) -> Task:
+        """Move a task to a new status (checked against ``TRANSITIONS``), set its result.
+
+        Raises:
+            BadInput: an unknown status or a transition that is not allowed.
+            NotFound: no such task.
+        """
+        task = self.get(task_id)
+        if status is not None:
+            if status not in TRANSITIONS:
+                raise BadInput(f"status must be one of {', '.join(TRANSITIONS)}, not {status!r}")
+            if status != task.status and status not in TRANSITIONS[task.status]:
+                raise BadInput(f"a {task.status} task cannot become {status}")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+            raise BadInput(f"priority must be an integer, not {priority!r}")
+        if agent_id is not None:
+            self.rt.require_agent(agent_id, task.session_id)
+        raw = None if result is None else encode_value(result, self.rt.config.max_value_bytes)
+        now = self.rt.clock()
+        completed = now if status in TERMINAL else (None if status else task.completed_at)
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET status = coalesce(?, status), result = coalesce(?, result), "
+                "priority = coalesce(?, priority), agent_id = coalesce(?, agent_id), "
+                "completed_at = ?, updated_at = ? WHERE id = ?",
+                (status, raw, priority, agent_id, completed, now, task_id),
+            )
+
+        self.rt.write(body)
+        self.rt.announce([ChangeEvent(None, "tasks", "update", task_id, task.session_id)])
+        return self.get(task_id)
+
+    def list(
+        self,
+        session_id: str | None = None,
+        *,
+        status: str | None = None,
+        parent_task_id: str | None = None,
+        limit: int = 10_000,
+    ) -> list[Task]:
+        """Tasks (of one session, status or parent), highest priority first."""
+        where, params = [], []
+        if session_id is not None:
+            self.rt.require_session(session_id)
+            where.append("session_id = ?")
+            params.append(session_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if parent_task_id is not None:
+            where.append("parent_task_id = ?")
+            params.append(parent_task_id)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self.rt.store.rows(
+            f"SELECT {_COLS} FROM tasks {clause} ORDER BY priority DESC, created_at, id LIMIT ?",
+            (*params, limit),
+        )
+        return [_task(r) for r in rows]
+
+    def tree(self, session_id: str) -> dict[str | None, list[Task]]:
+        """Children by parent id (None holds the roots), each list by priority."""
+        children: dict[str | None, list[Task]] = {}
+        for task in self.list(session_id):
+            children.setdefault(task.parent_task_id, []).append(task)
+        return children

@@ -1,0 +1,1 @@
+"""The SQLite store: connection set-up, numbered migrations, transactions."""

@@ -1,0 +1,66 @@
+"""Opening the SQLite file: checks, pragmas, and clear errors for unusable files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from claude_tui.core.errors import StoreUnusable
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a path that exists but is not a readable SQLite file.
+
+    Raises:
+        StoreUnusable: a directory, an unreadable file, or a file of another kind.
+    """
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise StoreUnusable(f"{path} is a directory, not a database file")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreUnusable(f"cannot read {path}: {exc.strerror or exc}") from None
+    if header and header != SQLITE_HEADER:
+        raise StoreUnusable(
+            f"{path} is not a SQLite database; move it aside or choose another --data-dir"
+        )
+
+
+def connect(path: Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open ``path`` in WAL mode with a busy timeout, in autocommit mode.
+
+    Transactions are explicit (``BEGIN IMMEDIATE``); see ``store.txn``.
+
+    Raises:
+        StoreUnusable: the file or its directory cannot be used.
+    """
+    check_database_file(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnusable(f"cannot create data dir {path.parent}: {exc.strerror or exc}") from None
+    try:
+        conn = sqlite3.connect(
+            str(path),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_timeout_ms / 1000,
+        )
+    except sqlite3.Error as exc:
+        raise StoreUnusable(f"cannot open {path}: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreUnusable(f"{path}: could not switch to WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreUnusable(f"{path} cannot be used as a database: {exc}") from None
+    return conn

@@ -1,0 +1,120 @@
+"""The Store: one SQLite connection, its lock, the write helper and the change feed."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from claude_tui.core.config import Config
+from claude_tui.core.events import ChangeEvent
+from claude_tui.core.store import txn
+from claude_tui.core.store.connection import connect
+from claude_tui.core.store.migrate import migrate, schema_version
+
+T = TypeVar("T")
+
+_CHANGE_COLUMNS = "seq, tbl, op, row_id, session_id, ckey, clock, origin"
+
+
+class Store:
+    """Owns the connection. Every public method is safe to call from any thread."""
+
+    def __init__(self, config: Config) -> None:
+        import sqlite_utils  # deferred: a noticeable import, only needed once opened
+
+        self.path: Path = config.db_path
+        self.conn = connect(
+            self.path, busy_timeout_ms=config.busy_timeout_ms, synchronous=config.synchronous
+        )
+        self.lock = threading.RLock()
+        try:
+            self.applied_migrations = migrate(self.conn, self.path)
+        except BaseException:
+            self.conn.close()
+            raise
+        self.db = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        self.db_id: str = meta["db_id"]
+        self.node_id: str = meta["node_id"]
+        self._data_version = self._read_data_version()
+
+    # -- reads ----------------------------------------------------------
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return all rows as tuples."""
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """Run a query and return its first row (or None)."""
+        with self.lock:
+            return self.conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row (or None)."""
+        found = self.row(sql, params)
+        return None if found is None else found[0]
+
+    # -- writes ---------------------------------------------------------
+    def write(
+        self, body: Callable[[sqlite3.Connection], T], *, patience: float = txn.RETRY_DEADLINE_SECONDS
+    ) -> T:
+        """Run ``body`` in one short write transaction (retried while the file is busy)."""
+        with self.lock:
+            return txn.write(self.conn, body, patience=patience)
+
+    @staticmethod
+    def last_seq(conn: sqlite3.Connection) -> int:
+        """The newest change-log sequence number (call inside the write transaction)."""
+        found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'change_log'").fetchone()
+        return int(found[0]) if found else 0
+
+    # -- change feed ----------------------------------------------------
+    def _read_data_version(self) -> int:
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def changed_elsewhere(self) -> bool:
+        """True once after another connection committed (cheap: one pragma)."""
+        with self.lock:
+            current = self._read_data_version()
+            if current == self._data_version:
+                return False
+            self._data_version = current
+            return True
+
+    def current_seq(self) -> int:
+        """The newest change-log sequence number committed so far."""
+        return int(self.scalar("SELECT coalesce(max(seq), 0) FROM change_log"))
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[ChangeEvent]:
+        """Change-log rows after ``seq``, oldest first, as (non-local) events."""
+        rows = self.rows(
+            f"SELECT {_CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [
+            ChangeEvent(
+                seq=r[0], table=r[1], op=r[2], row_id=str(r[3]), session_id=r[4],
+                ckey=r[5], clock=r[6], origin=r[7], local=False,
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        with self.lock:
+            return schema_version(self.conn)
+
+    def meta(self, key: str) -> str | None:
+        """A value from the ``meta`` table."""
+        return self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self.lock:
+            try:
+                self.conn.close()
+            except sqlite3.Error:
+                pass

@@ -1,0 +1,242 @@
+"""Numbered schema migrations.
+
+Migration 1 is the seed schema exactly as the design gives it (six tables,
+seven indexes, two views). Later migrations only add: columns, tables,
+triggers, indexes. Nothing the seed defined is ever dropped.
+
+Times are stored as REAL seconds since the Unix epoch; ``memory_entries.ttl``
+is the expiry time (NULL = never expires).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# SQLite's own clock as epoch seconds with sub-second precision.
+NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: its number, a short name and the SQL script to run."""
+
+    number: int
+    name: str
+    sql: str
+
+
+SEED_SQL = """
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT,
+    status TEXT NOT NULL DEFAULT 'active',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    agent_type TEXT NOT NULL,
+    role TEXT,
+    status TEXT NOT NULL DEFAULT 'idle',
+    capabilities TEXT NOT NULL DEFAULT '[]',
+    memory_context TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    agent_id TEXT,
+    parent_task_id TEXT REFERENCES tasks(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    priority INTEGER NOT NULL DEFAULT 0,
+    payload TEXT,
+    result TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    completed_at REAL
+);
+CREATE TABLE memory_entries (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT,
+    agent_id TEXT,
+    memory_type TEXT NOT NULL CHECK (memory_type IN ('working', 'persistent', 'shared')),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    ttl REAL,
+    created_at REAL NOT NULL,
+    accessed_at REAL
+);
+CREATE TABLE neural_patterns (
+    id TEXT PRIMARY KEY,
+    session_id TEXT,
+    pattern_type TEXT NOT NULL,
+    input_pattern TEXT NOT NULL,
+    output_pattern TEXT,
+    confidence REAL NOT NULL DEFAULT 0.5,
+    usage_count INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    last_used REAL
+);
+CREATE TABLE metrics (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT,
+    agent_id TEXT,
+    metric_type TEXT NOT NULL,
+    value REAL NOT NULL,
+    timestamp REAL NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX idx_agents_session ON agents(session_id);
+CREATE INDEX idx_tasks_session_status ON tasks(session_id, status);
+CREATE INDEX idx_tasks_parent ON tasks(parent_task_id);
+CREATE INDEX idx_memory_session_type ON memory_entries(session_id, memory_type);
+CREATE INDEX idx_memory_ttl ON memory_entries(ttl) WHERE ttl IS NOT NULL;
+CREATE INDEX idx_patterns_type ON neural_patterns(pattern_type, confidence DESC);
+CREATE INDEX idx_metrics_type_time ON metrics(metric_type, timestamp);
+
+CREATE VIEW active_sessions AS
+SELECT s.*,
+       (SELECT COUNT(*) FROM agents a WHERE a.session_id = s.id) AS agent_count,
+       (SELECT COUNT(*) FROM tasks t
+         WHERE t.session_id = s.id AND t.status IN ('pending', 'in_progress', 'blocked'))
+           AS open_tasks
+FROM sessions s
+WHERE s.status = 'active';
+
+CREATE VIEW hot_memory AS
+SELECT * FROM memory_entries
+WHERE (ttl IS NULL OR ttl > {now})
+  AND accessed_at > {now} - 3600
+ORDER BY accessed_at DESC;
+""".replace("{now}", NOW_SQL)
+
+
+def _log_trigger(table: str, op: str, ref: str, row_id: str, extra: dict[str, str]) -> str:
+    """A trigger appending one change_log row for each mutation of ``table``."""
+    event = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}[op]
+    of = ""
+    if op == "update" and "of" in extra:
+        of = f" OF {extra['of']}"
+    session = extra.get("session", f"{ref}.session_id")
+    ckey = extra.get("ckey", "NULL")
+    clock = extra.get("clock", "NULL")
+    origin = extra.get("origin", "(SELECT value FROM meta WHERE key = 'node_id')")
+    return f"""
+CREATE TRIGGER log_{table}_{op} AFTER {event}{of} ON {table} BEGIN
+  INSERT INTO change_log (ts, tbl, row_id, op, session_id, ckey, clock, origin)
+  VALUES ({NOW_SQL}, '{table}', {ref}.{row_id}, '{op}', {session}, {ckey}, {clock}, {origin});
+END;"""
+
+
+def _memory_log_extra(ref: str) -> dict[str, str]:
+    return {
+        "ckey": f"{ref}.scope || char(31) || {ref}.namespace || char(31) || {ref}.key",
+        "clock": f"{ref}.version",
+        "origin": f"coalesce({ref}.origin, (SELECT value FROM meta WHERE key = 'node_id'))",
+        # Reads of a value bump accessed_at/access_count; those are not changes.
+        "of": "key, value, ttl, memory_type, namespace, scope, session_id, agent_id, "
+        "version, sensitive, encrypted",
+    }
+
+
+def _change_log_triggers() -> str:
+    parts: list[str] = []
+    tables = {
+        "sessions": {"session": "{ref}.id"},
+        "agents": {},
+        "tasks": {},
+        "neural_patterns": {},
+        "metrics": {},
+    }
+    for table, extra in tables.items():
+        for op in ("insert", "update", "delete"):
+            ref = "old" if op == "delete" else "new"
+            resolved = {k: v.replace("{ref}", ref) for k, v in extra.items()}
+            parts.append(_log_trigger(table, op, ref, "id", resolved))
+    for op in ("insert", "update", "delete"):
+        ref = "old" if op == "delete" else "new"
+        parts.append(_log_trigger("memory_entries", op, ref, "id", _memory_log_extra(ref)))
+    return "\n".join(parts)
+
+
+# Sensitive values are never indexed in clear: they are indexed as ''.
+_FTS_VALUE = "CASE WHEN {ref}.sensitive THEN '' ELSE {ref}.value END"
+
+CORE_SQL = f"""
+ALTER TABLE sessions ADD COLUMN name TEXT;
+ALTER TABLE memory_entries ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE memory_entries ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE memory_entries ADD COLUMN updated_at REAL;
+ALTER TABLE memory_entries ADD COLUMN access_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memory_entries ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memory_entries ADD COLUMN origin TEXT;
+ALTER TABLE memory_entries ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memory_entries ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE neural_patterns ADD COLUMN context TEXT;
+ALTER TABLE neural_patterns ADD COLUMN success_rate REAL;
+ALTER TABLE neural_patterns ADD COLUMN last_updated REAL;
+ALTER TABLE neural_patterns ADD COLUMN metadata TEXT NOT NULL DEFAULT '{{}}';
+
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES
+    ('db_id', lower(hex(randomblob(8)))),
+    ('node_id', lower(hex(randomblob(6)))),
+    ('l2_epoch', '1');
+
+CREATE TABLE change_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    session_id TEXT,
+    ckey TEXT,
+    clock INTEGER,
+    origin TEXT
+);
+
+-- Backfill the new columns of rows written by migration 1.
+UPDATE memory_entries SET
+    scope = CASE WHEN memory_type = 'shared' THEN 'swarm'
+                 ELSE coalesce(session_id, '') || '/' || coalesce(agent_id, '') END,
+    updated_at = created_at,
+    version = CAST(created_at * 1000000 AS INTEGER);
+-- Migration 1 had no uniqueness: keep every duplicate, renamed, rather than lose one.
+UPDATE memory_entries SET key = key || '#dup' || id
+WHERE id NOT IN (SELECT max(id) FROM memory_entries GROUP BY scope, namespace, key);
+CREATE UNIQUE INDEX idx_memory_scope_key ON memory_entries(scope, namespace, key);
+UPDATE neural_patterns SET last_updated = coalesce(last_used, created_at);
+
+CREATE VIRTUAL TABLE memory_fts USING fts5(
+    key, value, content='memory_entries', content_rowid='id'
+);
+INSERT INTO memory_fts (rowid, key, value)
+    SELECT id, key, {_FTS_VALUE.format(ref="memory_entries")} FROM memory_entries;
+CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory_entries BEGIN
+  INSERT INTO memory_fts (rowid, key, value)
+  VALUES (new.id, new.key, {_FTS_VALUE.format(ref="new")});
+END;
+CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory_entries BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, key, value)
+  VALUES ('delete', old.id, old.key, {_FTS_VALUE.format(ref="old")});
+END;
+CREATE TRIGGER memory_fts_update AFTER UPDATE OF key, value, sensitive ON memory_entries BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, key, value)
+  VALUES ('delete', old.id, old.key, {_FTS_VALUE.format(ref="old")});
+  INSERT INTO memory_fts (rowid, key, value)
+  VALUES (new.id, new.key, {_FTS_VALUE.format(ref="new")});
+END;
+{_change_log_triggers()}
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "seed schema", SEED_SQL),
+    Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].number
