@@ -275,20 +275,21 @@ class MemoryService:
         now = self.rt.clock()
         ckeys = [cache_key(scope, namespace, key) for scope in scopes]
         states: list[Any] = [self._l1_state(ck, now) for ck in ckeys]
-        found, tier = self._resolve(states), "l1"
+        found, tier = self._resolve(states, memory_type), "l1"
         if found is None:
-            found, tier = self._from_l2(ckeys, states, now), "l2"
+            found, tier = self._from_l2(ckeys, states, now, memory_type), "l2"
         if found is None:
-            found, tier = self._from_sqlite(ckeys, scopes, namespace, key, now), "sqlite"
+            found, tier = (
+                self._from_sqlite(ckeys, scopes, namespace, key, now, memory_type),
+                "sqlite",
+            )
         if found is ABSENT or found is None:
             self.rt.stats.miss_all()
             result = None
         else:
             self.rt.stats.hit(tier)
             result = replace(found, tier=tier)
-            if memory_type is not None and result.memory_type != memory_type:
-                result = None
-            elif result.encrypted:
+            if result.encrypted:
                 result = replace(result, raw=self.rt.sealer.open(result.raw, True))
         if result is not None and track:
             self._touch(result.id, now)
@@ -304,15 +305,23 @@ class MemoryService:
         return cached
 
     @staticmethod
-    def _resolve(states: list[Any]) -> Any:
-        """The first entry in priority order, ABSENT if all absent, None if unknown."""
+    def _resolve(states: list[Any], memory_type: str | None) -> Any:
+        """The first entry in priority order, ABSENT if all absent, None if unknown.
+
+        With a type, entries of other types count as absent for this lookup.
+        """
         for state in states:
             if state is ABSENT:
                 continue
+            if memory_type is not None and isinstance(state, MemoryEntry):
+                if state.memory_type != memory_type:
+                    continue
             return state  # an entry, or None (unknown: look further down)
         return ABSENT
 
-    def _from_l2(self, ckeys: list[str], states: list[Any], now: float) -> Any:
+    def _from_l2(
+        self, ckeys: list[str], states: list[Any], now: float, memory_type: str | None
+    ) -> Any:
         l2 = self.rt.l2_usable()
         if l2 is None:
             return None
@@ -337,13 +346,19 @@ class MemoryService:
                 states[i] = ABSENT
                 continue
             states[i] = entry
-        found = self._resolve(states)
+        found = self._resolve(states, memory_type)
         if isinstance(found, MemoryEntry):
             self.rt.l1.put(found.memory_type, found.cache_key, found, now)
         return found
 
     def _from_sqlite(
-        self, ckeys: list[str], scopes: list[str], namespace: str, key: str, now: float
+        self,
+        ckeys: list[str],
+        scopes: list[str],
+        namespace: str,
+        key: str,
+        now: float,
+        memory_type: str | None,
     ) -> Any:
         marks = ",".join("?" * len(scopes))
         rows = self.rt.store.rows(
@@ -362,7 +377,7 @@ class MemoryService:
             self.rt.l1.put(entry.memory_type, ckey, entry, now)
             self._fill_l2(entry, missed_is_loss=False)
             states.append(entry)
-        return self._resolve(states)
+        return self._resolve(states, memory_type)
 
     # -- access tracking ----------------------------------------------------
     def _touch(self, entry_id: int, now: float) -> None:

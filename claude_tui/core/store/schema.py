@@ -206,9 +206,18 @@ UPDATE memory_entries SET
                  ELSE coalesce(session_id, '') || '/' || coalesce(agent_id, '') END,
     updated_at = created_at,
     version = CAST(created_at * 1000000 AS INTEGER);
--- Migration 1 had no uniqueness: keep every duplicate, renamed, rather than lose one.
+-- Migration 1 had no uniqueness: the newest row keeps the key, older duplicates
+-- are kept under a renamed key rather than lost.
+CREATE INDEX tmp_memory_scope_key ON memory_entries(scope, namespace, key);
 UPDATE memory_entries SET key = key || '#dup' || id
-WHERE id NOT IN (SELECT max(id) FROM memory_entries GROUP BY scope, namespace, key);
+WHERE EXISTS (
+    SELECT 1 FROM memory_entries AS newer
+    WHERE newer.scope = memory_entries.scope AND newer.namespace = memory_entries.namespace
+      AND newer.key = memory_entries.key
+      AND (newer.created_at > memory_entries.created_at
+           OR (newer.created_at = memory_entries.created_at AND newer.id > memory_entries.id))
+);
+DROP INDEX tmp_memory_scope_key;
 CREATE UNIQUE INDEX idx_memory_scope_key ON memory_entries(scope, namespace, key);
 UPDATE neural_patterns SET last_updated = coalesce(last_used, created_at);
 
