@@ -22,7 +22,8 @@ class RedisProcess:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
-                "redis-server is not on PATH: the tests need a real Redis (apt-get install redis-server)"
+                "redis-server is not on PATH: the tests need a real Redis "
+                "(apt-get install redis-server)"
             )
         self.binary = binary
         self.workdir = workdir

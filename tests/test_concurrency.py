@@ -17,10 +17,22 @@ def test_eight_processes_times_500_writes_keep_all_4000_rows(coordinator, redis_
     data_dir = str(coordinator.config.data_dir)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.workers", "write_many", data_dir, redis_server.url,
-             session.id, f"w{n}", str(WRITES)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.workers",
+                "write_many",
+                data_dir,
+                redis_server.url,
+                session.id,
+                f"w{n}",
+                str(WRITES),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for n in range(WRITERS)
     ]
     acknowledged = 0

@@ -65,6 +65,8 @@ class ClaudeTUIApp(App[int]):
             return
         if event.state != WorkerState.SUCCESS or event.worker.group != "load":
             return
+        if event.worker.result is None:
+            return
         sessions, agents, backends = event.worker.result
         up = " · ".join(
             f"{name}: {'up' if info['up'] else 'down'}" for name, info in backends.items()

@@ -33,7 +33,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
-        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        sys.stdout.write(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        )
     if not rows:
         sys.stdout.write("(none)\n")
 
@@ -42,5 +44,7 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
     """Print ``name: value`` lines."""
     width = max(len(name) for name, _ in pairs)
     for name, value in pairs:
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        shown = (
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        )
         sys.stdout.write(f"{name.ljust(width)}  {shown}\n")

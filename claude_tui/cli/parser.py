@@ -16,6 +16,22 @@ class Parser(argparse.ArgumentParser):
         raise BadInput(f"{message} (see '{self.prog} --help')")
 
 
+_MAX_PRIORITY = 2**63 - 1  # SQLite's largest INTEGER
+
+
+def _priority(text: str) -> int:
+    """A task priority: a whole number from 0 up (refused by argparse otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"priority must be a whole number, not {text!r}") from None
+    if not 0 <= value <= _MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(
+            f"priority must be between 0 and {_MAX_PRIORITY}, not {value}"
+        )
+    return value
+
+
 def _scope(p: argparse.ArgumentParser, *, typed: bool = True) -> None:
     p.add_argument("--session", help="session id (working/persistent memory belong to one)")
     p.add_argument("--agent", help="agent id (must belong to the session)")
@@ -29,7 +45,9 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", help="only this agent's entries (and its session's and shared)")
     p.add_argument("--namespace", help="only this namespace")
     p.add_argument("--type", choices=["working", "persistent", "shared"], dest="memory_type")
-    p.add_argument("--all", action="store_true", dest="all_sessions", help="every session's entries")
+    p.add_argument(
+        "--all", action="store_true", dest="all_sessions", help="every session's entries"
+    )
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -42,7 +60,9 @@ def build_parser() -> Parser:
         "With no command, starts the terminal app.",
     )
     root.add_argument("--version", action="version", version=f"claude-tui {__version__}")
-    root.add_argument("--data-dir", help="data directory (default: CLAUDE_TUI_DATA_DIR or the user data dir)")
+    root.add_argument(
+        "--data-dir", help="data directory (default: CLAUDE_TUI_DATA_DIR or the user data dir)"
+    )
     root.add_argument("--session", dest="app_session", help="(app) open this session")
     root.add_argument("--fresh", action="store_true", help="(app) skip restoring the last session")
     cmds = root.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -84,22 +104,22 @@ def build_parser() -> Parser:
     p.add_argument("--session", required=True)
     p.add_argument("title")
     p.add_argument("--parent")
-    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--priority", type=_priority, default=0)
     p.add_argument("--agent")
     p.add_argument("--payload", help="JSON payload")
     p = task.add_parser("update", help="change a task's status or result")
     p.add_argument("id")
     p.add_argument("--status")
     p.add_argument("--result", help="JSON result")
-    p.add_argument("--priority", type=int)
+    p.add_argument("--priority", type=_priority)
     p = task.add_parser("list", help="list tasks")
     p.add_argument("--session")
     p.add_argument("--status")
     p.add_argument("--json", action="store_true")
 
-    memory = cmds.add_parser("memory", help="store, read, list, search, delete memory").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=Parser
-    )
+    memory = cmds.add_parser(
+        "memory", help="store, read, list, search, delete memory"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     p = memory.add_parser("store", help="store KEY VALUE (VALUE is JSON; a bare word is a string)")
     p.add_argument("key")
     p.add_argument("value")

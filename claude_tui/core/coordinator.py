@@ -18,7 +18,7 @@ from claude_tui import __version__
 from claude_tui.core.cache import redis_server
 from claude_tui.core.cache.l2 import RedisTier
 from claude_tui.core.config import Config
-from claude_tui.core.events import ChangeEvent
+from claude_tui.core.events import ChangeEvent, EventBus
 from claude_tui.core.secrets import Sealer
 from claude_tui.core.services.memory import MemoryService
 from claude_tui.core.services.metrics import MetricService
@@ -75,7 +75,7 @@ class MemoryCoordinator:
 
     # -- change feed ------------------------------------------------------
     @property
-    def events(self):  # type: ignore[no-untyped-def]
+    def events(self) -> EventBus:
         """The in-process event bus (local writes and, once drained, remote ones)."""
         return self.rt.events
 

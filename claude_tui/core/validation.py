@@ -85,9 +85,7 @@ def parse_ttl(ttl: Any) -> float | None:
 def check_memory_type(memory_type: str) -> str:
     """Return the type if it is one of working, persistent, shared."""
     if memory_type not in MEMORY_TYPES:
-        raise BadInput(
-            f"memory type must be one of {', '.join(MEMORY_TYPES)}, not {memory_type!r}"
-        )
+        raise BadInput(f"memory type must be one of {', '.join(MEMORY_TYPES)}, not {memory_type!r}")
     return memory_type
 
 

@@ -171,7 +171,7 @@ class WindowPolicy(Generic[K, V]):
     def _expire(self, now: float) -> None:
         horizon = now - self.window
         while self._data:
-            key, (stamp, _) = next(iter(self._data.items()))
+            _, (stamp, _) = next(iter(self._data.items()))
             if stamp > horizon and len(self._data) <= self.maxsize:
                 break
             self._data.popitem(last=False)

@@ -77,7 +77,9 @@ def resolve(config: Config, *, start: bool = True) -> RedisEndpoint:
     if _ping(sock):
         return RedisEndpoint(url, private=True, socket_path=sock)
     if not start:
-        return RedisEndpoint(None, private=True, socket_path=sock, reason="private server not running")
+        return RedisEndpoint(
+            None, private=True, socket_path=sock, reason="private server not running"
+        )
     binary = find_redis_binary()
     if binary is None:
         return RedisEndpoint(

@@ -8,6 +8,7 @@ session's, then the swarm's, and returns the first that exists.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import time
@@ -40,22 +41,48 @@ _TOUCH_FLUSH_COUNT = 500
 
 def _entry(row: Sequence[Any], tier: str) -> MemoryEntry:
     return MemoryEntry(
-        id=row[0], key=row[1], raw=row[2], memory_type=row[3], namespace=row[4], scope=row[5],
-        session_id=row[6], agent_id=row[7], expires_at=row[8], created_at=row[9],
-        updated_at=row[10] if row[10] is not None else row[9], accessed_at=row[11],
-        access_count=row[12], version=row[13], origin=row[14], sensitive=bool(row[15]),
-        encrypted=bool(row[16]), tier=tier,
-    )  # fmt: skip
+        id=row[0],
+        key=row[1],
+        raw=row[2],
+        memory_type=row[3],
+        namespace=row[4],
+        scope=row[5],
+        session_id=row[6],
+        agent_id=row[7],
+        expires_at=row[8],
+        created_at=row[9],
+        updated_at=row[10] if row[10] is not None else row[9],
+        accessed_at=row[11],
+        access_count=row[12],
+        version=row[13],
+        origin=row[14],
+        sensitive=bool(row[15]),
+        encrypted=bool(row[16]),
+        tier=tier,
+    )
 
 
 def _pack(entry: MemoryEntry) -> str:
     return json.dumps(
         [
-            entry.id, entry.key, entry.raw, entry.memory_type, entry.namespace, entry.scope,
-            entry.session_id, entry.agent_id, entry.expires_at, entry.created_at,
-            entry.updated_at, entry.accessed_at, entry.access_count, entry.version,
-            entry.origin, entry.sensitive, entry.encrypted,
-        ],  # fmt: skip
+            entry.id,
+            entry.key,
+            entry.raw,
+            entry.memory_type,
+            entry.namespace,
+            entry.scope,
+            entry.session_id,
+            entry.agent_id,
+            entry.expires_at,
+            entry.created_at,
+            entry.updated_at,
+            entry.accessed_at,
+            entry.access_count,
+            entry.version,
+            entry.origin,
+            entry.sensitive,
+            entry.encrypted,
+        ],
         separators=(",", ":"),
     )
 
@@ -153,9 +180,20 @@ class MemoryService:
                 f"RETURNING {COLUMNS}",
                 (
                     session_id if scope != SWARM_SCOPE or session_id else None,
-                    agent_id, memory_type, key, stored, expires, now, namespace, scope, now,
-                    version, origin, int(sensitive), int(encrypted),
-                ),  # fmt: skip
+                    agent_id,
+                    memory_type,
+                    key,
+                    stored,
+                    expires,
+                    now,
+                    namespace,
+                    scope,
+                    now,
+                    version,
+                    origin,
+                    int(sensitive),
+                    int(encrypted),
+                ),
             ).fetchone()
 
         row = self.rt.write(body)
@@ -182,7 +220,9 @@ class MemoryService:
         remaining = entry.ttl_remaining(self.rt.clock())
         if remaining is not None:
             ttl = min(ttl, remaining)
-        ok = l2 is not None and l2.put(entry.cache_key, entry.version, _pack(entry), int(ttl * 1000))
+        ok = l2 is not None and l2.put(
+            entry.cache_key, entry.version, _pack(entry), int(ttl * 1000)
+        )
         if not ok and missed_is_loss and self.rt.l2 is not None:
             self.rt.l2_missed()
 
@@ -201,9 +241,13 @@ class MemoryService:
             True if an entry was deleted, False if there was none.
         """
         found = self.get(
-            key, session_id=session_id, agent_id=agent_id, namespace=namespace,
-            memory_type=memory_type, track=False,
-        )  # fmt: skip
+            key,
+            session_id=session_id,
+            agent_id=agent_id,
+            namespace=namespace,
+            memory_type=memory_type,
+            track=False,
+        )
         if found is None:
             return False
 
@@ -215,9 +259,17 @@ class MemoryService:
         gone = self.rt.write(body)
         self._after_delete([(found.cache_key, found.version if gone is None else gone[0])])
         self.rt.announce(
-            [ChangeEvent(None, "memory_entries", "delete", str(found.id), found.session_id,
-                         found.cache_key)]
-        )  # fmt: skip
+            [
+                ChangeEvent(
+                    None,
+                    "memory_entries",
+                    "delete",
+                    str(found.id),
+                    found.session_id,
+                    found.cache_key,
+                )
+            ]
+        )
         return gone is not None
 
     def _after_delete(self, removed: list[tuple[str, int]]) -> None:
@@ -249,9 +301,18 @@ class MemoryService:
             total += len(rows)
             self._after_delete([(cache_key(r[0], r[1], r[2]), r[3]) for r in rows])
             self.rt.announce(
-                [ChangeEvent(None, "memory_entries", "delete", str(r[4]), r[5],
-                             cache_key(r[0], r[1], r[2])) for r in rows]
-            )  # fmt: skip
+                [
+                    ChangeEvent(
+                        None,
+                        "memory_entries",
+                        "delete",
+                        str(r[4]),
+                        r[5],
+                        cache_key(r[0], r[1], r[2]),
+                    )
+                    for r in rows
+                ]
+            )
 
     # -- reads ------------------------------------------------------------
     def get(
@@ -495,7 +556,9 @@ class MemoryService:
     ) -> int:
         """How many entries :meth:`list` would page through."""
         where, params = self._filters(session_id, agent_id, namespace, memory_type, all_sessions)
-        return int(self.rt.store.scalar(f"SELECT count(*) FROM memory_entries WHERE {where}", params))
+        return int(
+            self.rt.store.scalar(f"SELECT count(*) FROM memory_entries WHERE {where}", params)
+        )
 
     def search(
         self,
@@ -507,7 +570,7 @@ class MemoryService:
         memory_type: str | None = None,
         all_sessions: bool = False,
         limit: int = 50,
-    ) -> list[MemoryEntry]:
+    ) -> builtins.list[MemoryEntry]:
         """Full-text search over keys and values (FTS5), best match first.
 
         Each word is matched as a prefix, all words must match. Sensitive

@@ -32,21 +32,27 @@ class MetricService:
     ) -> Metric:
         """Store one sample and return it."""
         check_text(metric_type, "metric type", max_len=200)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise BadInput(f"metric value must be a finite number, not {value!r}")
         now = self.rt.clock()
         meta = json.dumps(metadata or {})
 
         def body(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                "INSERT INTO metrics (session_id, agent_id, metric_type, value, timestamp, metadata)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO metrics (session_id, agent_id, metric_type, value, timestamp, "
+                "metadata) VALUES (?, ?, ?, ?, ?, ?)",
                 (session_id, agent_id, metric_type, float(value), now, meta),
             )
             return int(cur.lastrowid or 0)
 
         metric_id = self.rt.write(body)
-        metric = Metric(metric_id, session_id, agent_id, metric_type, float(value), now, metadata or {})
+        metric = Metric(
+            metric_id, session_id, agent_id, metric_type, float(value), now, metadata or {}
+        )
         self.rt.l1.put("metric", f"metric\x1f{metric_type}\x1f{session_id}", metric, now)
         return metric
 
@@ -69,7 +75,8 @@ class MetricService:
         limit: int = 10_000,
     ) -> list[Metric]:
         """Samples of one type, oldest first (the newest ``limit`` of them)."""
-        where, params = ["metric_type = ?"], [metric_type]
+        where: list[str] = ["metric_type = ?"]
+        params: list[Any] = [metric_type]
         if since is not None:
             where.append("timestamp >= ?")
             params.append(since)

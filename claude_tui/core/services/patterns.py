@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -26,7 +27,21 @@ def _pattern(row: Sequence[Any]) -> Pattern:
         metadata = json.loads(row[12]) if row[12] else {}
     except ValueError:
         metadata = {}
-    return Pattern(*row[:12], metadata=metadata)
+    return Pattern(
+        id=row[0],
+        session_id=row[1],
+        pattern_type=row[2],
+        context=row[3],
+        input_pattern=row[4],
+        output_pattern=row[5],
+        confidence=row[6],
+        usage_count=row[7],
+        success_rate=row[8],
+        created_at=row[9],
+        last_used=row[10],
+        last_updated=row[11],
+        metadata=metadata,
+    )
 
 
 class PatternService:
@@ -94,7 +109,9 @@ class PatternService:
         )
         return [_pattern(r) for r in rows]
 
-    def search_text(self, text: str, pattern_type: str | None = None, limit: int = 50) -> list[Pattern]:
+    def search_text(
+        self, text: str, pattern_type: str | None = None, limit: int = 50
+    ) -> builtins.list[Pattern]:
         """Patterns whose input or output contains every word of ``text`` (as prefixes)."""
         fts_query(text)  # same validation as memory search
         words = [w for w in text.lower().split() if w]
@@ -102,7 +119,7 @@ class PatternService:
             "(lower(input_pattern) LIKE ? OR lower(coalesce(output_pattern, '')) LIKE ?)"
             for _ in words
         )
-        params: list[Any] = []
+        params: builtins.list[Any] = []
         for word in words:
             like = "%" + word.replace("%", r"\%").replace("_", r"\_") + "%"
             params += [like, like]

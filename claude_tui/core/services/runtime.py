@@ -61,6 +61,7 @@ class Runtime:
         self._known_sessions: set[str] = set()
         self._known_agents: dict[str, str] = {}
         self._l2_missed = False
+        self._pending_own: tuple[int, int] | None = None
         if l2 is not None:
             l2.epoch = int(store.meta("l2_epoch") or 1)
             if l2.ping():
@@ -78,8 +79,8 @@ class Runtime:
                 self._pending_own = (before, after)
             return result
 
-        self._pending_own: tuple[int, int] | None = None
         with self._lock:
+            self._pending_own = None
             result = self.store.write(wrapped, **kw)
             if self._pending_own is not None:
                 self._own.append(self._pending_own)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -49,7 +50,10 @@ class SessionService:
         self.rt = rt
 
     def create(
-        self, name: str | None = None, user_id: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Session:
         """Create an active session and return it."""
         if name is not None:
@@ -93,7 +97,9 @@ class SessionService:
         )
         return [_session(r) for r in rows]
 
-    def update(self, session_id: str, *, status: str | None = None, name: str | None = None) -> Session:
+    def update(
+        self, session_id: str, *, status: str | None = None, name: str | None = None
+    ) -> Session:
         """Change a session's status and/or name.
 
         Raises:
@@ -127,7 +133,8 @@ class SessionService:
 
         def body(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "DELETE FROM memory_entries WHERE session_id = ? AND scope != 'swarm'", (session_id,)
+                "DELETE FROM memory_entries WHERE session_id = ? AND scope != 'swarm'",
+                (session_id,),
             )
             conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
@@ -138,7 +145,9 @@ class SessionService:
 
     def summary(self, session_id: str) -> dict[str, Any]:
         """Counts for a session: agents, tasks by status, memory entries and bytes."""
-        agents = self.rt.store.scalar("SELECT count(*) FROM agents WHERE session_id = ?", (session_id,))
+        agents = self.rt.store.scalar(
+            "SELECT count(*) FROM agents WHERE session_id = ?", (session_id,)
+        )
         tasks = dict(
             self.rt.store.rows(
                 "SELECT status, count(*) FROM tasks WHERE session_id = ? GROUP BY status",
@@ -169,7 +178,7 @@ class AgentService:
         session_id: str,
         agent_type: str,
         role: str | None = None,
-        capabilities: list[str] | None = None,
+        capabilities: builtins.list[str] | None = None,
         memory_context: dict[str, Any] | None = None,
     ) -> Agent:
         """Register an agent in a session and return it.
@@ -192,7 +201,16 @@ class AgentService:
             conn.execute(
                 "INSERT INTO agents (id, session_id, agent_type, role, status, capabilities, "
                 "memory_context, created_at, updated_at) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, ?)",
-                (agent_id, session_id, agent_type, role, json.dumps(caps), json.dumps(context), now, now),
+                (
+                    agent_id,
+                    session_id,
+                    agent_type,
+                    role,
+                    json.dumps(caps),
+                    json.dumps(context),
+                    now,
+                    now,
+                ),
             )
 
         self.rt.write(body)
@@ -206,7 +224,9 @@ class AgentService:
             raise NotFound(f"no agent {agent_id!r}")
         return _agent(row)
 
-    def list(self, session_id: str | None = None, status: str | None = None) -> list[Agent]:
+    def list(
+        self, session_id: str | None = None, status: str | None = None
+    ) -> builtins.list[Agent]:
         """Agents of one session (or all), oldest first."""
         where, params = [], []
         if session_id is not None:
@@ -227,7 +247,7 @@ class AgentService:
         agent_id: str,
         *,
         status: str | None = None,
-        capabilities: list[str] | None = None,
+        capabilities: builtins.list[str] | None = None,
         memory_context: dict[str, Any] | None = None,
     ) -> Agent:
         """Change an agent's status, capabilities or memory context."""

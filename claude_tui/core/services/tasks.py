@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -171,9 +172,9 @@ class TaskService:
         )
         return [_task(r) for r in rows]
 
-    def tree(self, session_id: str) -> dict[str | None, list[Task]]:
+    def tree(self, session_id: str) -> dict[str | None, builtins.list[Task]]:
         """Children by parent id (None holds the roots), each list by priority."""
-        children: dict[str | None, list[Task]] = {}
+        children: dict[str | None, builtins.list[Task]] = {}
         for task in self.list(session_id):
             children.setdefault(task.parent_task_id, []).append(task)
         return children

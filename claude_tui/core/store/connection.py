@@ -31,7 +31,9 @@ def check_database_file(path: Path) -> None:
         )
 
 
-def connect(path: Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL") -> sqlite3.Connection:
+def connect(
+    path: Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"
+) -> sqlite3.Connection:
     """Open ``path`` in WAL mode with a busy timeout, in autocommit mode.
 
     Transactions are explicit (``BEGIN IMMEDIATE``); see ``store.txn``.
@@ -43,7 +45,9 @@ def connect(path: Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreUnusable(f"cannot create data dir {path.parent}: {exc.strerror or exc}") from None
+        raise StoreUnusable(
+            f"cannot create data dir {path.parent}: {exc.strerror or exc}"
+        ) from None
     try:
         conn = sqlite3.connect(
             str(path),

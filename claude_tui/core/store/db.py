@@ -59,7 +59,10 @@ class Store:
 
     # -- writes ---------------------------------------------------------
     def write(
-        self, body: Callable[[sqlite3.Connection], T], *, patience: float = txn.RETRY_DEADLINE_SECONDS
+        self,
+        body: Callable[[sqlite3.Connection], T],
+        *,
+        patience: float = txn.RETRY_DEADLINE_SECONDS,
     ) -> T:
         """Run ``body`` in one short write transaction (retried while the file is busy)."""
         with self.lock:
