@@ -1,81 +1,310 @@
-"""The Textual app. For now one screen: the sessions of the data dir and which tiers are up."""
+"""The app: modes, keys, the command palette, the live feed and restore-on-launch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
+from claude_tui.app.dialogs.confirm import ConfirmDialog
+from claude_tui.app.dialogs.error import ErrorDialog
+from claude_tui.app.messages import DataChanged
+from claude_tui.app.screens.agents import AgentsScreen
+from claude_tui.app.screens.help import HelpScreen
+from claude_tui.app.screens.memory import MemoryScreen
+from claude_tui.app.screens.metrics import MetricsScreen
+from claude_tui.app.screens.patterns import PatternsScreen
+from claude_tui.app.screens.sessions import SessionsScreen
+from claude_tui.app.screens.tasks import TasksScreen
+from claude_tui.app.state import UIState
+from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.coordinator import MemoryCoordinator
-from claude_tui.core.models import Session
+from claude_tui.core.errors import ClaudeTUIError
+from claude_tui.core.events import ChangeEvent
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+MODE_KEYS = {
+    "sessions": ("1", "Sessions"),
+    "agents": ("2", "Agents"),
+    "tasks": ("3", "Tasks"),
+    "memory": ("4", "Memory"),
+    "patterns": ("5", "Patterns"),
+    "metrics": ("6", "Metrics"),
+}
+THEMES = ("textual-dark", "textual-light")
+POLL_SECONDS = 0.25
 
 
 class ClaudeTUIApp(App[int]):
-    """claude-tui's terminal app."""
+    """claude-tui's terminal app over one memory coordinator."""
 
     TITLE = "claude-tui"
     CSS_PATH = STYLES / "app.tcss"
+    MODES = {
+        "sessions": SessionsScreen,
+        "agents": AgentsScreen,
+        "tasks": TasksScreen,
+        "memory": MemoryScreen,
+        "patterns": PatternsScreen,
+        "metrics": MetricsScreen,
+    }
     BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="refresh"),
-        Binding("q", "quit", "Quit", id="quit"),
+        *(
+            Binding(key, f"switch_mode('{mode}')", label, id=f"mode.{mode}")
+            for mode, (key, label) in MODE_KEYS.items()
+        ),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", show=False),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     def __init__(
-        self, coordinator: MemoryCoordinator, *, session_id: str | None = None, fresh: bool = False
+        self,
+        coordinator: MemoryCoordinator,
+        *,
+        session_id: str | None = None,
+        fresh: bool = False,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         super().__init__()
         self.coordinator = coordinator
-        self.requested_session = session_id
+        self.data_dir = coordinator.config.data_dir
         self.fresh = fresh
+        self.requested_session = session_id
+        self.poll_seconds = poll_seconds
+        self.state = UIState() if fresh else UIState.load(self.data_dir)
+        self.session_id: str | None = None
+        self._session_name = ""
+        self._backends: dict[str, bool | None] = {
+            "SQLite": True, "Redis": None, "Chroma": None, "Scheduler": None,
+        }  # fmt: skip
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="backends")
-        yield DataTable(id="sessions", cursor_type="row")
-        yield Footer()
-
+    # -- start-up -------------------------------------------------------------
     def on_mount(self) -> None:
-        table = self.query_one("#sessions", DataTable)
-        table.add_columns("ID", "Name", "Status", "User", "Agents")
-        self.action_refresh()
-        self.set_interval(1.0, self.action_refresh)
+        self.theme = self.state.theme if self.state.theme in THEMES else THEMES[0]
+        self._unsubscribe = self.coordinator.events.subscribe(self._on_local_events)
+        self.restore()
+        self.set_interval(self.poll_seconds, self.poll)
+        self.set_interval(3.0, self.check_backends)
+        self.check_backends()
 
-    def action_refresh(self) -> None:
-        """Reload sessions and tier status off the UI thread."""
-        self.load()
+    def restore(self) -> None:
+        """Reopen the last session, screen and row (or what ``--session`` asked for)."""
+        mode = self.state.mode if self.state.mode in self.MODES else "sessions"
+        wanted = self.requested_session or (None if self.fresh else self.state.session_id)
+        if wanted is None:
+            self.switch_mode("sessions" if self.fresh else mode)
+            self.first_run_check()
+            return
+        if self.coordinator.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (wanted,)) is None:
+            self.switch_mode("sessions")
+            self.notify(
+                f"The last session ({wanted}) no longer exists; pick another.",
+                title="Session not found",
+                severity="warning",
+                timeout=8,
+            )
+            self.set_session(None)
+            return
+        self.set_session(wanted)
+        self.switch_mode(mode if not self.requested_session or mode != "sessions" else "memory")
 
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def load(self) -> tuple[list[Session], dict[str, int], dict[str, dict[str, object]]]:
-        c = self.coordinator
-        c.poll_changes()
-        sessions = c.sessions.list()
-        agents = {s.id: len(c.agents.list(s.id)) for s in sessions}
-        return sessions, agents, c.backends()
+    @work(thread=True, group="first-run", exit_on_error=False)
+    def first_run_check(self) -> None:
+        empty = not self.coordinator.sessions.list(limit=1)
+        if empty and not self.state.demo_offered:
+            self.call_from_thread(self.offer_demo)
 
-    @on(Worker.StateChanged)
-    def loaded(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.notify(str(event.worker.error), severity="error", title="Could not load")
-            return
-        if event.state != WorkerState.SUCCESS or event.worker.group != "load":
-            return
-        if event.worker.result is None:
-            return
-        sessions, agents, backends = event.worker.result
-        up = " · ".join(
-            f"{name}: {'up' if info['up'] else 'down'}" for name, info in backends.items()
+    def offer_demo(self) -> None:
+        def answered(yes: bool | None) -> None:
+            self.state.demo_offered = True
+            self.save_state()
+            if yes:
+                self.load_demo()
+
+        self.push_screen(
+            ConfirmDialog(
+                "No sessions yet. Load the demo swarm?",
+                "3 sessions, agents, task trees 4 levels deep, a few hundred memory entries and "
+                "some patterns, so there is something to look at. You can delete it later.",
+                "Load demo",
+            ),
+            answered,
         )
-        self.query_one("#backends", Static).update(up)
-        table = self.query_one("#sessions", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for s in sessions:
-            table.add_row(s.id, s.name or "", s.status, s.user_id or "", agents[s.id], key=s.id)
-        if sessions:
-            table.move_cursor(row=min(cursor, len(sessions) - 1))
+
+    @work(thread=True, group="demo", exit_on_error=False)
+    def load_demo(self) -> None:
+        from claude_tui.core.demo import load_demo
+
+        counts = load_demo(self.coordinator)
+        first = self.coordinator.sessions.list(status="active", limit=1)
+        self.call_from_thread(self.notify, f"Demo loaded: {counts}", title="Demo swarm")
+        if first:
+            self.call_from_thread(self.set_session, first[-1].id)
+        self.call_from_thread(self.post_message, DataChanged([]))
+
+    # -- the active session ---------------------------------------------------
+    def set_session(self, session_id: str | None) -> None:
+        """Make ``session_id`` the active session (None: none) and remember it."""
+        self.session_id = session_id
+        self.state.session_id = session_id
+        self._session_name = ""
+        if session_id is not None:
+            try:
+                session = self.coordinator.sessions.get(session_id)
+                self._session_name = session.name or ""
+            except ClaudeTUIError:
+                pass
+        self.save_state()
+        self.refresh_status()
+        if self.screen is not None and hasattr(self.screen, "reload"):
+            self.screen.reload()
+
+    def session_label(self) -> str:
+        """How the active session is shown in the status bar."""
+        if self.session_id is None:
+            return "none"
+        return (
+            f"{self._session_name} ({self.session_id})" if self._session_name else self.session_id
+        )
+
+    # -- state ----------------------------------------------------------------
+    def remember_selection(self, mode: str, key: str | None) -> None:
+        """Remember the selected row of a screen for the next launch."""
+        if key is None or self.state.selected.get(mode) == key:
+            return
+        self.state.selected[mode] = key
+        self.save_state()
+
+    def save_state(self) -> None:
+        """Persist where the user is (best effort: a read-only dir is not an error)."""
+        try:
+            self.state.save(self.data_dir)
+        except OSError as exc:
+            self.log.warning(f"could not save UI state: {exc}")
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.state.mode = mode
+        self.save_state()
+        self.refresh_status()
+
+    def switch_mode(self, mode: str) -> AwaitMount:
+        result = super().switch_mode(mode)
+        self._on_mode_changed(mode)
+        return result
+
+    # -- live data ------------------------------------------------------------
+    def _on_local_events(self, events: list[ChangeEvent]) -> None:
+        # Called on whichever thread wrote; post_message is thread-safe.
+        self.post_message(DataChanged(events))
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def poll(self) -> None:
+        """Pick up other processes' writes (they reach the screens via the event bus)."""
+        self.coordinator.poll_changes()
+
+    @on(DataChanged)
+    def forward_change(self, message: DataChanged) -> None:
+        if any(e.table == "sessions" for e in message.events) and self.session_id:
+            self.set_session_name_later()
+        screen = self.screen
+        if hasattr(screen, "reload"):
+            screen.post_message(DataChanged(message.events))
+
+    @work(thread=True, exclusive=True, group="session-name", exit_on_error=False)
+    def set_session_name_later(self) -> None:
+        if self.session_id is None:
+            return
+        try:
+            name = self.coordinator.sessions.get(self.session_id).name or ""
+        except ClaudeTUIError:
+            name = ""
+        self._session_name = name
+        self.call_from_thread(self.refresh_status)
+
+    @work(thread=True, exclusive=True, group="backends", exit_on_error=False)
+    def check_backends(self) -> None:
+        report = self.coordinator.backends()
+        self._backends = {
+            "SQLite": report["sqlite"]["up"],
+            "Redis": report["redis"]["up"],
+            "Chroma": None,  # not part of this build yet
+            "Scheduler": None,
+        }
+        self.call_from_thread(self.refresh_status)
+
+    def backend_status(self) -> dict[str, bool | None]:
+        """Which backends are up (None: not part of this build), for the status bar."""
+        return dict(self._backends)
+
+    def refresh_status(self) -> None:
+        """Redraw the status bar now rather than at its next tick."""
+        for bar in self.screen.query(StatusBar):
+            bar.refresh()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_status()
+
+    # -- errors -----------------------------------------------------------------
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """One place where every worker's error becomes a message to the user."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, ClaudeTUIError):
+            self.notify(error.message, title=error.title, severity="error", timeout=8)
+        else:
+            self.push_screen(
+                ErrorDialog("Something went wrong", f"{type(error).__name__}: {error}")
+            )
+
+    # -- keys, palette, theme -----------------------------------------------
+    def action_help(self) -> None:
+        rows: list[tuple[str, str, str]] = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding):
+                rows.append(("everywhere", binding.key, binding.description))
+        for binding in getattr(self.screen, "BINDINGS", []):
+            if isinstance(binding, Binding):
+                rows.append((self.current_mode, binding.key, binding.description))
+        rows.append(("everywhere", "ctrl+p", "Command palette"))
+        self.push_screen(HelpScreen(rows))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+        self.state.theme = self.theme
+        self.save_state()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, (key, label) in MODE_KEYS.items():
+            yield SystemCommand(
+                f"Go to {label}", f"Switch to the {label.lower()} screen ({key})",
+                lambda m=mode: self.switch_mode(m),
+            )  # fmt: skip
+        yield SystemCommand(
+            "Load the demo swarm", "Add demo sessions, agents, tasks, memory", self.load_demo
+        )
+        yield SystemCommand("Toggle light/dark theme", "ctrl+t", self.action_toggle_theme)
+        yield SystemCommand("Show keys", "Every key of this screen (?)", self.action_help)
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.description:
+                yield SystemCommand(
+                    f"{MODE_KEYS.get(self.current_mode, ('', self.current_mode))[1]}: "
+                    f"{binding.description}",
+                    f"key {binding.key}",
+                    lambda b=binding, s=screen: s.run_action(b.action),
+                )  # fmt: skip
+
+    def on_unmount(self) -> None:
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()

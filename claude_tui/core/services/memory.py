@@ -528,19 +528,24 @@ class MemoryService:
         key_prefix: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        before_id: int | None = None,
     ) -> list[MemoryEntry]:
-        """Entries visible to the caller, newest first, one page at a time.
+        """Entries visible to the caller, most recently created first, one page at a time.
 
         Without a session only shared entries are visible; ``all_sessions``
-        (the owner's view in the app) lifts that.
+        (the owner's view in the app) lifts that. For deep paging pass the
+        last id of the previous page as ``before_id`` (keyset paging: every
+        page costs the same, however far in).
         """
         where, params = self._filters(session_id, agent_id, namespace, memory_type, all_sessions)
         if key_prefix:
             where += " AND key >= ? AND key < ?"
             params += [key_prefix, key_prefix + "\U0010ffff"]
+        if before_id is not None:
+            where += " AND id < ?"
+            params.append(int(before_id))
         rows = self.rt.store.rows(
-            f"SELECT {COLUMNS} FROM memory_entries WHERE {where} "
-            "ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
+            f"SELECT {COLUMNS} FROM memory_entries WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
             (*params, max(0, int(limit)), max(0, int(offset))),
         )
         return [self._opened(_entry(row, "sqlite")) for row in rows]

@@ -111,27 +111,35 @@ class PatternService:
 
     def search_text(
         self, text: str, pattern_type: str | None = None, limit: int = 50
-    ) -> builtins.list[Pattern]:
-        """Patterns whose input or output contains every word of ``text`` (as prefixes)."""
+    ) -> builtins.list[tuple[Pattern, float]]:
+        """Patterns sharing words with ``text``, scored by the share of words matched.
+
+        The fallback behind the pattern-search screen until vector search is
+        available: ties are broken by confidence, then usage.
+        """
         fts_query(text)  # same validation as memory search
-        words = [w for w in text.lower().split() if w]
-        where = " AND ".join(
-            "(lower(input_pattern) LIKE ? OR lower(coalesce(output_pattern, '')) LIKE ?)"
+        words = sorted({w for w in text.lower().split() if w})
+        hits = " + ".join(
+            "(instr(lower(input_pattern || ' ' || coalesce(output_pattern, '')), ?) > 0)"
             for _ in words
         )
-        params: builtins.list[Any] = []
-        for word in words:
-            like = "%" + word.replace("%", r"\%").replace("_", r"\_") + "%"
-            params += [like, like]
+        where = f"({hits}) > 0"
+        params: builtins.list[Any] = [*words, *words]
         if pattern_type:
             where += " AND pattern_type = ?"
             params.append(pattern_type)
         rows = self.rt.store.rows(
-            f"SELECT {_COLS} FROM neural_patterns WHERE {where} "
-            "ORDER BY confidence DESC, usage_count DESC LIMIT ?",
+            f"SELECT {_COLS}, ({hits}) AS matched FROM neural_patterns WHERE {where} "
+            "ORDER BY matched DESC, confidence DESC, usage_count DESC LIMIT ?",
             (*params, limit),
         )
-        return [_pattern(r) for r in rows]
+        return [(_pattern(r[:13]), r[13] / len(words)) for r in rows]
+
+    def types(self) -> builtins.list[str]:
+        """The pattern types present."""
+        return [
+            r[0] for r in self.rt.store.rows("SELECT DISTINCT pattern_type FROM neural_patterns")
+        ]
 
     def record_use(self, pattern_id: str, *, success: bool | None = None) -> Pattern:
         """Count one use of a pattern; fold ``success`` into its success rate."""

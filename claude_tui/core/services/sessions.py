@@ -166,6 +166,29 @@ class SessionService:
             "memory_bytes": mem[1] if mem else 0,
         }
 
+    def counts(self) -> dict[str, dict[str, Any]]:
+        """:meth:`summary` for every session at once (three grouped queries)."""
+        result: dict[str, dict[str, Any]] = {
+            row[0]: {"agents": 0, "tasks": {}, "memory_entries": 0, "memory_bytes": 0}
+            for row in self.rt.store.rows("SELECT id FROM sessions")
+        }
+        for sid, n in self.rt.store.rows("SELECT session_id, count(*) FROM agents GROUP BY 1"):
+            if sid in result:
+                result[sid]["agents"] = n
+        for sid, status, n in self.rt.store.rows(
+            "SELECT session_id, status, count(*) FROM tasks GROUP BY 1, 2"
+        ):
+            if sid in result:
+                result[sid]["tasks"][status] = n
+        for sid, n, size in self.rt.store.rows(
+            "SELECT session_id, count(*), coalesce(sum(length(value)), 0) FROM memory_entries "
+            "WHERE scope != 'swarm' GROUP BY 1"
+        ):
+            if sid in result:
+                result[sid]["memory_entries"] = n
+                result[sid]["memory_bytes"] = size
+        return result
+
 
 class AgentService:
     """Register agents in sessions and keep their status and context."""

@@ -1,0 +1,67 @@
+"""Small display helpers shared by the screens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from rich.syntax import Syntax
+from rich.text import Text
+
+TASK_GLYPHS = {
+    "pending": "○",
+    "in_progress": "◐",
+    "blocked": "⊘",
+    "completed": "●",
+    "failed": "✖",
+    "cancelled": "–",
+}
+MASK = "•••••• sensitive — press r to reveal"
+
+
+def when(stamp: float | None) -> str:
+    """A short local time, or '-'."""
+    if stamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """'4m 12s', '2h 05m', '3d 4h', or '∞' for None."""
+    if seconds is None:
+        return "∞"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86_400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d {s % 86_400 // 3600}h"
+
+
+def size(n: int) -> str:
+    """Bytes as a short human size."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def one_line(value: Any, width: int = 48) -> str:
+    """A value squeezed onto one line."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def json_view(value: Any, *, raw_invalid: str | None = None) -> Syntax | Text:
+    """Highlighted, indented JSON; raw text flagged when it is not JSON."""
+    if raw_invalid is not None:
+        return Text.assemble(("⚠ not valid JSON — shown as stored\n", "bold yellow"), raw_invalid)
+    return Syntax(
+        json.dumps(value, indent=2, ensure_ascii=False), "json", word_wrap=True, theme="ansi_dark"
+    )

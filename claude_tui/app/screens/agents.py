@@ -1,0 +1,136 @@
+"""The agent registry: agents of the active session (or all), filterable by type and status."""
+
+from __future__ import annotations
+
+import json
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Select, Static
+
+from claude_tui.app.formatting import json_view, when
+from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.core.models import Agent
+from claude_tui.core.services.sessions import AGENT_STATUSES
+
+COLUMNS = ("ID", "Session", "Type", "Role", "Status", "Capabilities")
+
+
+class AgentsScreen(ModeScreen):
+    """Agents with a detail pane showing capabilities and memory context."""
+
+    MODE = "agents"
+    AUTO_FOCUS = "#agents-table"
+    BINDINGS = [
+        Binding("a", "toggle_all", "All sessions", id="agents.all"),
+        Binding("t", "focus_type", "Type filter", id="agents.type"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.show_all = False
+        self._agents: dict[str, Agent] = {}
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with Horizontal(classes="filters"):
+            yield Select([], prompt="any type", id="agent-type", allow_blank=True)
+            yield Select([(s, s) for s in AGENT_STATUSES], prompt="any status", id="agent-status")
+            yield Static("", id="agents-scope", classes="scope")
+        with Horizontal(classes="body"):
+            yield DataTable(id="agents-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(classes="detail"):
+                yield Static("", id="agent-detail")
+                yield Static("", id="agent-context")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+
+    def reload(self) -> None:
+        session = None if self.show_all else self.tui.session_id
+        self.load(session)
+
+    @work(thread=True, exclusive=True, group="agents", exit_on_error=False)
+    def load(self, session_id: str | None) -> None:
+        agents = self.coordinator.agents.list(session_id=session_id)
+        self.app.call_from_thread(self.show, agents, session_id)
+
+    def show(self, agents: list[Agent], session_id: str | None) -> None:
+        type_select = self.query_one("#agent-type", Select)
+        types = sorted({a.agent_type for a in agents})
+        if [str(o) for o in types] != getattr(self, "_types", None):
+            self._types = types
+            current = type_select.value
+            type_select.set_options([(t, t) for t in types])
+            if current in types:
+                type_select.value = current
+        wanted_type = type_select.value if isinstance(type_select.value, str) else None
+        status = self.query_one("#agent-status", Select).value
+        wanted_status = status if isinstance(status, str) else None
+        shown = [
+            a for a in agents
+            if (wanted_type is None or a.agent_type == wanted_type)
+            and (wanted_status is None or a.status == wanted_status)
+        ]  # fmt: skip
+        scope = "all sessions" if session_id is None else f"session {session_id}"
+        self.query_one("#agents-scope", Static).update(f"{len(shown)} agents · {scope} · a: toggle")
+        table = self.query_one(DataTable)
+        keep = self._selected() or self.remembered()
+        table.clear()
+        self._agents = {a.id: a for a in shown}
+        for a in shown:
+            table.add_row(
+                a.id, a.session_id, a.agent_type, a.role or "", a.status,
+                ", ".join(a.capabilities), key=a.id,
+            )  # fmt: skip
+        if keep in self._agents:
+            table.move_cursor(row=table.get_row_index(keep))
+        self._detail()
+
+    def _selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.remember(self._selected())
+        self._detail()
+
+    @on(Select.Changed)
+    def _filter(self) -> None:
+        self.reload()
+
+    def _detail(self) -> None:
+        agent = self._agents.get(self._selected() or "")
+        info = self.query_one("#agent-detail", Static)
+        context = self.query_one("#agent-context", Static)
+        if agent is None:
+            info.update("No agents here. Register one with: claude-tui agent register ...")
+            context.update("")
+            return
+        info.update(
+            "\n".join([
+                f"[b]{agent.agent_type}[/b] — {agent.role or 'no role'}",
+                f"id            {agent.id}",
+                f"session       {agent.session_id}",
+                f"status        {agent.status}",
+                f"registered    {when(agent.created_at)}",
+                f"updated       {when(agent.updated_at)}",
+                f"capabilities  {json.dumps(agent.capabilities)}",
+                "memory context:",
+            ])
+        )  # fmt: skip
+        context.update(json_view(agent.memory_context))
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.reload()
+
+    def action_focus_type(self) -> None:
+        self.query_one("#agent-type", Select).focus()

@@ -1,0 +1,139 @@
+"""Pattern search: a query box, scored results, a type filter, and the opened pattern."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Input, Select, Static
+
+from claude_tui.app.formatting import json_view, one_line, when
+from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.core.models import Pattern
+
+COLUMNS = ("Score", "Type", "Confidence", "Uses", "Input")
+
+
+class PatternsScreen(ModeScreen):
+    """Finds learned patterns. Today by words (full text); vector search plugs in here."""
+
+    MODE = "patterns"
+    AUTO_FOCUS = "#patterns-table"
+    BINDINGS = [Binding("slash", "search", "Search", id="patterns.search")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._results: dict[str, tuple[Pattern, float | None]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with Horizontal(classes="filters"):
+            yield Input(placeholder="/ describe what you are looking for", id="pattern-query")
+            yield Select([], prompt="any type", id="pattern-type")
+        yield Static("", id="patterns-scope", classes="scope")
+        with Horizontal(classes="body"):
+            yield DataTable(id="patterns-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(classes="detail"):
+                yield Static("", id="pattern-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+
+    def reload(self) -> None:
+        kind = self.query_one("#pattern-type", Select).value
+        query = self.query_one("#pattern-query", Input).value.strip()
+        self.search(query, kind if isinstance(kind, str) else None)
+
+    @work(thread=True, exclusive=True, group="patterns", exit_on_error=False)
+    def search(self, query: str, pattern_type: str | None) -> None:
+        patterns = self.coordinator.patterns
+        results: list[tuple[Pattern, float | None]]
+        if query and any(ch.isalnum() for ch in query):
+            results = [(p, s) for p, s in patterns.search_text(query, pattern_type)]
+        else:
+            results = [(p, None) for p in patterns.list(pattern_type, limit=200)]
+        self.app.call_from_thread(self.show, query, results, patterns.types())
+
+    def show(
+        self, query: str, results: list[tuple[Pattern, float | None]], types: list[str]
+    ) -> None:
+        select = self.query_one("#pattern-type", Select)
+        if types != getattr(self, "_types", None):
+            self._types = types
+            current = select.value
+            select.set_options([(t, t) for t in sorted(types)])
+            if current in types:
+                select.value = current
+        table = self.query_one(DataTable)
+        keep = self._selected() or self.remembered()
+        table.clear()
+        self._results = {p.id: (p, score) for p, score in results}
+        for p, score in results:
+            table.add_row(
+                "-" if score is None else f"{score:.2f}", p.pattern_type, f"{p.confidence:.2f}",
+                str(p.usage_count), one_line(p.input_pattern, 60), key=p.id,
+            )  # fmt: skip
+        if keep in self._results:
+            table.move_cursor(row=table.get_row_index(keep))
+        how = f"{len(results)} matches for {query!r} (text search)" if query else "all patterns"
+        self.query_one("#patterns-scope", Static).update(how)
+        self._detail()
+
+    def _selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.remember(self._selected())
+        self._detail()
+
+    def _detail(self) -> None:
+        found = self._results.get(self._selected() or "")
+        detail = self.query_one("#pattern-detail", Static)
+        if found is None:
+            detail.update("No pattern selected.")
+            return
+        p, score = found
+        rate = "-" if p.success_rate is None else f"{p.success_rate:.0%}"
+        detail.update(
+            "\n".join([
+                f"[b]{p.pattern_type}[/b] · {p.context or 'no context'}",
+                f"id           {p.id}",
+                f"score        {'-' if score is None else f'{score:.2f}'}",
+                f"confidence   {p.confidence:.2f}",
+                f"uses         {p.usage_count}",
+                f"success      {rate}",
+                f"last used    {when(p.last_used)}",
+                f"session      {p.session_id or '-'}",
+                "",
+                "[b]input[/b]",
+                p.input_pattern,
+                "",
+                "[b]output[/b]",
+                p.output_pattern or "-",
+                "",
+                "[b]metadata[/b]",
+            ])
+        )  # fmt: skip
+        self.mount_metadata(p)
+
+    def mount_metadata(self, p: Pattern) -> None:
+        holder = self.query("#pattern-metadata")
+        if holder:
+            holder.first(Static).update(json_view(p.metadata))
+        else:
+            self.query_one(".detail").mount(Static(json_view(p.metadata), id="pattern-metadata"))
+
+    @on(Input.Changed, "#pattern-query")
+    @on(Select.Changed, "#pattern-type")
+    def _query_changed(self) -> None:
+        self.reload()
+
+    def action_search(self) -> None:
+        self.query_one("#pattern-query", Input).focus()

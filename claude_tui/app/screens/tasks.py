@@ -1,0 +1,179 @@
+"""The task tree: tasks by parent, with status glyphs, priority and assignee."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from claude_tui.app.formatting import TASK_GLYPHS, json_view, when
+from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.core.models import Task
+
+STATUS_FILTERS = (None, "pending", "in_progress", "blocked", "completed", "failed", "cancelled")
+
+
+def _label(task: Task) -> str:
+    agent = f" — {task.agent_id}" if task.agent_id else ""
+    return f"{TASK_GLYPHS.get(task.status, '?')} [P{task.priority}] {task.title}{agent}"
+
+
+class TasksScreen(ModeScreen):
+    """The active session's task tree; payload and result shown as JSON."""
+
+    MODE = "tasks"
+    AUTO_FOCUS = "#task-tree"
+    BINDINGS = [
+        Binding("p", "parent", "Parent", id="tasks.parent"),
+        Binding("f", "filter", "Filter status", id="tasks.filter"),
+        Binding("e", "expand_all", "Expand all", id="tasks.expand"),
+        Binding("c", "collapse_all", "Collapse all", id="tasks.collapse"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status_filter: str | None = None
+        self._tasks: dict[str, Task] = {}
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static("", id="tasks-scope", classes="scope")
+        with Horizontal(classes="body"):
+            yield Tree("tasks", id="task-tree")
+            with Vertical(classes="detail"):
+                yield Static("", id="task-detail")
+                yield Static("", id="task-payload")
+                yield Static("", id="task-result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Tree).show_root = False
+
+    def reload(self) -> None:
+        self.load(self.tui.session_id)
+
+    @work(thread=True, exclusive=True, group="tasks", exit_on_error=False)
+    def load(self, session_id: str | None) -> None:
+        tasks = [] if session_id is None else self.coordinator.tasks.list(session_id)
+        self.app.call_from_thread(self.show, tasks, session_id)
+
+    def show(self, tasks: list[Task], session_id: str | None) -> None:
+        tree: Tree[str] = self.query_one(Tree)
+        selected = self._selected() or self.remembered()
+        expanded = {n.data for n in self._walk(tree.root) if n.is_expanded and n.data}
+        first_load = not self._tasks
+        self._tasks = {t.id: t for t in tasks}
+        visible = self._visible(tasks)
+        children: dict[str | None, list[Task]] = {}
+        for task in tasks:
+            if task.id in visible:
+                parent = task.parent_task_id if task.parent_task_id in visible else None
+                children.setdefault(parent, []).append(task)
+        tree.clear()
+        nodes: dict[str, TreeNode[str]] = {}
+
+        def build(node: TreeNode[str], parent: str | None, depth: int) -> None:
+            for task in children.get(parent, []):
+                has_children = bool(children.get(task.id))
+                child = node.add(_label(task), data=task.id, allow_expand=has_children)
+                nodes[task.id] = child
+                if has_children:
+                    build(child, task.id, depth + 1)
+                    if task.id in expanded or (first_load and depth < 1):
+                        child.expand()
+
+        build(tree.root, None, 0)
+        tree.root.expand()
+        scope = "no active session — pick one on the sessions screen (1)"
+        if session_id is not None:
+            shown = f"{len(visible)} of {len(tasks)}" if self.status_filter else str(len(tasks))
+            scope = f"{shown} tasks · session {session_id} · filter: {self.status_filter or 'all'}"
+        self.query_one("#tasks-scope", Static).update(scope)
+        if selected in nodes:
+            node = nodes[selected]
+            ancestor = node.parent
+            while ancestor is not None:
+                ancestor.expand()
+                ancestor = ancestor.parent
+            self.call_after_refresh(tree.move_cursor, node)
+        elif nodes and tree.cursor_line < 0:
+            tree.cursor_line = 0
+        self._detail()
+
+    def _visible(self, tasks: list[Task]) -> set[str]:
+        """Tasks matching the filter, plus their ancestors so the tree stays connected."""
+        if self.status_filter is None:
+            return {t.id for t in tasks}
+        keep: set[str] = set()
+        for task in tasks:
+            if task.status == self.status_filter:
+                current: Task | None = task
+                while current is not None and current.id not in keep:
+                    keep.add(current.id)
+                    current = self._tasks.get(current.parent_task_id or "")
+        return keep
+
+    @staticmethod
+    def _walk(node: TreeNode[str]) -> list[TreeNode[str]]:
+        found = [node]
+        for child in node.children:
+            found.extend(TasksScreen._walk(child))
+        return found
+
+    def _selected(self) -> str | None:
+        node = self.query_one(Tree).cursor_node
+        return node.data if node is not None else None
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self) -> None:
+        self.remember(self._selected())
+        self._detail()
+
+    def _detail(self) -> None:
+        task = self._tasks.get(self._selected() or "")
+        info = self.query_one("#task-detail", Static)
+        payload = self.query_one("#task-payload", Static)
+        result = self.query_one("#task-result", Static)
+        if task is None:
+            info.update("No task selected.")
+            payload.update("")
+            result.update("")
+            return
+        info.update(
+            "\n".join([
+                f"[b]{task.title}[/b]",
+                f"id        {task.id}",
+                f"status    {TASK_GLYPHS.get(task.status, '?')} {task.status}",
+                f"priority  {task.priority}",
+                f"agent     {task.agent_id or '-'}",
+                f"parent    {task.parent_task_id or '-'}",
+                f"created   {when(task.created_at)}",
+                f"done      {when(task.completed_at)}",
+                "payload:",
+            ])
+        )  # fmt: skip
+        payload.update(json_view(task.payload))
+        result.update(json_view(task.result) if task.result is not None else "result: -")
+
+    def action_parent(self) -> None:
+        tree = self.query_one(Tree)
+        node = tree.cursor_node
+        if node is not None and node.parent is not None and node.parent is not tree.root:
+            tree.move_cursor(node.parent)
+
+    def action_filter(self) -> None:
+        index = STATUS_FILTERS.index(self.status_filter)
+        self.status_filter = STATUS_FILTERS[(index + 1) % len(STATUS_FILTERS)]
+        self.reload()
+
+    def action_expand_all(self) -> None:
+        self.query_one(Tree).root.expand_all()
+
+    def action_collapse_all(self) -> None:
+        tree = self.query_one(Tree)
+        for child in tree.root.children:
+            child.collapse_all()
