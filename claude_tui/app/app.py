@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import AwaitMount
@@ -164,8 +164,12 @@ class ClaudeTUIApp(App[int]):
                 pass
         self.save_state()
         self.refresh_status()
-        if self.screen is not None and hasattr(self.screen, "reload"):
-            self.screen.reload()
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return
+        if hasattr(screen, "reload"):
+            screen.reload()
 
     def session_label(self) -> str:
         """How the active session is shown in the status bar."""
@@ -214,7 +218,10 @@ class ClaudeTUIApp(App[int]):
     def forward_change(self, message: DataChanged) -> None:
         if any(e.table == "sessions" for e in message.events) and self.session_id:
             self.set_session_name_later()
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:  # shutting down: nothing left to refresh
+            return
         if hasattr(screen, "reload"):
             screen.post_message(DataChanged(message.events))
 
@@ -246,7 +253,11 @@ class ClaudeTUIApp(App[int]):
 
     def refresh_status(self) -> None:
         """Redraw the status bar now rather than at its next tick."""
-        for bar in self.screen.query(StatusBar):
+        try:
+            bars = self.screen.query(StatusBar)
+        except ScreenStackError:
+            return
+        for bar in bars:
             bar.refresh()
 
     def on_screen_resume(self) -> None:

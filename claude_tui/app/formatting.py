@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.syntax import Syntax
 from rich.text import Text
+from textual.markup import escape
 
 TASK_GLYPHS = {
     "pending": "○",
@@ -65,3 +66,13 @@ def json_view(value: Any, *, raw_invalid: str | None = None) -> Syntax | Text:
     return Syntax(
         json.dumps(value, indent=2, ensure_ascii=False), "json", word_wrap=True, theme="ansi_dark"
     )
+
+
+def cell(value: object) -> Text:
+    """A table cell that shows user data literally (strings would be parsed as markup)."""
+    return Text(str(value), no_wrap=True, overflow="ellipsis", end="")
+
+
+def esc(value: object) -> str:
+    """User data made safe to embed in markup."""
+    return escape(str(value))

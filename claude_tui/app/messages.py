@@ -10,8 +10,12 @@ from claude_tui.core.events import ChangeEvent
 
 
 @dataclass
-class DataChanged(Message):
-    """Data changed (in this process or another); screens reload what they show."""
+class DataChanged(Message, bubble=False):
+    """Data changed (in this process or another); screens reload what they show.
+
+    Not bubbling: the app forwards it to the active screen, which must not send
+    it back up to the app.
+    """
 
     events: list[ChangeEvent]
 
@@ -21,7 +25,7 @@ class DataChanged(Message):
 
 
 @dataclass
-class SessionChanged(Message):
+class SessionChanged(Message, bubble=False):
     """The active session changed."""
 
     session_id: str | None

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Select, Static
 
-from claude_tui.app.formatting import json_view, when
+from claude_tui.app.formatting import cell, esc, json_view, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Agent
@@ -65,9 +65,10 @@ class AgentsScreen(ModeScreen):
         if [str(o) for o in types] != getattr(self, "_types", None):
             self._types = types
             current = type_select.value
-            type_select.set_options([(t, t) for t in types])
-            if current in types:
-                type_select.value = current
+            with self.prevent(Select.Changed):
+                type_select.set_options([(t, t) for t in types])
+                if current in types:
+                    type_select.value = current
         wanted_type = type_select.value if isinstance(type_select.value, str) else None
         status = self.query_one("#agent-status", Select).value
         wanted_status = status if isinstance(status, str) else None
@@ -83,10 +84,15 @@ class AgentsScreen(ModeScreen):
         table.clear()
         self._agents = {a.id: a for a in shown}
         for a in shown:
-            table.add_row(
-                a.id, a.session_id, a.agent_type, a.role or "", a.status,
-                ", ".join(a.capabilities), key=a.id,
-            )  # fmt: skip
+            values = (
+                a.id,
+                a.session_id,
+                a.agent_type,
+                a.role or "",
+                a.status,
+                ", ".join(a.capabilities),
+            )
+            table.add_row(*map(cell, values), key=a.id)  # fmt: skip
         if keep in self._agents:
             table.move_cursor(row=table.get_row_index(keep))
         self._detail()
@@ -116,13 +122,13 @@ class AgentsScreen(ModeScreen):
             return
         info.update(
             "\n".join([
-                f"[b]{agent.agent_type}[/b] — {agent.role or 'no role'}",
+                f"[b]{esc(agent.agent_type)}[/b] — {esc(agent.role or 'no role')}",
                 f"id            {agent.id}",
                 f"session       {agent.session_id}",
-                f"status        {agent.status}",
+                f"status        {esc(agent.status)}",
                 f"registered    {when(agent.created_at)}",
                 f"updated       {when(agent.updated_at)}",
-                f"capabilities  {json.dumps(agent.capabilities)}",
+                f"capabilities  {esc(json.dumps(agent.capabilities))}",
                 "memory context:",
             ])
         )  # fmt: skip

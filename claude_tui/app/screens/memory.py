@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.edit_value import EditValueDialog
-from claude_tui.app.formatting import MASK, duration, json_view, one_line, when
+from claude_tui.app.formatting import MASK, cell, duration, esc, json_view, one_line, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import MEMORY_TYPES, MemoryEntry
@@ -128,16 +128,17 @@ class MemoryScreen(ModeScreen):
         if agents != getattr(self, "_agent_ids", None):
             self._agent_ids = agents
             current = agent_select.value
-            agent_select.set_options([(a, a) for a in agents])
-            if current in agents:
-                agent_select.value = current
+            with self.prevent(Select.Changed):
+                agent_select.set_options([(a, a) for a in agents])
+                if current in agents:
+                    agent_select.value = current
         table = self.query_one(DataTable)
         keep = self._selected() or self.remembered()
         table.clear()
         self._entries = {str(e.id): e for e in entries}
         now = self.coordinator.rt.clock()
         for e in entries:
-            table.add_row(*self._cells(e, now), key=str(e.id))
+            table.add_row(*map(cell, self._cells(e, now)), key=str(e.id))
         if keep in self._entries:
             table.move_cursor(row=table.get_row_index(keep))
         self._scope_line(f, total, len(entries))
@@ -201,6 +202,7 @@ class MemoryScreen(ModeScreen):
             agent_id=entry.agent_id if entry.memory_type != "shared" else None,
             namespace=entry.namespace,
             memory_type=entry.memory_type,
+            track=False,  # the owner looking is not an agent reading
         )
         self.app.call_from_thread(self.show_detail, fresh or entry, fresh is None)
 
@@ -209,9 +211,9 @@ class MemoryScreen(ModeScreen):
         now = self.coordinator.rt.clock()
         served = "gone (deleted or expired)" if gone else entry.tier.upper()
         lines = [
-            f"[b]{entry.key}[/b]",
+            f"[b]{esc(entry.key)}[/b]",
             f"type       {entry.memory_type}",
-            f"namespace  {entry.namespace}",
+            f"namespace  {esc(entry.namespace)}",
             f"session    {entry.session_id or '(swarm)'}",
             f"agent      {entry.agent_id or '-'}",
             f"expires    {duration(entry.ttl_remaining(now))}",
@@ -238,7 +240,7 @@ class MemoryScreen(ModeScreen):
         for key, entry in self._entries.items():
             if entry.expires_at is not None:
                 try:
-                    table.update_cell(key, "TTL", duration(entry.ttl_remaining(now)))
+                    table.update_cell(key, "TTL", cell(duration(entry.ttl_remaining(now))))
                 except Exception:  # the row was removed by a reload in between
                     continue
         shown = self._detail_entry
@@ -250,7 +252,9 @@ class MemoryScreen(ModeScreen):
     @on(Input.Changed, "#memory-namespace")
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        self._restart()
+        if self.filters() != getattr(self, "_applied", None):
+            self._applied = self.filters()
+            self._restart()
 
     def action_search(self) -> None:
         self.query_one("#memory-search", Input).focus()

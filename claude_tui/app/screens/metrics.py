@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Footer, Label, Sparkline, Static
 
-from claude_tui.app.formatting import size
+from claude_tui.app.formatting import cell, size
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 
@@ -95,4 +95,4 @@ class MetricsScreen(ModeScreen):
         table = self.query_one("#storage", DataTable)
         table.clear()
         for session, (count, nbytes) in sorted(storage.items(), key=lambda kv: -kv[1][1]):
-            table.add_row(session or "(shared)", f"{count:,}", size(nbytes))
+            table.add_row(*map(cell, (session or "(shared)", f"{count:,}", size(nbytes))))

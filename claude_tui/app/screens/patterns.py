@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
-from claude_tui.app.formatting import json_view, one_line, when
+from claude_tui.app.formatting import cell, esc, json_view, one_line, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Pattern
@@ -64,18 +64,20 @@ class PatternsScreen(ModeScreen):
         if types != getattr(self, "_types", None):
             self._types = types
             current = select.value
-            select.set_options([(t, t) for t in sorted(types)])
-            if current in types:
-                select.value = current
+            with self.prevent(Select.Changed):
+                select.set_options([(t, t) for t in sorted(types)])
+                if current in types:
+                    select.value = current
         table = self.query_one(DataTable)
         keep = self._selected() or self.remembered()
         table.clear()
         self._results = {p.id: (p, score) for p, score in results}
         for p, score in results:
-            table.add_row(
+            values = (
                 "-" if score is None else f"{score:.2f}", p.pattern_type, f"{p.confidence:.2f}",
-                str(p.usage_count), one_line(p.input_pattern, 60), key=p.id,
+                str(p.usage_count), one_line(p.input_pattern, 60),
             )  # fmt: skip
+            table.add_row(*map(cell, values), key=p.id)  # fmt: skip
         if keep in self._results:
             table.move_cursor(row=table.get_row_index(keep))
         how = f"{len(results)} matches for {query!r} (text search)" if query else "all patterns"
@@ -103,7 +105,7 @@ class PatternsScreen(ModeScreen):
         rate = "-" if p.success_rate is None else f"{p.success_rate:.0%}"
         detail.update(
             "\n".join([
-                f"[b]{p.pattern_type}[/b] · {p.context or 'no context'}",
+                f"[b]{esc(p.pattern_type)}[/b] · {esc(p.context or 'no context')}",
                 f"id           {p.id}",
                 f"score        {'-' if score is None else f'{score:.2f}'}",
                 f"confidence   {p.confidence:.2f}",
@@ -113,10 +115,10 @@ class PatternsScreen(ModeScreen):
                 f"session      {p.session_id or '-'}",
                 "",
                 "[b]input[/b]",
-                p.input_pattern,
+                esc(p.input_pattern),
                 "",
                 "[b]output[/b]",
-                p.output_pattern or "-",
+                esc(p.output_pattern or "-"),
                 "",
                 "[b]metadata[/b]",
             ])

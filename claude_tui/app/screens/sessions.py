@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from claude_tui.app.dialogs.choose import ChooseDialog
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.prompt import PromptDialog
-from claude_tui.app.formatting import size, when
+from claude_tui.app.formatting import cell, esc, size, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Session
@@ -76,10 +76,11 @@ class SessionsScreen(ModeScreen):
             memory = "…" if c is None else f"{c['memory_entries']} · {size(c['memory_bytes'])}"
             agents = "…" if c is None else str(c["agents"])
             marker = "▶ " if s.id == self.tui.session_id else ""
-            table.add_row(
+            values = (
                 marker + s.id, s.name or "", s.status, s.user_id or "", when(s.created_at),
-                when(s.updated_at), agents, tasks, memory, key=s.id,
+                when(s.updated_at), agents, tasks, memory,
             )  # fmt: skip
+            table.add_row(*map(cell, values), key=s.id)  # fmt: skip
         self._restore_cursor(table, keep)
         self._rows = {s.id: s for s in rows.sessions}
         self._counts = rows.counts
@@ -120,10 +121,10 @@ class SessionsScreen(ModeScreen):
             return
         counts = getattr(self, "_counts", {}).get(session.id)
         lines = [
-            f"[b]{session.name or '(unnamed)'}[/b]",
+            f"[b]{esc(session.name or '(unnamed)')}[/b]",
             f"id       {session.id}",
-            f"status   {session.status}",
-            f"user     {session.user_id or '-'}",
+            f"status   {esc(session.status)}",
+            f"user     {esc(session.user_id or '-')}",
             f"created  {when(session.created_at)}",
             f"updated  {when(session.updated_at)}",
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from claude_tui.app.formatting import TASK_GLYPHS, json_view, when
+from claude_tui.app.formatting import TASK_GLYPHS, esc, json_view, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Task
@@ -17,9 +18,9 @@ from claude_tui.core.models import Task
 STATUS_FILTERS = (None, "pending", "in_progress", "blocked", "completed", "failed", "cancelled")
 
 
-def _label(task: Task) -> str:
+def _label(task: Task) -> Text:
     agent = f" — {task.agent_id}" if task.agent_id else ""
-    return f"{TASK_GLYPHS.get(task.status, '?')} [P{task.priority}] {task.title}{agent}"
+    return Text(f"{TASK_GLYPHS.get(task.status, '?')} [P{task.priority}] {task.title}{agent}")
 
 
 class TasksScreen(ModeScreen):
@@ -145,9 +146,9 @@ class TasksScreen(ModeScreen):
             return
         info.update(
             "\n".join([
-                f"[b]{task.title}[/b]",
+                f"[b]{esc(task.title)}[/b]",
                 f"id        {task.id}",
-                f"status    {TASK_GLYPHS.get(task.status, '?')} {task.status}",
+                f"status    {TASK_GLYPHS.get(task.status, '?')} {esc(task.status)}",
                 f"priority  {task.priority}",
                 f"agent     {task.agent_id or '-'}",
                 f"parent    {task.parent_task_id or '-'}",
