@@ -174,6 +174,8 @@ def memory_delete(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 def memory_purge(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     print(f"purged {c.memory.purge_expired()} expired entries")
+    if a.log_days is not None:
+        print(f"pruned {c.prune_change_log(a.log_days)} change-log rows")
     return 0
 
 

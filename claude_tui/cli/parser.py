@@ -137,7 +137,10 @@ def build_parser() -> Parser:
     p = memory.add_parser("search", help="full-text search over keys and values")
     p.add_argument("text")
     _filters(p)
-    memory.add_parser("purge", help="delete expired entries now")
+    p = memory.add_parser("purge", help="delete expired entries now")
+    p.add_argument(
+        "--log-days", type=float, help="also drop change-log rows older than this many days"
+    )
 
     p = cmds.add_parser("doctor", help="versions, data dir, schema and which tiers are up")
     p.add_argument("--json", action="store_true")

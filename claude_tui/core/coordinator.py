@@ -95,6 +95,10 @@ class MemoryCoordinator:
             self._watcher = _Watcher(self, interval)
             self._watcher.start()
 
+    def prune_change_log(self, keep_days: float = 7.0) -> int:
+        """Drop change-log rows older than ``keep_days``; return how many."""
+        return self.store.prune_change_log(self.rt.clock() - keep_days * 86_400)
+
     # -- status -------------------------------------------------------------
     def backends(self) -> dict[str, dict[str, Any]]:
         """Which tiers are up, and why not when they are down."""

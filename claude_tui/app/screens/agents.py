@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Select, Static
 
-from claude_tui.app.formatting import cell, esc, json_view, when
+from claude_tui.app.formatting import esc, json_view, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Agent
@@ -79,29 +79,17 @@ class AgentsScreen(ModeScreen):
         ]  # fmt: skip
         scope = "all sessions" if session_id is None else f"session {session_id}"
         self.query_one("#agents-scope", Static).update(f"{len(shown)} agents · {scope} · a: toggle")
-        table = self.query_one(DataTable)
-        keep = self._selected() or self.remembered()
-        table.clear()
         self._agents = {a.id: a for a in shown}
-        for a in shown:
-            values = (
-                a.id,
-                a.session_id,
-                a.agent_type,
-                a.role or "",
-                a.status,
-                ", ".join(a.capabilities),
-            )
-            table.add_row(*map(cell, values), key=a.id)  # fmt: skip
-        if keep in self._agents:
-            table.move_cursor(row=table.get_row_index(keep))
+        rows = [
+            (a.id, (a.id, a.session_id, a.agent_type, a.role or "", a.status,
+                    ", ".join(a.capabilities)))
+            for a in shown
+        ]  # fmt: skip
+        self.fill_table(self.query_one(DataTable), rows)
         self._detail()
 
     def _selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.selected_key(self.query_one(DataTable))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Tree
 
+from claude_tui.app.formatting import cell
 from claude_tui.app.messages import DataChanged
 from claude_tui.core.coordinator import MemoryCoordinator
 
@@ -52,6 +54,38 @@ class ModeScreen(Screen[None]):
         for tree in self.query(Tree).results():
             tree.focus()
             return
+
+    @staticmethod
+    def selected_key(table: DataTable[Any]) -> str | None:
+        """The key of the row under the table's cursor (None when empty)."""
+        if table.row_count == 0:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:  # the cursor points past a row that was just removed
+            return None
+
+    def fill_table(
+        self, table: DataTable[Any], rows: Sequence[tuple[str, Sequence[object]]]
+    ) -> None:
+        """Show ``rows`` (key, cells), keeping the cursor on the same key.
+
+        Identical content is left alone, so a refresh that changes nothing
+        neither flickers nor moves anything.
+        """
+        rows = [(key, tuple(cells)) for key, cells in rows]
+        if getattr(table, "_claude_rows", None) == rows:
+            return
+        keep = self.selected_key(table) or self.remembered()
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*map(cell, cells), key=key)
+        table._claude_rows = rows  # type: ignore[attr-defined]
+        if keep is not None and table.row_count:
+            try:
+                table.move_cursor(row=table.get_row_index(keep))
+            except Exception:  # that row is gone: the cursor stays where it was
+                pass
 
     def remembered(self) -> str | None:
         """The row selected on this screen last time."""

@@ -132,15 +132,11 @@ class MemoryScreen(ModeScreen):
                 agent_select.set_options([(a, a) for a in agents])
                 if current in agents:
                     agent_select.value = current
-        table = self.query_one(DataTable)
-        keep = self._selected() or self.remembered()
-        table.clear()
         self._entries = {str(e.id): e for e in entries}
         now = self.coordinator.rt.clock()
-        for e in entries:
-            table.add_row(*map(cell, self._cells(e, now)), key=str(e.id))
-        if keep in self._entries:
-            table.move_cursor(row=table.get_row_index(keep))
+        self.fill_table(
+            self.query_one(DataTable), [(str(e.id), self._cells(e, now)) for e in entries]
+        )
         self._scope_line(f, total, len(entries))
         self.load_detail()
 
@@ -174,10 +170,7 @@ class MemoryScreen(ModeScreen):
 
     # -- selection and detail -----------------------------------------------
     def _selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.selected_key(self.query_one(DataTable))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

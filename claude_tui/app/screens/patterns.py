@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
-from claude_tui.app.formatting import cell, esc, json_view, one_line, when
+from claude_tui.app.formatting import esc, json_view, one_line, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Pattern
@@ -68,27 +68,19 @@ class PatternsScreen(ModeScreen):
                 select.set_options([(t, t) for t in sorted(types)])
                 if current in types:
                     select.value = current
-        table = self.query_one(DataTable)
-        keep = self._selected() or self.remembered()
-        table.clear()
         self._results = {p.id: (p, score) for p, score in results}
-        for p, score in results:
-            values = (
-                "-" if score is None else f"{score:.2f}", p.pattern_type, f"{p.confidence:.2f}",
-                str(p.usage_count), one_line(p.input_pattern, 60),
-            )  # fmt: skip
-            table.add_row(*map(cell, values), key=p.id)  # fmt: skip
-        if keep in self._results:
-            table.move_cursor(row=table.get_row_index(keep))
+        rows = [
+            (p.id, ("-" if score is None else f"{score:.2f}", p.pattern_type,
+                    f"{p.confidence:.2f}", str(p.usage_count), one_line(p.input_pattern, 60)))
+            for p, score in results
+        ]  # fmt: skip
+        self.fill_table(self.query_one(DataTable), rows)
         how = f"{len(results)} matches for {query!r} (text search)" if query else "all patterns"
         self.query_one("#patterns-scope", Static).update(how)
         self._detail()
 
     def _selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.selected_key(self.query_one(DataTable))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from claude_tui.app.dialogs.choose import ChooseDialog
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.prompt import PromptDialog
-from claude_tui.app.formatting import cell, esc, size, when
+from claude_tui.app.formatting import esc, size, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Session
@@ -68,8 +68,7 @@ class SessionsScreen(ModeScreen):
 
     def show(self, rows: SessionRows) -> None:
         table = self.query_one(DataTable)
-        keep = self._selected_key() or self.remembered()
-        table.clear()
+        lines: list[tuple[str, tuple[str, ...]]] = []
         for s in rows.sessions:
             c = rows.counts.get(s.id)
             tasks = "…" if c is None else _task_summary(c["tasks"])
@@ -80,28 +79,14 @@ class SessionsScreen(ModeScreen):
                 marker + s.id, s.name or "", s.status, s.user_id or "", when(s.created_at),
                 when(s.updated_at), agents, tasks, memory,
             )  # fmt: skip
-            table.add_row(*map(cell, values), key=s.id)  # fmt: skip
-        self._restore_cursor(table, keep)
+            lines.append((s.id, values))
+        self.fill_table(table, lines)
         self._rows = {s.id: s for s in rows.sessions}
         self._counts = rows.counts
         self._show_detail()
 
-    def _restore_cursor(self, table: DataTable[Any], key: str | None) -> None:
-        if key is None or table.row_count == 0:
-            return
-        try:
-            table.move_cursor(row=table.get_row_index(key))
-        except Exception:  # the row is gone (deleted elsewhere): leave the cursor where it is
-            pass
-
     def _selected_key(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:
-            return None
+        return self.selected_key(self.query_one(DataTable))
 
     @on(DataTable.RowSelected)
     def _selected_row(self) -> None:

@@ -9,6 +9,7 @@ session's, then the swarm's, and returns the first that exists.
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import sqlite3
 import time
@@ -60,6 +61,15 @@ def _entry(row: Sequence[Any], tier: str) -> MemoryEntry:
         encrypted=bool(row[16]),
         tier=tier,
     )
+
+
+def _as_tier(entry: MemoryEntry, tier: str) -> MemoryEntry:
+    """A copy served by ``tier`` (cheaper than dataclasses.replace on the hot path)."""
+    if entry.tier == tier:
+        return entry
+    clone = copy.copy(entry)
+    object.__setattr__(clone, "tier", tier)
+    return clone
 
 
 def _pack(entry: MemoryEntry) -> str:
@@ -204,7 +214,7 @@ class MemoryService:
 
     def _after_write(self, entry: MemoryEntry) -> None:
         ckey = entry.cache_key
-        self.rt.l1.put(entry.memory_type, ckey, entry, self.rt.clock())
+        self.rt.l1.put(entry.memory_type, ckey, _as_tier(entry, "l1"), self.rt.clock())
         self._fill_l2(entry, missed_is_loss=True)
         self.rt.announce(
             [ChangeEvent(None, "memory_entries", "upsert", str(entry.id), entry.session_id, ckey)]
@@ -349,7 +359,7 @@ class MemoryService:
             result = None
         else:
             self.rt.stats.hit(tier)
-            result = replace(found, tier=tier)
+            result = _as_tier(found, tier)
             if result.encrypted:
                 result = replace(result, raw=self.rt.sealer.open(result.raw, True))
         if result is not None and track:
@@ -409,7 +419,7 @@ class MemoryService:
             states[i] = entry
         found = self._resolve(states, memory_type)
         if isinstance(found, MemoryEntry):
-            self.rt.l1.put(found.memory_type, found.cache_key, found, now)
+            self.rt.l1.put(found.memory_type, found.cache_key, _as_tier(found, "l1"), now)
         return found
 
     def _from_sqlite(
@@ -435,7 +445,7 @@ class MemoryService:
                 self.rt.l1.put_absent(ckey, now)
                 states.append(ABSENT)
                 continue
-            self.rt.l1.put(entry.memory_type, ckey, entry, now)
+            self.rt.l1.put(entry.memory_type, ckey, _as_tier(entry, "l1"), now)
             self._fill_l2(entry, missed_is_loss=False)
             states.append(entry)
         return self._resolve(states, memory_type)
@@ -470,9 +480,10 @@ class MemoryService:
             )
 
         try:
-            self.rt.write(body, patience=1.0)
+            self.rt.write(body, patience=0.0, wait=False)
         except sqlite3.OperationalError:
-            # Busy for a whole second: keep the counts for the next flush.
+            # Another process is writing: keep the counts for the next flush rather
+            # than make a read wait for the write lock.
             for entry_id, (count, last) in pending.items():
                 slot = self._touches.setdefault(entry_id, [0, last])
                 slot[0] += count
@@ -537,6 +548,7 @@ class MemoryService:
         last id of the previous page as ``before_id`` (keyset paging: every
         page costs the same, however far in).
         """
+        check_page(limit, offset)
         where, params = self._filters(session_id, agent_id, namespace, memory_type, all_sessions)
         if key_prefix:
             where += " AND key >= ? AND key < ?"
@@ -585,6 +597,7 @@ class MemoryService:
             BadInput: empty text.
         """
         query = fts_query(text)
+        check_page(limit, 0)
         where, params = self._filters(
             session_id, agent_id, namespace, memory_type, all_sessions, prefix="m."
         )
@@ -608,6 +621,22 @@ class MemoryService:
             "coalesce(sum(length(value)), 0) FROM memory_entries GROUP BY 1"
         )
         return {row[0]: (row[1], row[2]) for row in rows}
+
+
+MAX_PAGE = 10_000
+
+
+def check_page(limit: object, offset: object) -> None:
+    """A page size of 1..10,000 and a non-negative offset.
+
+    Raises:
+        BadInput: anything else.
+    """
+    for name, value, low in (("limit", limit, 1), ("offset", offset, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value:
+            raise BadInput(f"{name} must be an integer of at least {low}, not {value!r}")
+    if isinstance(limit, int) and limit > MAX_PAGE:
+        raise BadInput(f"limit must be at most {MAX_PAGE:,}, not {limit}")
 
 
 def fts_query(text: str) -> str:

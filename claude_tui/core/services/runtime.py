@@ -56,7 +56,8 @@ class Runtime:
         self.events = EventBus()
         self._lock = threading.RLock()
         self._seen_seq = store.current_seq()
-        self._own: deque[tuple[int, int]] = deque(maxlen=4096)
+        # Change-log ranges written by this process that lie beyond _seen_seq.
+        self._own: deque[tuple[int, int]] = deque()
         self._min_version: OrderedDict[str, int] = OrderedDict()
         self._known_sessions: set[str] = set()
         self._known_agents: dict[str, str] = {}
@@ -83,12 +84,18 @@ class Runtime:
             self._pending_own = None
             result = self.store.write(wrapped, **kw)
             if self._pending_own is not None:
-                self._own.append(self._pending_own)
+                before, after = self._pending_own
+                if before == self._seen_seq and not self._own:
+                    # Nothing foreign is unseen: our rows need no remembering.
+                    self._seen_seq = after
+                else:
+                    self._own.append(self._pending_own)
         return result
 
     def _is_own(self, seq: int | None) -> bool:
         if seq is None:
             return False
+        # Ranges are appended in commit order; those wholly seen were dropped.
         return any(lo < seq <= hi for lo, hi in self._own)
 
     def announce(self, events: list[ChangeEvent]) -> None:
@@ -117,12 +124,17 @@ class Runtime:
                 batch = self.store.changes_since(self._seen_seq)
                 if not batch:
                     break
-                self._seen_seq = batch[-1].seq or self._seen_seq
+                if batch[0].seq is not None and batch[0].seq > self._seen_seq + 1:
+                    # The log was pruned past what we had seen: trust no cached copy.
+                    self.l1.clear()
                 for event in batch:
                     if self._is_own(event.seq):
                         continue
                     self._apply_remote(event)
                     remote.append(event)
+                self._seen_seq = batch[-1].seq or self._seen_seq
+                while self._own and self._own[0][1] <= self._seen_seq:
+                    self._own.popleft()
         if remote:
             self.events.publish(remote)
         return remote

@@ -31,6 +31,22 @@ _COLS = (
 )
 
 
+MAX_PRIORITY = 2**63 - 1
+
+
+def check_priority(priority: object) -> int:
+    """A priority is an integer from 0 (lowest) to 2**63 - 1.
+
+    Raises:
+        BadInput: anything else.
+    """
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise BadInput(f"priority must be an integer, not {priority!r}")
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise BadInput(f"priority must be between 0 and {MAX_PRIORITY}, not {priority}")
+    return priority
+
+
 def _json_or_raw(text: str | None) -> Any:
     if text is None:
         return None
@@ -69,8 +85,7 @@ class TaskService:
             BadInput: unknown session, agent or parent; a parent in another session.
         """
         check_text(title, "task title", max_len=2000)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise BadInput(f"priority must be an integer, not {priority!r}")
+        check_priority(priority)
         self.rt.require_session(session_id)
         if agent_id is not None:
             self.rt.require_agent(agent_id, session_id)
@@ -125,8 +140,8 @@ class TaskService:
                 raise BadInput(f"status must be one of {', '.join(TRANSITIONS)}, not {status!r}")
             if status != task.status and status not in TRANSITIONS[task.status]:
                 raise BadInput(f"a {task.status} task cannot become {status}")
-        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-            raise BadInput(f"priority must be an integer, not {priority!r}")
+        if priority is not None:
+            check_priority(priority)
         if agent_id is not None:
             self.rt.require_agent(agent_id, task.session_id)
         raw = None if result is None else encode_value(result, self.rt.config.max_value_bytes)

@@ -59,6 +59,8 @@ def connect(
         raise StoreUnusable(f"cannot open {path}: {exc}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        # Refuse before anything writes: switching to WAL rewrites the header.
+        check_openable(conn, path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreUnusable(f"{path}: could not switch to WAL mode (got {mode})")
@@ -67,4 +69,33 @@ def connect(
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreUnusable(f"{path} cannot be used as a database: {exc}") from None
+    except StoreUnusable:
+        conn.close()
+        raise
     return conn
+
+
+def check_openable(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse, with reads only, a schema newer than ours or another program's database.
+
+    Raises:
+        StoreUnusable: naming what is wrong and what to do.
+    """
+    from claude_tui.core.store.schema import LATEST_VERSION
+
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > LATEST_VERSION:
+        raise StoreUnusable(
+            f"{path} has schema version {version}, newer than this claude-tui understands "
+            f"({LATEST_VERSION}); upgrade claude-tui to open it"
+        )
+    if version == 0:
+        names = {
+            row[0]
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        }
+        if names:
+            raise StoreUnusable(
+                f"{path} is a SQLite database of another program (tables: "
+                f"{', '.join(sorted(names)[:5])}); choose another --data-dir"
+            )

@@ -30,6 +30,8 @@ class Store:
             self.path, busy_timeout_ms=config.busy_timeout_ms, synchronous=config.synchronous
         )
         self.lock = threading.RLock()
+        self._busy_timeout_ms = int(config.busy_timeout_ms)
+        self._synchronous = config.synchronous.upper()
         try:
             self.applied_migrations = migrate(self.conn, self.path)
         except BaseException:
@@ -63,10 +65,25 @@ class Store:
         body: Callable[[sqlite3.Connection], T],
         *,
         patience: float = txn.RETRY_DEADLINE_SECONDS,
+        wait: bool = True,
     ) -> T:
-        """Run ``body`` in one short write transaction (retried while the file is busy)."""
+        """Run ``body`` in one short write transaction (retried while the file is busy).
+
+        ``wait=False`` is for advisory writes on a read path (access counts): it
+        fails at once if another process holds the write lock, and commits
+        without an fsync (``synchronous=NORMAL``: safe from corruption in WAL
+        mode; only this advisory write could be lost on power failure).
+        """
         with self.lock:
-            return txn.write(self.conn, body, patience=patience)
+            if wait:
+                return txn.write(self.conn, body, patience=patience)
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                return txn.write(self.conn, body, patience=0.0)
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+                self.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     @staticmethod
     def last_seq(conn: sqlite3.Connection) -> int:
@@ -104,6 +121,27 @@ class Store:
             )
             for r in rows
         ]  # fmt: skip
+
+    def prune_change_log(self, before_ts: float, batch: int = 10_000) -> int:
+        """Delete change-log rows older than ``before_ts`` in short transactions.
+
+        Readers whose last seen sequence falls in the pruned range notice the
+        gap and drop their whole L1 cache (see ``Runtime.drain_changes``).
+        """
+        total = 0
+        while True:
+
+            def body(conn: sqlite3.Connection) -> int:
+                return conn.execute(
+                    "DELETE FROM change_log WHERE seq IN "
+                    "(SELECT seq FROM change_log WHERE ts < ? ORDER BY seq LIMIT ?)",
+                    (before_ts, batch),
+                ).rowcount
+
+            removed = self.write(body)
+            total += removed
+            if removed < batch:
+                return total
 
     def schema_version(self) -> int:
         """The schema version of the open database."""

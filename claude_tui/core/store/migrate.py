@@ -13,6 +13,7 @@ from pathlib import Path
 
 from claude_tui.core.errors import StoreUnusable
 from claude_tui.core.store import txn
+from claude_tui.core.store.connection import check_openable
 from claude_tui.core.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 
 
@@ -60,16 +61,9 @@ def migrate(conn: sqlite3.Connection, path: Path, *, target: int = LATEST_VERSIO
             or is a SQLite file that belongs to another program.
     """
     try:
-        current = schema_version(conn)
+        check_openable(conn, path)
     except sqlite3.DatabaseError as exc:
         raise StoreUnusable(f"{path} cannot be used as a database: {exc}") from None
-    if current > LATEST_VERSION:
-        raise StoreUnusable(
-            f"{path} has schema version {current}, newer than this claude-tui understands "
-            f"({LATEST_VERSION}); upgrade claude-tui to open it"
-        )
-    if current == 0:
-        _refuse_foreign(conn, path)
     applied: list[int] = []
     for migration in MIGRATIONS:
         if migration.number > target:
@@ -90,15 +84,3 @@ def migrate(conn: sqlite3.Connection, path: Path, *, target: int = LATEST_VERSIO
                 "the database was left as it was"
             ) from None
     return applied
-
-
-def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
-    names = {
-        row[0]
-        for row in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
-    }
-    if names:
-        raise StoreUnusable(
-            f"{path} is a SQLite database of another program (tables: "
-            f"{', '.join(sorted(names)[:5])}); choose another --data-dir"
-        )
