@@ -9,7 +9,6 @@ session's, then the swarm's, and returns the first that exists.
 from __future__ import annotations
 
 import builtins
-import copy
 import json
 import sqlite3
 import time
@@ -40,35 +39,37 @@ _TOUCH_FLUSH_SECONDS = 2.0
 _TOUCH_FLUSH_COUNT = 500
 
 
+_ENTRY_FIELDS = (
+    "id", "key", "raw", "memory_type", "namespace", "scope", "session_id", "agent_id",
+    "expires_at", "created_at", "updated_at", "accessed_at", "access_count", "version",
+    "origin", "sensitive", "encrypted",
+)  # fmt: skip
+
+
 def _entry(row: Sequence[Any], tier: str) -> MemoryEntry:
-    return MemoryEntry(
-        id=row[0],
-        key=row[1],
-        raw=row[2],
-        memory_type=row[3],
-        namespace=row[4],
-        scope=row[5],
-        session_id=row[6],
-        agent_id=row[7],
-        expires_at=row[8],
-        created_at=row[9],
-        updated_at=row[10] if row[10] is not None else row[9],
-        accessed_at=row[11],
-        access_count=row[12],
-        version=row[13],
-        origin=row[14],
-        sensitive=bool(row[15]),
-        encrypted=bool(row[16]),
-        tier=tier,
-    )
+    """Build an entry from a row in COLUMNS order.
+
+    This is the hottest constructor in the read path: it fills the frozen
+    dataclass's ``__dict__`` directly instead of going through ``__init__``.
+    """
+    entry = object.__new__(MemoryEntry)
+    fields = entry.__dict__
+    fields.update(zip(_ENTRY_FIELDS, row, strict=True))
+    if fields["updated_at"] is None:
+        fields["updated_at"] = fields["created_at"]
+    fields["sensitive"] = bool(fields["sensitive"])
+    fields["encrypted"] = bool(fields["encrypted"])
+    fields["tier"] = tier
+    return entry
 
 
 def _as_tier(entry: MemoryEntry, tier: str) -> MemoryEntry:
     """A copy served by ``tier`` (cheaper than dataclasses.replace on the hot path)."""
     if entry.tier == tier:
         return entry
-    clone = copy.copy(entry)
-    object.__setattr__(clone, "tier", tier)
+    clone = object.__new__(MemoryEntry)
+    clone.__dict__.update(entry.__dict__)
+    clone.__dict__["tier"] = tier
     return clone
 
 
