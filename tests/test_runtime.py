@@ -68,3 +68,17 @@ def test_pruning_the_change_log_makes_lagging_readers_drop_their_cache(coordinat
         assert reader.memory.get("k", session_id=s.id).value == "v2"
     conn = sqlite3.connect(coordinator.store.path)
     assert conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == 1
+
+
+def test_own_writes_after_an_unseen_foreign_write_stay_cheap(coordinator):
+    s = coordinator.sessions.create()
+    _rewrite_in_another_process(coordinator.config, s.id, "foreign", "1")
+    m = coordinator.memory
+    for i in range(5000):  # all written while a foreign row is still unseen
+        m.store(f"k{i}", i, session_id=s.id)
+    assert len(coordinator.rt._own) == 1  # consecutive own writes merge into one range
+    started = time.perf_counter()
+    assert m.get("k1", session_id=s.id).tier == "l1"  # drains 5001 rows, keeps our cache
+    assert time.perf_counter() - started < 0.5
+    assert m.get("foreign", session_id=s.id).value == "1"
+    assert coordinator.rt._own == []

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -56,8 +56,9 @@ class Runtime:
         self.events = EventBus()
         self._lock = threading.RLock()
         self._seen_seq = store.current_seq()
-        # Change-log ranges written by this process that lie beyond _seen_seq.
-        self._own: deque[tuple[int, int]] = deque()
+        # Change-log ranges (lo, hi] written by this process beyond _seen_seq, in order;
+        # consecutive own writes merge into one range.
+        self._own: list[tuple[int, int]] = []
         self._min_version: OrderedDict[str, int] = OrderedDict()
         self._known_sessions: set[str] = set()
         self._known_agents: dict[str, str] = {}
@@ -88,15 +89,11 @@ class Runtime:
                 if before == self._seen_seq and not self._own:
                     # Nothing foreign is unseen: our rows need no remembering.
                     self._seen_seq = after
+                elif self._own and self._own[-1][1] == before:
+                    self._own[-1] = (self._own[-1][0], after)
                 else:
-                    self._own.append(self._pending_own)
+                    self._own.append((before, after))
         return result
-
-    def _is_own(self, seq: int | None) -> bool:
-        if seq is None:
-            return False
-        # Ranges are appended in commit order; those wholly seen were dropped.
-        return any(lo < seq <= hi for lo, hi in self._own)
 
     def announce(self, events: list[ChangeEvent]) -> None:
         """After a local commit: tell this process's listeners and other processes."""
@@ -127,14 +124,17 @@ class Runtime:
                 if batch[0].seq is not None and batch[0].seq > self._seen_seq + 1:
                     # The log was pruned past what we had seen: trust no cached copy.
                     self.l1.clear()
-                for event in batch:
-                    if self._is_own(event.seq):
+                own, j = self._own, 0
+                for event in batch:  # both in sequence order: one pass over each
+                    seq = event.seq or 0
+                    while j < len(own) and own[j][1] < seq:
+                        j += 1
+                    if j < len(own) and own[j][0] < seq <= own[j][1]:
                         continue
                     self._apply_remote(event)
                     remote.append(event)
                 self._seen_seq = batch[-1].seq or self._seen_seq
-                while self._own and self._own[0][1] <= self._seen_seq:
-                    self._own.popleft()
+                self._own = [r for r in own if r[1] > self._seen_seq]
         if remote:
             self.events.publish(remote)
         return remote
