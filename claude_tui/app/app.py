@@ -82,6 +82,7 @@ class ClaudeTUIApp(App[int]):
         self.state = UIState() if fresh else UIState.load(self.data_dir)
         self.session_id: str | None = None
         self._session_name = ""
+        self._state_dirty = False
         self._backends: dict[str, bool | None] = {
             "SQLite": True, "Redis": None, "Chroma": None, "Scheduler": None,
         }  # fmt: skip
@@ -93,6 +94,7 @@ class ClaudeTUIApp(App[int]):
         self.restore()
         self.set_interval(self.poll_seconds, self.poll)
         self.set_interval(3.0, self.check_backends)
+        self.set_interval(1.0, self.flush_state_in_background)
         self.check_backends()
 
     def restore(self) -> None:
@@ -103,18 +105,28 @@ class ClaudeTUIApp(App[int]):
             self.switch_mode("sessions" if self.fresh else mode)
             self.first_run_check()
             return
-        if self.coordinator.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (wanted,)) is None:
-            self.switch_mode("sessions")
-            self.notify(
-                f"The last session ({wanted}) no longer exists; pick another.",
-                title="Session not found",
-                severity="warning",
-                timeout=8,
-            )
-            self.set_session(None)
-            return
+        # Paint the restored screen at once; a worker checks the session still exists.
         self.set_session(wanted)
         self.switch_mode(mode if not self.requested_session or mode != "sessions" else "memory")
+        self.verify_session(wanted)
+
+    @work(thread=True, group="restore", exit_on_error=False)
+    def verify_session(self, session_id: str) -> None:
+        try:
+            self.coordinator.sessions.get(session_id)
+        except ClaudeTUIError:
+            self.call_from_thread(self.session_vanished, session_id)
+
+    def session_vanished(self, session_id: str) -> None:
+        """The restored session is gone: say so and open the sessions list."""
+        self.set_session(None)
+        self.switch_mode("sessions")
+        self.notify(
+            f"The last session ({session_id}) no longer exists; pick another.",
+            title="Session not found",
+            severity="warning",
+            timeout=8,
+        )
 
     @work(thread=True, group="first-run", exit_on_error=False)
     def first_run_check(self) -> None:
@@ -157,11 +169,7 @@ class ClaudeTUIApp(App[int]):
         self.state.session_id = session_id
         self._session_name = ""
         if session_id is not None:
-            try:
-                session = self.coordinator.sessions.get(session_id)
-                self._session_name = session.name or ""
-            except ClaudeTUIError:
-                pass
+            self.set_session_name_later()
         self.save_state()
         self.refresh_status()
         try:
@@ -188,11 +196,22 @@ class ClaudeTUIApp(App[int]):
         self.save_state()
 
     def save_state(self) -> None:
-        """Persist where the user is (best effort: a read-only dir is not an error)."""
+        """Mark where the user is as changed; it is written within a second, and at exit."""
+        self._state_dirty = True
+
+    def flush_state(self) -> None:
+        """Write the UI state if it changed (best effort: a read-only dir is not an error)."""
+        if not self._state_dirty:
+            return
+        self._state_dirty = False
         try:
             self.state.save(self.data_dir)
         except OSError as exc:
             self.log.warning(f"could not save UI state: {exc}")
+
+    @work(thread=True, exclusive=True, group="state", exit_on_error=False)
+    def flush_state_in_background(self) -> None:
+        self.flush_state()
 
     def _on_mode_changed(self, mode: str) -> None:
         self.state.mode = mode
@@ -316,6 +335,7 @@ class ClaudeTUIApp(App[int]):
                 )  # fmt: skip
 
     def on_unmount(self) -> None:
+        self.flush_state()
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe()

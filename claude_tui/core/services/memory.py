@@ -499,6 +499,29 @@ class MemoryService:
         all_sessions: bool,
         prefix: str = "",
     ) -> tuple[str, list[Any]]:
+        """One WHERE clause (visibility alternatives joined by OR) and its parameters."""
+        where, params, alternatives = self._filter_parts(
+            session_id, agent_id, namespace, memory_type, all_sessions, prefix
+        )
+        clauses = [clause for clause, _ in alternatives]
+        for _, alt_params in alternatives:
+            params = [*params, *alt_params]
+        return f"{where} AND (" + " OR ".join(clauses) + ")", params
+
+    def _filter_parts(
+        self,
+        session_id: str | None,
+        agent_id: str | None,
+        namespace: str | None,
+        memory_type: str | None,
+        all_sessions: bool,
+        prefix: str = "",
+    ) -> tuple[str, list[Any], list[tuple[str, list[Any]]]]:
+        """The common WHERE clause, its parameters, and the visibility alternatives.
+
+        Keeping the alternatives apart lets :meth:`list` run each as its own
+        index-ordered query instead of one OR that forces a sort of every row.
+        """
         if memory_type is not None:
             check_memory_type(memory_type)
         if agent_id is not None:
@@ -509,25 +532,23 @@ class MemoryService:
         p = prefix
         where = [f"({p}ttl IS NULL OR {p}ttl > ?)"]
         params: list[Any] = [self.rt.clock()]
-        if not all_sessions:
-            visible = [f"{p}scope = 'swarm'"]
-            if session_id is not None and agent_id is not None:
-                visible.append(f"{p}scope IN (?, ?)")
-                params += [private_scope(session_id, agent_id), private_scope(session_id, None)]
-            elif session_id is not None:
-                visible.append(f"({p}session_id = ? AND {p}scope != 'swarm')")
-                params.append(session_id)
-            where.append("(" + " OR ".join(visible) + ")")
-        elif session_id is not None:
-            where.append(f"{p}session_id = ?")
-            params.append(session_id)
         if namespace is not None:
             where.append(f"{p}namespace = ?")
             params.append(namespace)
         if memory_type is not None:
             where.append(f"{p}memory_type = ?")
             params.append(memory_type)
-        return " AND ".join(where), params
+        alternatives: list[tuple[str, list[Any]]]
+        if all_sessions:
+            alternatives = [(f"{p}session_id = ?", [session_id])] if session_id else [("1", [])]
+        else:
+            alternatives = [(f"{p}scope = 'swarm'", [])]
+            if session_id is not None and agent_id is not None:
+                alternatives.append((f"{p}scope = ?", [private_scope(session_id, agent_id)]))
+                alternatives.append((f"{p}scope = ?", [private_scope(session_id, None)]))
+            elif session_id is not None:
+                alternatives.append((f"{p}session_id = ? AND {p}scope != 'swarm'", [session_id]))
+        return " AND ".join(where), params, alternatives
 
     def list(
         self,
@@ -550,16 +571,27 @@ class MemoryService:
         page costs the same, however far in).
         """
         check_page(limit, offset)
-        where, params = self._filters(session_id, agent_id, namespace, memory_type, all_sessions)
+        where, params, alternatives = self._filter_parts(
+            session_id, agent_id, namespace, memory_type, all_sessions
+        )
         if key_prefix:
             where += " AND key >= ? AND key < ?"
             params += [key_prefix, key_prefix + "\U0010ffff"]
         if before_id is not None:
             where += " AND id < ?"
             params.append(int(before_id))
+        # Each visibility alternative walks its own index newest-first and stops
+        # after a page; the pages are merged. One OR would sort every matching row.
+        parts, all_params = [], []
+        for clause, alt_params in alternatives:
+            parts.append(
+                f"SELECT * FROM (SELECT {COLUMNS} FROM memory_entries "
+                f"WHERE {where} AND {clause} ORDER BY id DESC LIMIT ?)"
+            )
+            all_params += [*params, *alt_params, limit + offset]
         rows = self.rt.store.rows(
-            f"SELECT {COLUMNS} FROM memory_entries WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-            (*params, max(0, int(limit)), max(0, int(offset))),
+            " UNION ALL ".join(parts) + " ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*all_params, limit, offset),
         )
         return [self._opened(_entry(row, "sqlite")) for row in rows]
 

@@ -243,9 +243,17 @@ END;
 {_change_log_triggers()}
 """
 
+# Newest-first paging per session and per scope: an index on one column keeps
+# its entries in rowid order, so "ORDER BY id DESC LIMIT n" stops after n rows.
+PAGING_SQL = """
+CREATE INDEX idx_memory_session_recent ON memory_entries(session_id);
+CREATE INDEX idx_memory_scope_recent ON memory_entries(scope);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
+    Migration(3, "indexes for newest-first paging", PAGING_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number
