@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.edit_value import EditValueDialog
 from claude_tui.app.formatting import MASK, cell, duration, esc, json_view, one_line, when
+from claude_tui.app.messages import DataChanged
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import MEMORY_TYPES, MemoryEntry
@@ -57,6 +58,7 @@ class MemoryScreen(ModeScreen):
         self._entries: dict[str, MemoryEntry] = {}
         self._revealed: set[str] = set()
         self._detail_entry: MemoryEntry | None = None
+        self._totals: dict[str, int] = {}  # entry count per filter set; dropped on changes
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -98,6 +100,10 @@ class MemoryScreen(ModeScreen):
     def reload(self) -> None:
         self.load(self.filters(), self._pages[-1])
 
+    def on_data_changed(self, message: DataChanged) -> None:
+        self._totals.clear()  # the data changed: counts must be taken again
+        super().on_data_changed(message)
+
     def _restart(self) -> None:
         self._pages = [None]
         self.reload()
@@ -118,7 +124,9 @@ class MemoryScreen(ModeScreen):
         agents = self.coordinator.agents.list(f.session_id) if f.session_id else []
         self.app.call_from_thread(self.show, f, entries, total, [a.id for a in agents])
         if total == -1:
-            total = memory.count(**common)
+            cached = self._totals.get(repr(f))
+            total = cached if cached is not None else memory.count(**common)
+            self._totals[repr(f)] = total
             self.app.call_from_thread(self._show_total, f, total, len(entries))
 
     def show(

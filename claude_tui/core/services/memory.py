@@ -606,9 +606,8 @@ class MemoryService:
     ) -> int:
         """How many entries :meth:`list` would page through."""
         where, params = self._filters(session_id, agent_id, namespace, memory_type, all_sessions)
-        return int(
-            self.rt.store.scalar(f"SELECT count(*) FROM memory_entries WHERE {where}", params)
-        )
+        rows = self.rt.store.scan_rows(f"SELECT count(*) FROM memory_entries WHERE {where}", params)
+        return int(rows[0][0])
 
     def search(
         self,
@@ -649,7 +648,7 @@ class MemoryService:
 
     def stats_by_session(self) -> dict[str | None, tuple[int, int]]:
         """(entry count, bytes of values) per session id (None: shared)."""
-        rows = self.rt.store.rows(
+        rows = self.rt.store.scan_rows(
             "SELECT CASE WHEN scope = 'swarm' THEN NULL ELSE session_id END, count(*), "
             "coalesce(sum(length(value)), 0) FROM memory_entries GROUP BY 1"
         )

@@ -180,7 +180,7 @@ class SessionService:
         ):
             if sid in result:
                 result[sid]["tasks"][status] = n
-        for sid, n, size in self.rt.store.rows(
+        for sid, n, size in self.rt.store.scan_rows(
             "SELECT session_id, count(*), coalesce(sum(length(value)), 0) FROM memory_entries "
             "WHERE scope != 'swarm' GROUP BY 1"
         ):

@@ -31,6 +31,8 @@ class Store:
         )
         self.lock = threading.RLock()
         self._busy_timeout_ms = int(config.busy_timeout_ms)
+        self._scan_conn: sqlite3.Connection | None = None
+        self._scan_lock = threading.Lock()
         self._synchronous = config.synchronous.upper()
         try:
             self.applied_migrations = migrate(self.conn, self.path)
@@ -53,6 +55,22 @@ class Store:
         """Run a query and return its first row (or None)."""
         with self.lock:
             return self.conn.execute(sql, params).fetchone()
+
+    def scan_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a long read-only query (counts, sizes) on a second connection.
+
+        WAL lets it read while the main connection keeps serving point reads
+        and writes, so a count over a million rows never stalls a get.
+        """
+        with self._scan_lock:
+            if self._scan_conn is None:
+                conn = sqlite3.connect(
+                    str(self.path), isolation_level=None, check_same_thread=False
+                )
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+                conn.execute("PRAGMA query_only = 1")
+                self._scan_conn = conn
+            return self._scan_conn.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row (or None)."""
@@ -153,9 +171,11 @@ class Store:
         return self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self.lock:
-            try:
-                self.conn.close()
-            except sqlite3.Error:
-                pass
+        """Close the connections (idempotent)."""
+        with self.lock, self._scan_lock:
+            for conn in (self.conn, self._scan_conn):
+                try:
+                    if conn is not None:
+                        conn.close()
+                except sqlite3.Error:
+                    pass
