@@ -100,3 +100,16 @@ def check_text(value: Any, what: str, *, max_len: int = 1024, allow_empty: bool 
     if "\x00" in value:
         raise BadInput(f"{what} must not contain NUL characters")
     return value
+
+
+def decode_json(text: str | None, fallback: Any) -> Any:
+    """Decode JSON read back from the database; ``fallback`` when absent or not JSON.
+
+    Rows written by other programs may hold anything: reading them must not fail.
+    """
+    if text is None:
+        return fallback
+    try:
+        return json.loads(text)
+    except ValueError:
+        return fallback

@@ -86,22 +86,14 @@ class AgentsScreen(ModeScreen):
             for a in shown
         ]  # fmt: skip
         self.fill_table(self.query_one(DataTable), rows)
-        self._detail()
-
-    def _selected(self) -> str | None:
-        return self.selected_key(self.query_one(DataTable))
-
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self) -> None:
-        self.remember(self._selected())
-        self._detail()
+        self.refresh_detail()
 
     @on(Select.Changed)
     def _filter(self) -> None:
         self.reload()
 
-    def _detail(self) -> None:
-        agent = self._agents.get(self._selected() or "")
+    def refresh_detail(self) -> None:
+        agent = self._agents.get(self.current_key() or "")
         info = self.query_one("#agent-detail", Static)
         context = self.query_one("#agent-context", Static)
         if agent is None:

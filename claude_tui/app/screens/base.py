@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from textual import on
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Tree
@@ -41,6 +42,20 @@ class ModeScreen(Screen[None]):
 
     def reload(self) -> None:
         """Fetch what the screen shows (in a worker) and redraw, keeping the cursor."""
+
+    def refresh_detail(self) -> None:
+        """Show the selected row in the detail pane."""
+
+    def current_key(self) -> str | None:
+        """The key of the selected row of the screen's main table."""
+        for table in self.query(DataTable).results():
+            return self.selected_key(table)
+        return None
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        self.remember(self.current_key())
+        self.refresh_detail()
 
     def remember(self, key: str | None) -> None:
         """Record the selected row so the next launch comes back to it."""

@@ -146,7 +146,7 @@ class MemoryScreen(ModeScreen):
             self.query_one(DataTable), [(str(e.id), self._cells(e, now)) for e in entries]
         )
         self._scope_line(f, total, len(entries))
-        self.load_detail()
+        self.refresh_detail()
 
     def _cells(self, e: MemoryEntry, now: float) -> tuple[str, ...]:
         value = "••••••" if e.sensitive else one_line(e.value)
@@ -177,17 +177,9 @@ class MemoryScreen(ModeScreen):
         self._scope_line(f, total, count)
 
     # -- selection and detail -----------------------------------------------
-    def _selected(self) -> str | None:
-        return self.selected_key(self.query_one(DataTable))
-
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self) -> None:
-        self.remember(self._selected())
-        self.load_detail()
-
-    def load_detail(self) -> None:
+    def refresh_detail(self) -> None:
         """Read the selected entry through the tiers (so the detail says which served it)."""
-        entry = self._entries.get(self._selected() or "")
+        entry = self._entries.get(self.current_key() or "")
         if entry is None:
             self._detail_entry = None
             self.query_one("#memory-detail", Static).update("No entry selected.")

@@ -77,18 +77,10 @@ class PatternsScreen(ModeScreen):
         self.fill_table(self.query_one(DataTable), rows)
         how = f"{len(results)} matches for {query!r} (text search)" if query else "all patterns"
         self.query_one("#patterns-scope", Static).update(how)
-        self._detail()
+        self.refresh_detail()
 
-    def _selected(self) -> str | None:
-        return self.selected_key(self.query_one(DataTable))
-
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self) -> None:
-        self.remember(self._selected())
-        self._detail()
-
-    def _detail(self) -> None:
-        found = self._results.get(self._selected() or "")
+    def refresh_detail(self) -> None:
+        found = self._results.get(self.current_key() or "")
         detail = self.query_one("#pattern-detail", Static)
         if found is None:
             detail.update("No pattern selected.")

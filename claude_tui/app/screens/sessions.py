@@ -83,22 +83,14 @@ class SessionsScreen(ModeScreen):
         self.fill_table(table, lines)
         self._rows = {s.id: s for s in rows.sessions}
         self._counts = rows.counts
-        self._show_detail()
-
-    def _selected_key(self) -> str | None:
-        return self.selected_key(self.query_one(DataTable))
+        self.refresh_detail()
 
     @on(DataTable.RowSelected)
     def _selected_row(self) -> None:
         self.action_activate()
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self) -> None:
-        self.remember(self._selected_key())
-        self._show_detail()
-
-    def _show_detail(self) -> None:
-        key = self._selected_key()
+    def refresh_detail(self) -> None:
+        key = self.current_key()
         session = getattr(self, "_rows", {}).get(key)
         detail = self.query_one("#session-detail", Static)
         if session is None:
@@ -124,7 +116,7 @@ class SessionsScreen(ModeScreen):
 
     # -- actions ------------------------------------------------------------
     def action_activate(self) -> None:
-        key = self._selected_key()
+        key = self.current_key()
         if key is not None:
             self.tui.set_session(key)
             self.reload()
@@ -139,7 +131,7 @@ class SessionsScreen(ModeScreen):
         )
 
     def action_rename(self) -> None:
-        key = self._selected_key()
+        key = self.current_key()
         if key is None:
             return
         current = self._rows[key].name or ""
@@ -151,7 +143,7 @@ class SessionsScreen(ModeScreen):
         self.app.push_screen(PromptDialog("Rename session", value=current), renamed)
 
     def action_status(self) -> None:
-        key = self._selected_key()
+        key = self.current_key()
         if key is None:
             return
 
@@ -164,12 +156,12 @@ class SessionsScreen(ModeScreen):
         )
 
     def action_archive(self) -> None:
-        key = self._selected_key()
+        key = self.current_key()
         if key is not None:
             self.run_write(lambda: self.coordinator.sessions.archive(key))
 
     def action_delete(self) -> None:
-        key = self._selected_key()
+        key = self.current_key()
         if key is None:
             return
         counts = getattr(self, "_counts", {}).get(key)

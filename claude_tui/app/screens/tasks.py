@@ -64,7 +64,7 @@ class TasksScreen(ModeScreen):
 
     def show(self, tasks: list[Task], session_id: str | None) -> None:
         tree: Tree[str] = self.query_one(Tree)
-        selected = self._selected() or self.remembered()
+        selected = self.current_key() or self.remembered()
         expanded = {n.data for n in self._walk(tree.root) if n.is_expanded and n.data}
         first_load = not self._tasks
         self._tasks = {t.id: t for t in tasks}
@@ -103,7 +103,7 @@ class TasksScreen(ModeScreen):
             self.call_after_refresh(tree.move_cursor, node)
         elif nodes and tree.cursor_line < 0:
             tree.cursor_line = 0
-        self._detail()
+        self.refresh_detail()
 
     def _visible(self, tasks: list[Task]) -> set[str]:
         """Tasks matching the filter, plus their ancestors so the tree stays connected."""
@@ -125,17 +125,17 @@ class TasksScreen(ModeScreen):
             found.extend(TasksScreen._walk(child))
         return found
 
-    def _selected(self) -> str | None:
+    def current_key(self) -> str | None:
         node = self.query_one(Tree).cursor_node
         return node.data if node is not None else None
 
     @on(Tree.NodeHighlighted)
     def _highlighted(self) -> None:
-        self.remember(self._selected())
-        self._detail()
+        self.remember(self.current_key())
+        self.refresh_detail()
 
-    def _detail(self) -> None:
-        task = self._tasks.get(self._selected() or "")
+    def refresh_detail(self) -> None:
+        task = self._tasks.get(self.current_key() or "")
         info = self.query_one("#task-detail", Static)
         payload = self.query_one("#task-payload", Static)
         result = self.query_one("#task-result", Static)

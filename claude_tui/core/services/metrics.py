@@ -10,7 +10,7 @@ from typing import Any
 from claude_tui.core.errors import BadInput
 from claude_tui.core.models import Metric
 from claude_tui.core.services.runtime import Runtime
-from claude_tui.core.validation import check_text
+from claude_tui.core.validation import check_text, decode_json
 
 _COLS = "id, session_id, agent_id, metric_type, value, timestamp, metadata"
 
@@ -89,6 +89,6 @@ class MetricService:
             (*params, limit),
         )
         return [
-            Metric(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"))
+            Metric(r[0], r[1], r[2], r[3], r[4], r[5], decode_json(r[6], {}))
             for r in reversed(rows)
         ]

@@ -14,7 +14,7 @@ from claude_tui.core.ids import new_id
 from claude_tui.core.models import Pattern
 from claude_tui.core.services.memory import fts_query
 from claude_tui.core.services.runtime import Runtime
-from claude_tui.core.validation import check_text
+from claude_tui.core.validation import check_text, decode_json
 
 _COLS = (
     "id, session_id, pattern_type, context, input_pattern, output_pattern, confidence, "
@@ -23,10 +23,7 @@ _COLS = (
 
 
 def _pattern(row: Sequence[Any]) -> Pattern:
-    try:
-        metadata = json.loads(row[12]) if row[12] else {}
-    except ValueError:
-        metadata = {}
+    metadata = decode_json(row[12], {})
     return Pattern(
         id=row[0],
         session_id=row[1],

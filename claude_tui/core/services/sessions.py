@@ -13,7 +13,7 @@ from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import new_id
 from claude_tui.core.models import Agent, Session
 from claude_tui.core.services.runtime import Runtime
-from claude_tui.core.validation import check_text
+from claude_tui.core.validation import check_text, decode_json
 
 SESSION_STATUSES = ("active", "paused", "completed", "archived")
 AGENT_STATUSES = ("idle", "busy", "active", "blocked", "offline", "terminated")
@@ -23,22 +23,13 @@ _AGENT_COLS = (
 )
 
 
-def _loads(text: str | None, default: Any) -> Any:
-    if text is None:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default
-
-
 def _session(row: Sequence[Any]) -> Session:
-    return Session(row[0], row[1], row[2], row[3], row[4], row[5], _loads(row[6], {}))
+    return Session(row[0], row[1], row[2], row[3], row[4], row[5], decode_json(row[6], {}))
 
 
 def _agent(row: Sequence[Any]) -> Agent:
     return Agent(
-        row[0], row[1], row[2], row[3], row[4], _loads(row[5], []), _loads(row[6], {}),
+        row[0], row[1], row[2], row[3], row[4], decode_json(row[5], []), decode_json(row[6], {}),
         row[7], row[8],
     )  # fmt: skip
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +12,7 @@ from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import new_id
 from claude_tui.core.models import Task
 from claude_tui.core.services.runtime import Runtime
-from claude_tui.core.validation import check_text, encode_value
+from claude_tui.core.validation import check_text, decode_json, encode_value
 
 # Which status may follow which. Terminal states can only be reopened to pending.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -47,19 +46,10 @@ def check_priority(priority: object) -> int:
     return priority
 
 
-def _json_or_raw(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _task(row: Sequence[Any]) -> Task:
     return Task(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], _json_or_raw(row[7]),
-        _json_or_raw(row[8]), row[9], row[10], row[11],
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], decode_json(row[7], row[7]),
+        decode_json(row[8], row[8]), row[9], row[10], row[11],
     )  # fmt: skip
 
 
