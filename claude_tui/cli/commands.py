@@ -207,6 +207,92 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     return 0
 
 
+def patterns_learn(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    from claude_tui.core.vectors.learning import Experience
+
+    learned = c.learning.learn(
+        Experience(
+            a.pattern_type, a.input_text, a.output_text, context=a.context, success=a.success,
+            session_id=a.session,
+        )
+    )  # fmt: skip
+    if a.json:
+        out.emit_json(
+            {
+                "id": learned.pattern.id,
+                "consolidated": learned.consolidated,
+                "similarity": learned.similarity,
+                "truncated": learned.truncated,
+                "indexed": learned.indexed,
+            }
+        )
+    else:
+        print(learned.pattern.id)
+    if learned.consolidated:
+        err(f"consolidated into {learned.pattern.id} (similarity {learned.similarity:.3f})")
+    if learned.truncated:
+        err("the text was longer than the model's window: only its start was embedded")
+    if not learned.indexed:
+        err("the vector index is unavailable: the pattern is saved and queued for indexing")
+    return 0
+
+
+def patterns_search(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    result = c.learning.search(
+        a.text, pattern_type=a.pattern_type, limit=a.limit, min_score=a.min_score
+    )
+    if result.note:
+        err(result.note)
+    if a.json:
+        out.emit_json(
+            {
+                "mode": result.mode,
+                "truncated": result.truncated,
+                "results": [{**p.to_dict(), "score": score} for p, score in result.hits],
+            }
+        )
+    else:
+        out.table(
+            ["SCORE", "ID", "TYPE", "CONF", "USES", "INPUT"],
+            [(f"{s:.3f}", p.id, p.pattern_type, f"{p.confidence:.2f}", p.usage_count,
+              out.short(p.input_pattern, 60)) for p, s in result.hits],
+        )  # fmt: skip
+    return 0
+
+
+def patterns_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    pattern = c.patterns.get(a.id)
+    if a.json:
+        out.emit_json(pattern.to_dict())
+    else:
+        out.fields(
+            [(k, out.when(v) if k in ("created_at", "last_used", "last_updated") else v)
+             for k, v in pattern.to_dict().items()]
+        )  # fmt: skip
+    return 0
+
+
+def patterns_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    patterns = c.patterns.list(a.pattern_type)
+    if a.json:
+        out.emit_json([p.to_dict() for p in patterns])
+    else:
+        out.table(
+            ["ID", "TYPE", "CONF", "USES", "INPUT"],
+            [(p.id, p.pattern_type, f"{p.confidence:.2f}", p.usage_count,
+              out.short(p.input_pattern, 60)) for p in patterns],
+        )  # fmt: skip
+    return 0
+
+
+def patterns_reindex(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    def progress(done: int, total: int) -> None:
+        err(f"indexed {done:,} of {total:,} patterns")
+
+    print(f"reindexed {c.learning.reindex(progress):,} patterns")
+    return 0
+
+
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("session", "new"): session_new,
     ("session", "list"): session_list,
@@ -224,6 +310,11 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("memory", "search"): memory_search,
     ("memory", "delete"): memory_delete,
     ("memory", "purge"): memory_purge,
+    ("patterns", "learn"): patterns_learn,
+    ("patterns", "search"): patterns_search,
+    ("patterns", "show"): patterns_show,
+    ("patterns", "list"): patterns_list,
+    ("patterns", "reindex"): patterns_reindex,
     ("doctor", None): doctor,
 }
 

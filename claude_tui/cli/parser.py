@@ -66,6 +66,7 @@ def build_parser() -> Parser:
     root.add_argument("--session", dest="app_session", help="(app) open this session")
     root.add_argument("--fresh", action="store_true", help="(app) skip restoring the last session")
     cmds = root.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    # (each group below: one subcommand and its actions)
 
     session = cmds.add_parser("session", help="create, list and show sessions").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=Parser
@@ -141,6 +142,33 @@ def build_parser() -> Parser:
     p.add_argument(
         "--log-days", type=float, help="also drop change-log rows older than this many days"
     )
+
+    patterns = cmds.add_parser(
+        "patterns", help="learn, search, list and reindex neural patterns"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = patterns.add_parser("learn", help="record an experience; prints the pattern id")
+    p.add_argument("--type", required=True, dest="pattern_type")
+    p.add_argument("--context")
+    p.add_argument("--input", required=True, dest="input_text")
+    p.add_argument("--output", dest="output_text")
+    outcome = p.add_mutually_exclusive_group()
+    outcome.add_argument("--success", action="store_true", default=None)
+    outcome.add_argument("--failure", action="store_false", dest="success")
+    p.add_argument("--session")
+    p.add_argument("--json", action="store_true")
+    p = patterns.add_parser("search", help="find patterns by meaning")
+    p.add_argument("text")
+    p.add_argument("--type", dest="pattern_type")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--min-score", type=float, dest="min_score")
+    p.add_argument("--json", action="store_true")
+    p = patterns.add_parser("show", help="show one pattern")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = patterns.add_parser("list", help="list patterns")
+    p.add_argument("--type", dest="pattern_type")
+    p.add_argument("--json", action="store_true")
+    patterns.add_parser("reindex", help="rebuild the vector index from SQLite")
 
     p = cmds.add_parser("doctor", help="versions, data dir, schema and which tiers are up")
     p.add_argument("--json", action="store_true")

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_tui import __version__
 from claude_tui.core.cache import redis_server
@@ -28,6 +28,9 @@ from claude_tui.core.services.sessions import AgentService, SessionService
 from claude_tui.core.services.tasks import TaskService
 from claude_tui.core.store.db import Store
 from claude_tui.core.store.schema import LATEST_VERSION
+
+if TYPE_CHECKING:
+    from claude_tui.core.vectors.learning import PatternLearner
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +73,21 @@ class MemoryCoordinator:
         self.patterns = PatternService(self.rt)
         self.metrics = MetricService(self.rt)
         self._watcher: _Watcher | None = None
+        self._learner: Any = None
         if not config.strict_coherence:
             self.watch()
+
+    @property
+    def learning(self) -> PatternLearner:
+        """The pattern pipeline (embedder + Chroma index), created on first use.
+
+        Importing it loads onnxruntime and chromadb, so store-only commands never do.
+        """
+        if self._learner is None:
+            from claude_tui.core.vectors.learning import PatternLearner
+
+            self._learner = PatternLearner(self)
+        return self._learner
 
     # -- change feed ------------------------------------------------------
     @property

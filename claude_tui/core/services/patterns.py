@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from claude_tui.core.errors import BadInput, NotFound
@@ -132,6 +132,23 @@ class PatternService:
         )
         return [(_pattern(r[:13]), r[13] / len(words)) for r in rows]
 
+    def all_ids(self) -> set[str]:
+        """Every pattern id in SQLite (the source of truth for the vector index)."""
+        return {r[0] for r in self.rt.store.rows("SELECT id FROM neural_patterns")}
+
+    def batches(self, size: int = 256) -> Iterator[builtins.list[Pattern]]:
+        """All patterns, ``size`` at a time, in id order."""
+        last = ""
+        while True:
+            rows = self.rt.store.rows(
+                f"SELECT {_COLS} FROM neural_patterns WHERE id > ? ORDER BY id LIMIT ?",
+                (last, size),
+            )
+            if not rows:
+                return
+            yield [_pattern(r) for r in rows]
+            last = rows[-1][0]
+
     def types(self) -> builtins.list[str]:
         """The pattern types present."""
         return [
@@ -139,19 +156,28 @@ class PatternService:
         ]
 
     def record_use(self, pattern_id: str, *, success: bool | None = None) -> Pattern:
-        """Count one use of a pattern; fold ``success`` into its success rate."""
+        """Count one use (or re-occurrence) of a pattern.
+
+        ``success`` is folded into the success rate, and moves the confidence a
+        tenth of the way towards 1 (success) or 0 (failure). Read and update
+        happen in one transaction, so concurrent uses are all counted.
+        """
         current = self.get(pattern_id)
         now = self.rt.clock()
 
         def body(conn: sqlite3.Connection) -> None:
-            rate = current.success_rate
+            n, rate, confidence = conn.execute(
+                "SELECT usage_count, success_rate, confidence FROM neural_patterns WHERE id = ?",
+                (pattern_id,),
+            ).fetchone()
             if success is not None:
-                n = current.usage_count
-                rate = ((rate or 0.0) * n + (1.0 if success else 0.0)) / (n + 1)
+                outcome = 1.0 if success else 0.0
+                rate = ((rate if rate is not None else outcome) * n + outcome) / (n + 1)
+                confidence += (outcome - confidence) * 0.1
             conn.execute(
                 "UPDATE neural_patterns SET usage_count = usage_count + 1, last_used = ?, "
-                "last_updated = ?, success_rate = ? WHERE id = ?",
-                (now, now, rate, pattern_id),
+                "last_updated = ?, success_rate = ?, confidence = ? WHERE id = ?",
+                (now, now, rate, confidence, pattern_id),
             )
 
         self.rt.write(body)

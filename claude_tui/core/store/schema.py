@@ -250,10 +250,20 @@ CREATE INDEX idx_memory_session_recent ON memory_entries(session_id);
 CREATE INDEX idx_memory_scope_recent ON memory_entries(scope);
 """
 
+# Pattern writes that could not reach the vector index, replayed when it is back.
+INDEX_QUEUE_SQL = """
+CREATE TABLE pattern_index_queue (
+    pattern_id TEXT PRIMARY KEY,
+    op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+    queued_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
     Migration(3, "indexes for newest-first paging", PAGING_SQL),
+    Migration(4, "queue of pattern writes for the vector index", INDEX_QUEUE_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

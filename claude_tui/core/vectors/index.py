@@ -1,0 +1,206 @@
+"""The Chroma index of neural patterns: a derived copy of SQLite's pattern rows.
+
+Embedded ``PersistentClient`` in ``<data dir>/chroma`` by default; an
+``HttpClient`` when ``CLAUDE_TUI_CHROMA_URL`` is set. Telemetry is off. The
+collection records which model made its vectors, so a collection built by a
+different model is detected instead of silently mixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from claude_tui.core.errors import ClaudeTUIError
+from claude_tui.core.vectors.embedder import DIMENSIONS, MODEL_ID
+
+log = logging.getLogger(__name__)
+COLLECTION = "neural_patterns"
+
+
+class IndexUnavailable(ClaudeTUIError):
+    """Chroma cannot be reached or opened; pattern search falls back to text."""
+
+    exit_code = 1
+    title = "Vector index unavailable"
+
+
+class IndexMismatch(ClaudeTUIError):
+    """The collection was built by another embedding model."""
+
+    exit_code = 2
+    title = "Vector index built by another model"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One nearest neighbour: pattern id and cosine similarity."""
+
+    pattern_id: str
+    similarity: float
+
+
+class PatternIndex:
+    """Upsert, delete and query pattern vectors. Opens Chroma on first use."""
+
+    def __init__(self, data_dir: Path, url: str | None = None) -> None:
+        self.path = data_dir / "chroma"
+        self.url = url if url is not None else os.environ.get("CLAUDE_TUI_CHROMA_URL") or None
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._collection: Any = None
+        self.last_error: str | None = None
+
+    # -- opening ------------------------------------------------------------
+    def _client_for(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        if self.url:
+            parsed = urlparse(self.url)
+            return chromadb.HttpClient(
+                host=parsed.hostname or "localhost",
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(self.path), settings=settings)
+
+    def collection(self) -> Any:
+        """The pattern collection, created if needed.
+
+        Raises:
+            IndexUnavailable: Chroma cannot be opened or reached.
+            IndexMismatch: the collection was made with another model.
+        """
+        with self._lock:
+            if self._collection is not None:
+                return self._collection
+            from claude_tui.core.vectors.chroma_ef import ClaudeTUIMiniLM
+
+            try:
+                self._client = self._client_for()
+                collection = self._client.get_or_create_collection(
+                    COLLECTION,
+                    embedding_function=ClaudeTUIMiniLM(),
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"model": MODEL_ID, "dimensions": DIMENSIONS},
+                )
+            except Exception as exc:  # chromadb raises many types; all mean "not usable"
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                raise IndexUnavailable(
+                    f"the vector index cannot be opened: {self.last_error}"
+                ) from None
+            model = (collection.metadata or {}).get("model")
+            if model != MODEL_ID:
+                raise IndexMismatch(
+                    f"the vector index was built with model {model!r}, not {MODEL_ID!r}; "
+                    "run 'claude-tui patterns reindex' to rebuild it"
+                )
+            self.last_error = None
+            self._collection = collection
+            return collection
+
+    def _call(self, fn: Any) -> Any:
+        collection = self.collection()
+        try:
+            return fn(collection)
+        except IndexMismatch:
+            raise
+        except Exception as exc:  # a server that went away, a corrupted segment, ...
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self._collection = None
+            raise IndexUnavailable(f"the vector index failed: {self.last_error}") from None
+
+    # -- data -----------------------------------------------------------------
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        documents: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        """Store vectors (each must have the model's 384 dimensions)."""
+        for vector in vectors:
+            if len(vector) != DIMENSIONS:
+                raise IndexMismatch(
+                    f"a vector of {len(vector)} dimensions was refused: the index holds "
+                    f"{DIMENSIONS}-dimensional {MODEL_ID} vectors (is the embedder misconfigured?)"
+                )
+        if not ids:
+            return
+        self._call(
+            lambda c: c.upsert(
+                ids=list(ids),
+                embeddings=[list(map(float, v)) for v in vectors],
+                documents=list(documents),
+                metadatas=list(metadatas),
+            )
+        )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors by pattern id."""
+        if ids:
+            self._call(lambda c: c.delete(ids=list(ids)))
+
+    def query(self, vector: Sequence[float], k: int, pattern_type: str | None = None) -> list[Hit]:
+        """The ``k`` nearest patterns by cosine similarity (optionally of one type)."""
+        if len(vector) != DIMENSIONS:
+            raise IndexMismatch(
+                f"a query vector of {len(vector)} dimensions was refused (expected {DIMENSIONS})"
+            )
+        where = {"pattern_type": pattern_type} if pattern_type else None
+        result = self._call(
+            lambda c: c.query(
+                query_embeddings=[list(map(float, vector))],
+                n_results=max(1, k),
+                where=where,
+                include=["distances"],
+            )
+        )
+        ids = result["ids"][0] if result["ids"] else []
+        distances = result["distances"][0] if result["distances"] else []
+        return [Hit(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+    def ids(self) -> set[str]:
+        """Every pattern id in the index."""
+        found: set[str] = set()
+        offset = 0
+        while True:
+            page = self._call(lambda c, o=offset: c.get(include=[], limit=5000, offset=o))
+            found.update(page["ids"])
+            if len(page["ids"]) < 5000:
+                return found
+            offset += 5000
+
+    def count(self) -> int:
+        """How many vectors the index holds."""
+        return int(self._call(lambda c: c.count()))
+
+    def reset(self) -> None:
+        """Drop the collection (it is rebuilt from SQLite by the caller)."""
+        with self._lock:
+            self._collection = None
+        try:
+            if self._client is None:
+                self._client = self._client_for()
+            self._client.delete_collection(COLLECTION)
+        except Exception as exc:  # absent already, or a broken index: start afresh
+            log.info("dropping the pattern collection: %s", exc)
+
+    def available(self) -> bool:
+        """Whether the index can be used right now."""
+        try:
+            self.collection()
+        except ClaudeTUIError:
+            return False
+        return True
