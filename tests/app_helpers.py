@@ -43,6 +43,8 @@ def demo_coordinator(
 
 
 def make_app(coordinator: MemoryCoordinator, **kwargs: object) -> ClaudeTUIApp:
+    """The real app; vector search off unless asked for (loading the model costs ~1 s)."""
+    kwargs.setdefault("vector_search", False)
     return ClaudeTUIApp(coordinator, **kwargs)  # type: ignore[arg-type]
 
 

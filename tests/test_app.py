@@ -349,3 +349,23 @@ async def test_both_themes_render(data_dir, theme):
             assert app.theme == theme
             await pilot.press("ctrl+t")
             assert app.theme != theme
+
+
+async def test_pattern_search_finds_by_meaning_and_reports_the_index(data_dir):
+    with demo_coordinator(data_dir) as c:
+        app = make_app(c, session_id="ses_demo000001", vector_search=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            await settle(pilot)
+            deadline = time.monotonic() + 60
+            while app.backend_status()["Chroma"] is not True:  # indexed off the first paint
+                assert time.monotonic() < deadline, "the vector index never came up"
+                await pilot.pause(0.1)
+            assert c.learning.index.count() == 24  # the demo's patterns, repaired in
+            await pilot.press("slash", *"requests time out in the test suite")
+            await settle(pilot, rounds=5)
+            scope = _static_text(app, "#patterns-scope")
+            assert "by meaning" in scope
+            best = next(iter(app.screen._results.values()))
+            assert best[1] is not None and 0 < best[1] <= 1
+            assert "timeout" in best[0].input_pattern

@@ -72,6 +72,7 @@ class ClaudeTUIApp(App[int]):
         session_id: str | None = None,
         fresh: bool = False,
         poll_seconds: float = POLL_SECONDS,
+        vector_search: bool = True,
     ) -> None:
         super().__init__()
         self.coordinator = coordinator
@@ -79,6 +80,8 @@ class ClaudeTUIApp(App[int]):
         self.fresh = fresh
         self.requested_session = session_id
         self.poll_seconds = poll_seconds
+        # Pattern search by meaning; the model and Chroma load off the first paint.
+        self.vector_search = vector_search
         self.state = UIState() if fresh else UIState.load(self.data_dir)
         self.session_id: str | None = None
         self._session_name = ""
@@ -95,6 +98,8 @@ class ClaudeTUIApp(App[int]):
         self.set_interval(self.poll_seconds, self.poll)
         self.set_interval(3.0, self.check_backends)
         self.set_interval(1.0, self.flush_state_in_background)
+        if self.vector_search:
+            self.set_timer(0.5, self.sync_vector_index)
         self.check_backends()
 
     def restore(self) -> None:
@@ -255,14 +260,29 @@ class ClaudeTUIApp(App[int]):
         self._session_name = name
         self.call_from_thread(self.refresh_status)
 
+    @work(thread=True, group="vector-sync", exit_on_error=False)
+    def sync_vector_index(self) -> None:
+        """At start, after the first paint: compare SQLite and Chroma and repair drift."""
+        learner = self.coordinator.learning
+        report = learner.ensure_synced(full=True)
+        if report:
+            self.call_from_thread(
+                self.notify,
+                f"added {report['added']}, removed {report['removed']}, "
+                f"applied {report['queue']} queued writes",
+                title="Vector index repaired",
+            )
+        self.check_backends()
+
     @work(thread=True, exclusive=True, group="backends", exit_on_error=False)
     def check_backends(self) -> None:
         report = self.coordinator.backends()
+        learner = self.coordinator.learning_started
         self._backends = {
             "SQLite": report["sqlite"]["up"],
             "Redis": report["redis"]["up"],
-            "Chroma": None,  # not part of this build yet
-            "Scheduler": None,
+            "Chroma": None if learner is None else learner.index.available(),
+            "Scheduler": None,  # not part of this build yet
         }
         self.call_from_thread(self.refresh_status)
 

@@ -89,6 +89,11 @@ class MemoryCoordinator:
             self._learner = PatternLearner(self)
         return self._learner
 
+    @property
+    def learning_started(self) -> PatternLearner | None:
+        """The pattern pipeline if something already opened it (never opens it)."""
+        return self._learner
+
     # -- change feed ------------------------------------------------------
     @property
     def events(self) -> EventBus:

@@ -17,7 +17,7 @@ COLUMNS = ("Score", "Type", "Confidence", "Uses", "Input")
 
 
 class PatternsScreen(ModeScreen):
-    """Finds learned patterns. Today by words (full text); vector search plugs in here."""
+    """Finds learned patterns by meaning (vector search), by words when the index is down."""
 
     MODE = "patterns"
     AUTO_FOCUS = "#patterns-table"
@@ -51,15 +51,23 @@ class PatternsScreen(ModeScreen):
     def search(self, query: str, pattern_type: str | None) -> None:
         patterns = self.coordinator.patterns
         results: list[tuple[Pattern, float | None]]
+        how = "all patterns"
         if query and any(ch.isalnum() for ch in query):
-            results = [(p, s) for p, s in patterns.search_text(query, pattern_type)]
+            if self.tui.vector_search:
+                found = self.coordinator.learning.search(query, pattern_type=pattern_type, limit=50)
+                results = [(p, s) for p, s in found.hits]
+                kind = "by meaning" if found.mode == "vector" else "by words: vector index down"
+                how = f"{len(results)} matches for {query!r} ({kind})"
+                if found.note:
+                    how += f" · {found.note}"
+            else:
+                results = [(p, s) for p, s in patterns.search_text(query, pattern_type)]
+                how = f"{len(results)} matches for {query!r} (by words)"
         else:
             results = [(p, None) for p in patterns.list(pattern_type, limit=200)]
-        self.app.call_from_thread(self.show, query, results, patterns.types())
+        self.app.call_from_thread(self.show, how, results, patterns.types())
 
-    def show(
-        self, query: str, results: list[tuple[Pattern, float | None]], types: list[str]
-    ) -> None:
+    def show(self, how: str, results: list[tuple[Pattern, float | None]], types: list[str]) -> None:
         select = self.query_one("#pattern-type", Select)
         if types != getattr(self, "_types", None):
             self._types = types
@@ -75,7 +83,6 @@ class PatternsScreen(ModeScreen):
             for p, score in results
         ]  # fmt: skip
         self.fill_table(self.query_one(DataTable), rows)
-        how = f"{len(results)} matches for {query!r} (text search)" if query else "all patterns"
         self.query_one("#patterns-scope", Static).update(how)
         self.refresh_detail()
 
