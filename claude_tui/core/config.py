@@ -46,6 +46,8 @@ class Config:
     busy_timeout_ms: int = 5_000
     synchronous: str = "FULL"
     strict_coherence: bool = True
+    embedder: str = "minilm-int8"
+    chroma_url: str | None = None
     cache: CacheConfig = field(default_factory=CacheConfig)
 
     @property
@@ -97,6 +99,12 @@ class Config:
             raise ConfigError("busy_timeout_ms must not be negative")
         if self.synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("synchronous must be one of OFF, NORMAL, FULL, EXTRA")
+        known = ("minilm-int8", "chroma-default")
+        if self.embedder not in known and not self.embedder.startswith("sentence-transformers:"):
+            raise ConfigError(
+                f"embedder must be minilm-int8, chroma-default or sentence-transformers:MODEL, "
+                f"not {self.embedder!r}"
+            )
         for f in fields(CacheConfig):
             if getattr(self.cache, f.name) <= 0:
                 raise ConfigError(f"cache.{f.name} must be positive")
@@ -115,6 +123,8 @@ _ENV_FIELDS: dict[str, tuple[str, type]] = {
     "MAX_VALUE_BYTES": ("max_value_bytes", int),
     "BUSY_TIMEOUT_MS": ("busy_timeout_ms", int),
     "SYNCHRONOUS": ("synchronous", str),
+    "EMBEDDER": ("embedder", str),
+    "CHROMA_URL": ("chroma_url", str),
 }
 
 _TRUE = {"1", "true", "yes", "on", "auto"}
@@ -160,7 +170,7 @@ def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any])
     for section, body in doc.items():
         if section == "cache" and isinstance(body, dict):
             cache_values.update(body)
-        elif section in {"redis", "memory", "sqlite"} and isinstance(body, dict):
+        elif section in {"redis", "memory", "sqlite", "vectors"} and isinstance(body, dict):
             for key, value in body.items():
                 values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
         else:
@@ -176,6 +186,8 @@ _SECTION_KEYS = {
     ("memory", "strict_coherence"): "strict_coherence",
     ("sqlite", "busy_timeout_ms"): "busy_timeout_ms",
     ("sqlite", "synchronous"): "synchronous",
+    ("vectors", "embedder"): "embedder",
+    ("vectors", "chroma_url"): "chroma_url",
 }
 
 

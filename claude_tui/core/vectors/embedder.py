@@ -93,6 +93,9 @@ def clean_text(text: Any, what: str = "text") -> str:
 class MiniLMEmbedder:
     """Embeds text into 384-dimensional unit vectors; thread-safe, loaded lazily."""
 
+    model_id = MODEL_ID
+    dimensions = DIMENSIONS
+
     def __init__(self, model_path: Path | None = None, *, batch_size: int = 64) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
@@ -149,3 +152,9 @@ class MiniLMEmbedder:
         """One vector and whether the text was cut to the model's window."""
         result = self.embed([text])
         return result.vectors[0], result.truncated[0]
+
+    def chroma_function(self) -> Any:
+        """This embedder as the registered Chroma embedding function."""
+        from claude_tui.core.vectors.chroma_ef import ClaudeTUIMiniLM
+
+        return ClaudeTUIMiniLM(self)

@@ -49,7 +49,18 @@ class Hit:
 class PatternIndex:
     """Upsert, delete and query pattern vectors. Opens Chroma on first use."""
 
-    def __init__(self, data_dir: Path, url: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        url: str | None = None,
+        *,
+        model_id: str = MODEL_ID,
+        dimensions: int = DIMENSIONS,
+        function: Any = None,
+    ) -> None:
+        self.model_id = model_id
+        self.dimensions = dimensions
+        self._function = function
         self.path = data_dir / "chroma"
         self.url = url if url is not None else os.environ.get("CLAUDE_TUI_CHROMA_URL") or None
         self._lock = threading.Lock()
@@ -84,15 +95,17 @@ class PatternIndex:
         with self._lock:
             if self._collection is not None:
                 return self._collection
-            from claude_tui.core.vectors.chroma_ef import ClaudeTUIMiniLM
-
             try:
+                if self._function is None:
+                    from claude_tui.core.vectors.chroma_ef import ClaudeTUIMiniLM
+
+                    self._function = ClaudeTUIMiniLM()
                 self._client = self._client_for()
                 collection = self._client.get_or_create_collection(
                     COLLECTION,
-                    embedding_function=ClaudeTUIMiniLM(),
+                    embedding_function=self._function,
                     configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"model": MODEL_ID, "dimensions": DIMENSIONS},
+                    metadata={"model": self.model_id, "dimensions": self.dimensions},
                 )
             except Exception as exc:  # chromadb raises many types; all mean "not usable"
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -100,9 +113,9 @@ class PatternIndex:
                     f"the vector index cannot be opened: {self.last_error}"
                 ) from None
             model = (collection.metadata or {}).get("model")
-            if model != MODEL_ID:
+            if model != self.model_id:
                 raise IndexMismatch(
-                    f"the vector index was built with model {model!r}, not {MODEL_ID!r}; "
+                    f"the vector index was built with model {model!r}, not {self.model_id!r}; "
                     "run 'claude-tui patterns reindex' to rebuild it"
                 )
             self.last_error = None
@@ -131,10 +144,11 @@ class PatternIndex:
     ) -> None:
         """Store vectors (each must have the model's 384 dimensions)."""
         for vector in vectors:
-            if len(vector) != DIMENSIONS:
+            if len(vector) != self.dimensions:
                 raise IndexMismatch(
                     f"a vector of {len(vector)} dimensions was refused: the index holds "
-                    f"{DIMENSIONS}-dimensional {MODEL_ID} vectors (is the embedder misconfigured?)"
+                    f"{self.dimensions}-dimensional {self.model_id} vectors "
+                    "(is the embedder misconfigured?)"
                 )
         if not ids:
             return
@@ -154,9 +168,10 @@ class PatternIndex:
 
     def query(self, vector: Sequence[float], k: int, pattern_type: str | None = None) -> list[Hit]:
         """The ``k`` nearest patterns by cosine similarity (optionally of one type)."""
-        if len(vector) != DIMENSIONS:
+        if len(vector) != self.dimensions:
             raise IndexMismatch(
-                f"a query vector of {len(vector)} dimensions was refused (expected {DIMENSIONS})"
+                f"a query vector of {len(vector)} dimensions was refused "
+                f"(expected {self.dimensions})"
             )
         where = {"pattern_type": pattern_type} if pattern_type else None
         result = self._call(

@@ -102,11 +102,21 @@ class PatternLearner:
         embedder: MiniLMEmbedder | Any | None = None,
         index: PatternIndex | None = None,
     ) -> None:
-        from claude_tui.core.vectors.chroma_ef import shared_embedder
+        from claude_tui.core.vectors.embedders import make_embedder
 
         self.c = coordinator
-        self.embedder = embedder or shared_embedder()
-        self.index = index or PatternIndex(coordinator.config.data_dir)
+        self.embedder = embedder or make_embedder(coordinator.config.embedder)
+        self.model_id: str = getattr(self.embedder, "model_id", MODEL_ID)
+        if index is None:
+            chosen = self.embedder if hasattr(self.embedder, "chroma_function") else None
+            index = PatternIndex(
+                coordinator.config.data_dir,
+                coordinator.config.chroma_url,
+                model_id=self.model_id,
+                dimensions=chosen.dimensions if chosen is not None else DIMENSIONS,
+                function=chosen.chroma_function() if chosen is not None else None,
+            )
+        self.index = index
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._synced = False
@@ -114,16 +124,16 @@ class PatternLearner:
     # -- embedding ------------------------------------------------------------
     def _embed(self, text: str) -> tuple[list[float], bool]:
         vector, truncated = self.embedder.embed_one(text)
-        if len(vector) != DIMENSIONS:
+        if len(vector) != self.index.dimensions:
             raise IndexMismatch(
-                f"the embedder returned {len(vector)} dimensions, not {DIMENSIONS}: "
+                f"the embedder returned {len(vector)} dimensions, not {self.index.dimensions}: "
                 "it is misconfigured; nothing was written"
             )
         return [float(x) for x in vector], truncated
 
     def embed_query(self, text: str) -> tuple[list[float], bool]:
         """A query vector, cached in-process and in Redis by model and text hash."""
-        digest = hashlib.sha256(f"{MODEL_ID}\x1f{text}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{self.model_id}\x1f{text}".encode()).hexdigest()
         with self._cache_lock:
             hit = self._cache.get(digest)
             if hit is not None:
@@ -152,7 +162,7 @@ class PatternLearner:
         if key is None or l2 is None:
             return None
         ok, raw = l2._call(lambda: l2.client.get(key))
-        if not ok or not raw or len(raw) != DIMENSIONS * 4:
+        if not ok or not raw or len(raw) != self.index.dimensions * 4:
             return None
         return [float(x) for x in np.frombuffer(raw, dtype=np.float32)]
 
@@ -202,7 +212,7 @@ class PatternLearner:
         pattern = self.c.patterns.add(
             exp.pattern_type, input_text, output_text, context=exp.context,
             confidence=confidence, session_id=exp.session_id,
-            metadata={**exp.metadata, "features": features(exp), "model": MODEL_ID},
+            metadata={**exp.metadata, "features": features(exp), "model": self.model_id},
         )  # fmt: skip
         indexed = self._index([pattern], [vector])
         return Learned(pattern, False, near[0].similarity if near else None, truncated, indexed)
