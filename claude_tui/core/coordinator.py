@@ -167,6 +167,8 @@ class MemoryCoordinator:
             self.memory.flush_access()
         except Exception:  # closing must not raise; the counts are advisory
             log.warning("could not flush access counts", exc_info=True)
+        if self._learner is not None:
+            self._learner.index.close()
         if self.rt.l2 is not None:
             self.rt.l2.close()
         self.store.close()

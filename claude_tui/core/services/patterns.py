@@ -55,6 +55,7 @@ class PatternService:
         *,
         context: str | None = None,
         confidence: float = 0.5,
+        success_rate: float | None = None,
         session_id: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Pattern:
@@ -63,6 +64,8 @@ class PatternService:
         check_text(input_pattern, "input pattern", max_len=100_000)
         if not 0.0 <= float(confidence) <= 1.0:
             raise BadInput("confidence must be between 0 and 1")
+        if success_rate is not None and not 0.0 <= float(success_rate) <= 1.0:
+            raise BadInput("success rate must be between 0 and 1")
         if session_id is not None:
             self.rt.require_session(session_id)
         now = self.rt.clock()
@@ -72,10 +75,10 @@ class PatternService:
         def body(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO neural_patterns (id, session_id, pattern_type, context, "
-                "input_pattern, output_pattern, confidence, usage_count, created_at, "
-                "last_updated, metadata) VALUES (?,?,?,?,?,?,?,0,?,?,?)",
+                "input_pattern, output_pattern, confidence, success_rate, outcomes, usage_count, "
+                "created_at, last_updated, metadata) VALUES (?,?,?,?,?,?,?,?,?,0,?,?,?)",
                 (pattern_id, session_id, pattern_type, context, input_pattern, output_pattern,
-                 float(confidence), now, now, meta),
+                 float(confidence), success_rate, int(success_rate is not None), now, now, meta),
             )  # fmt: skip
 
         self.rt.write(body)
@@ -166,18 +169,19 @@ class PatternService:
         now = self.rt.clock()
 
         def body(conn: sqlite3.Connection) -> None:
-            n, rate, confidence = conn.execute(
-                "SELECT usage_count, success_rate, confidence FROM neural_patterns WHERE id = ?",
+            outcomes, rate, confidence = conn.execute(
+                "SELECT outcomes, success_rate, confidence FROM neural_patterns WHERE id = ?",
                 (pattern_id,),
             ).fetchone()
             if success is not None:
                 outcome = 1.0 if success else 0.0
-                rate = ((rate if rate is not None else outcome) * n + outcome) / (n + 1)
+                rate = ((rate or 0.0) * outcomes + outcome) / (outcomes + 1)
+                outcomes += 1
                 confidence += (outcome - confidence) * 0.1
             conn.execute(
                 "UPDATE neural_patterns SET usage_count = usage_count + 1, last_used = ?, "
-                "last_updated = ?, success_rate = ?, confidence = ? WHERE id = ?",
-                (now, now, rate, confidence, pattern_id),
+                "last_updated = ?, success_rate = ?, confidence = ?, outcomes = ? WHERE id = ?",
+                (now, now, rate, confidence, outcomes, pattern_id),
             )
 
         self.rt.write(body)

@@ -250,8 +250,11 @@ CREATE INDEX idx_memory_session_recent ON memory_entries(session_id);
 CREATE INDEX idx_memory_scope_recent ON memory_entries(scope);
 """
 
-# Pattern writes that could not reach the vector index, replayed when it is back.
+# Pattern writes that could not reach the vector index, replayed when it is back;
+# and how many outcomes (success/failure) a pattern's success rate is made of.
 INDEX_QUEUE_SQL = """
+ALTER TABLE neural_patterns ADD COLUMN outcomes INTEGER NOT NULL DEFAULT 0;
+UPDATE neural_patterns SET outcomes = usage_count WHERE success_rate IS NOT NULL;
 CREATE TABLE pattern_index_queue (
     pattern_id TEXT PRIMARY KEY,
     op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
@@ -263,7 +266,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
     Migration(3, "indexes for newest-first paging", PAGING_SQL),
-    Migration(4, "queue of pattern writes for the vector index", INDEX_QUEUE_SQL),
+    Migration(4, "pattern outcomes; queue of pattern writes for the vector index", INDEX_QUEUE_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

@@ -100,27 +100,63 @@ class PatternIndex:
                     from claude_tui.core.vectors.chroma_ef import ClaudeTUIMiniLM
 
                     self._function = ClaudeTUIMiniLM()
+                self._close_client()
                 self._client = self._client_for()
+                # Look first, without our function: a collection another model built
+                # must be reported as such, not as a conflict of functions.
+                built_by = self._existing_model()
+                if built_by is not None and built_by != self.model_id:
+                    raise IndexMismatch(
+                        f"the vector index was built with model {built_by!r}, not "
+                        f"{self.model_id!r}; run 'claude-tui patterns reindex' to rebuild it"
+                    )
                 collection = self._client.get_or_create_collection(
                     COLLECTION,
                     embedding_function=self._function,
                     configuration={"hnsw": {"space": "cosine"}},
                     metadata={"model": self.model_id, "dimensions": self.dimensions},
                 )
+            except IndexMismatch:
+                raise
             except Exception as exc:  # chromadb raises many types; all mean "not usable"
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if "conflict" in str(exc).lower():
+                    raise IndexMismatch(
+                        f"the vector index was built with another embedding function ({exc}); "
+                        "run 'claude-tui patterns reindex' to rebuild it"
+                    ) from None
                 raise IndexUnavailable(
                     f"the vector index cannot be opened: {self.last_error}"
                 ) from None
-            model = (collection.metadata or {}).get("model")
-            if model != self.model_id:
-                raise IndexMismatch(
-                    f"the vector index was built with model {model!r}, not {self.model_id!r}; "
-                    "run 'claude-tui patterns reindex' to rebuild it"
-                )
             self.last_error = None
             self._collection = collection
             return collection
+
+    def _existing_model(self) -> str | None:
+        """The model recorded by an existing collection (None when there is none)."""
+        names = {getattr(c, "name", c) for c in self._client.list_collections()}
+        if COLLECTION not in names:
+            return None
+        try:
+            existing = self._client.get_collection(COLLECTION)
+        except Exception as exc:  # a persisted function we cannot even rebuild
+            return f"unknown ({type(exc).__name__})"
+        return str((existing.metadata or {}).get("model"))
+
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # already closed, or a remote client with nothing to release
+                log.debug("closing the Chroma client failed", exc_info=True)
+
+    def close(self) -> None:
+        """Release the Chroma client (its files stay as they are)."""
+        with self._lock:
+            self._collection = None
+            self._close_client()
 
     def _call(self, fn: Any) -> Any:
         collection = self.collection()

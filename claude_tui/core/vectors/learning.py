@@ -117,7 +117,7 @@ class PatternLearner:
                 function=chosen.chroma_function() if chosen is not None else None,
             )
         self.index = index
-        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[list[float], bool]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._synced = False
 
@@ -138,23 +138,23 @@ class PatternLearner:
             hit = self._cache.get(digest)
             if hit is not None:
                 self._cache.move_to_end(digest)
-                return hit, False
-        vector = self._from_redis(digest)
-        truncated = False
-        if vector is None:
-            vector, truncated = self._embed(text)
-            self._to_redis(digest, vector)
+                return hit
+        found = self._from_redis(digest)
+        if found is None:
+            found = self._embed(text)
+            self._to_redis(digest, *found)
         with self._cache_lock:
-            self._cache[digest] = vector
+            self._cache[digest] = found
             if len(self._cache) > 2000:
                 self._cache.popitem(last=False)
-        return vector, truncated
+        return found
 
     def _redis_key(self, digest: str) -> str | None:
         l2 = self.c.rt.l2_usable()
         return None if l2 is None else f"{l2.base}:emb:{digest}"
 
-    def _from_redis(self, digest: str) -> list[float] | None:
+    def _from_redis(self, digest: str) -> tuple[list[float], bool] | None:
+        """A cached query vector: float32 bytes and one byte for "truncated"."""
         import numpy as np
 
         key = self._redis_key(digest)
@@ -162,17 +162,20 @@ class PatternLearner:
         if key is None or l2 is None:
             return None
         ok, raw = l2._call(lambda: l2.client.get(key))
-        if not ok or not raw or len(raw) != self.index.dimensions * 4:
+        if not ok or not raw or len(raw) != self.index.dimensions * 4 + 1:
             return None
-        return [float(x) for x in np.frombuffer(raw, dtype=np.float32)]
+        vector = [float(x) for x in np.frombuffer(raw[:-1], dtype=np.float32)]
+        return vector, raw[-1:] == b"\x01"
 
-    def _to_redis(self, digest: str, vector: list[float]) -> None:
+    def _to_redis(self, digest: str, vector: list[float], truncated: bool) -> None:
         import numpy as np
 
         key = self._redis_key(digest)
         l2 = self.c.rt.l2
         if key is not None and l2 is not None:
-            data = np.asarray(vector, dtype=np.float32).tobytes()
+            data = np.asarray(vector, dtype=np.float32).tobytes() + (
+                b"\x01" if truncated else b"\x00"
+            )
             l2._call(lambda: l2.client.set(key, data, ex=86_400))
 
     # -- learning ---------------------------------------------------------------
@@ -212,6 +215,7 @@ class PatternLearner:
         pattern = self.c.patterns.add(
             exp.pattern_type, input_text, output_text, context=exp.context,
             confidence=confidence, session_id=exp.session_id,
+            success_rate=None if exp.success is None else float(exp.success),
             metadata={**exp.metadata, "features": features(exp), "model": self.model_id},
         )  # fmt: skip
         indexed = self._index([pattern], [vector])
@@ -268,6 +272,12 @@ class PatternLearner:
             raise BadInput(f"limit must be between 1 and 1000, not {limit!r}")
         if min_score is not None and not -1.0 <= float(min_score) <= 1.0:
             raise BadInput(f"min-score must be between -1 and 1, not {min_score!r}")
+        if is_sensitive("", "", query):
+            # Secrets are never embedded (nor cached in Redis): look for them by words only.
+            rows = self.c.patterns.search_text(query, pattern_type, limit)
+            return SearchResult(
+                rows, "text", False, "the query looks like a credential: not embedded"
+            )
         vector, truncated = self.embed_query(query)
         note = (
             "the query was longer than the model's window and was truncated" if truncated else None
@@ -317,6 +327,7 @@ class PatternLearner:
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild the index from SQLite; return how many patterns it holds."""
+        self._embed("dimension probe")  # a misconfigured embedder fails here, index intact
         self.index.reset()
         total = int(self.c.store.scalar("SELECT count(*) FROM neural_patterns"))
         done = 0
