@@ -33,6 +33,7 @@ format: $(STAMP)
 bench: $(STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_memory $(BENCH_ARGS)
 	$(BIN)/python -m bench.bench_app
+	$(BIN)/python -m bench.bench_patterns
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
