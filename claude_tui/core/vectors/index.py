@@ -22,6 +22,7 @@ from claude_tui.core.vectors.embedder import DIMENSIONS, MODEL_ID
 
 log = logging.getLogger(__name__)
 COLLECTION = "neural_patterns"
+OVERFETCH = 8  # how many times k to fetch unfiltered before filtering by type
 
 
 class IndexUnavailable(ClaudeTUIError):
@@ -209,18 +210,44 @@ class PatternIndex:
                 f"a query vector of {len(vector)} dimensions was refused "
                 f"(expected {self.dimensions})"
             )
-        where = {"pattern_type": pattern_type} if pattern_type else None
+        if pattern_type is None:
+            return self._nearest(vector, k, None)
+        # Chroma's metadata filter is slow on large collections (tens of ms at 100k):
+        # over-fetch without it and keep the wanted type; filter in Chroma only when
+        # too few of that type are among the nearest (rare types).
+        wider = self._nearest(vector, k * OVERFETCH, None, with_types=True)
+        kept = [hit for hit, kind in wider if kind == pattern_type][:k]
+        if len(kept) == k or len(wider) < k * OVERFETCH:
+            return kept
+        return self._nearest(vector, k, {"pattern_type": pattern_type})
+
+    def _nearest(
+        self,
+        vector: Sequence[float],
+        k: int,
+        where: dict[str, Any] | None,
+        *,
+        with_types: bool = False,
+    ) -> Any:
+        include = ["distances", "metadatas"] if with_types else ["distances"]
         result = self._call(
             lambda c: c.query(
                 query_embeddings=[list(map(float, vector))],
                 n_results=max(1, k),
                 where=where,
-                include=["distances"],
+                include=include,
             )
         )
         ids = result["ids"][0] if result["ids"] else []
         distances = result["distances"][0] if result["distances"] else []
-        return [Hit(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+        hits = [Hit(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+        if not with_types:
+            return hits
+        metadatas = result["metadatas"][0] if result.get("metadatas") else [None] * len(hits)
+        return [
+            (hit, (meta or {}).get("pattern_type"))
+            for hit, meta in zip(hits, metadatas, strict=True)
+        ]
 
     def ids(self) -> set[str]:
         """Every pattern id in the index."""

@@ -270,8 +270,12 @@ class PatternLearner:
         query = clean_text(text, "query")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise BadInput(f"limit must be between 1 and 1000, not {limit!r}")
-        if min_score is not None and not -1.0 <= float(min_score) <= 1.0:
-            raise BadInput(f"min-score must be between -1 and 1, not {min_score!r}")
+        if min_score is not None and (
+            isinstance(min_score, bool)
+            or not isinstance(min_score, int | float)
+            or not -1.0 <= float(min_score) <= 1.0
+        ):
+            raise BadInput(f"min-score must be a number between -1 and 1, not {min_score!r}")
         if is_sensitive("", "", query):
             # Secrets are never embedded (nor cached in Redis): look for them by words only.
             rows = self.c.patterns.search_text(query, pattern_type, limit)
@@ -364,9 +368,5 @@ class PatternLearner:
 
 
 def _metadata(p: Pattern) -> dict[str, Any]:
-    return {
-        "pattern_type": p.pattern_type,
-        "context": p.context or "",
-        "confidence": float(p.confidence),
-        "usage_count": int(p.usage_count),
-    }
+    # Only what does not change: confidence and usage live in SQLite alone.
+    return {"pattern_type": p.pattern_type, "context": p.context or ""}
