@@ -18,8 +18,8 @@ What is measured, in one run:
    similarity (median ~0.82 at 10k) close to that of the real sentences (~0.83) and keeps
    pairs under the learner's 0.92 consolidation threshold. Ids are ``pat_%08d``; metadata
    is what ``PatternLearner`` writes (pattern_type drawn uniformly and independently of the
-   vector from task_completion, error_fix, tool_sequence and decision; context; confidence;
-   usage_count); the document is the base sentence's text.
+   vector from task_completion, error_fix, tool_sequence and decision; and context); the
+   document is the base sentence's text.
 3. Search latency (k=10) through ``PatternIndex.query``, without and with a pattern_type
    filter (each query filters on a uniformly drawn type), over 500 query vectors made the
    same way but not in the index, after 20 warm-up queries. Right after, the same queries
@@ -348,8 +348,6 @@ class Corpus:
         self.x, self.base_of = synthesize(base, n, rng)
         self.types = rng.integers(0, len(PATTERN_TYPES), n)
         self.contexts = rng.integers(0, len(CONTEXTS), n)
-        self.confidence = rng.uniform(0.3, 0.9, n)
-        self.usage = rng.integers(0, 20, n)
         self.texts = texts
         self.q, _ = synthesize(base, WARMUP + queries, rng)
         self.q_types = rng.integers(0, len(PATTERN_TYPES), WARMUP + queries)
@@ -363,8 +361,6 @@ class Corpus:
             {
                 "pattern_type": PATTERN_TYPES[int(self.types[i])],
                 "context": CONTEXTS[int(self.contexts[i])],
-                "confidence": round(float(self.confidence[i]), 3),
-                "usage_count": int(self.usage[i]),
             }
             for i in range(start, stop)
         ]
