@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import platform
@@ -50,6 +49,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.common import summary, timed
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.models import cache_key, private_scope
@@ -175,36 +175,6 @@ def populate(data_dir: Path, n: int, rng: random.Random) -> tuple[str, list[str]
 
 
 # -- measurement helpers ---------------------------------------------------------------
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted sequence (0.0 when empty)."""
-    if not ordered:
-        return 0.0
-    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
-    return float(ordered[rank - 1])
-
-
-def summary(samples_ns: Sequence[int]) -> dict[str, Any]:
-    """p50/p90/p99/p99.9/max/mean in microseconds."""
-    ordered = sorted(samples_ns)
-    n = len(ordered)
-    return {
-        "n": n,
-        "p50_us": percentile(ordered, 50) / US,
-        "p90_us": percentile(ordered, 90) / US,
-        "p99_us": percentile(ordered, 99) / US,
-        "p999_us": percentile(ordered, 99.9) / US,
-        "max_us": (ordered[-1] / US) if n else 0.0,
-        "mean_us": (sum(ordered) / n / US) if n else 0.0,
-    }
-
-
-def timed(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """(nanoseconds, result) of one call."""
-    start = time.perf_counter_ns()
-    result = fn()
-    return time.perf_counter_ns() - start, result
 
 
 def free_port() -> int:

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
@@ -54,12 +53,13 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.common import percentile, summary, timed
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.vectors.embedder import DIMENSIONS, MODEL_ID, MiniLMEmbedder
@@ -197,35 +197,6 @@ def synthesize(base: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.n
 # -- measurement helpers ---------------------------------------------------------------
 
 
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted sequence (0.0 when empty)."""
-    if not ordered:
-        return 0.0
-    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
-    return float(ordered[rank - 1])
-
-
-def summary(samples_ns: Sequence[int]) -> dict[str, Any]:
-    """p50/p90/p99/max/mean in milliseconds."""
-    ordered = sorted(samples_ns)
-    n = len(ordered)
-    return {
-        "n": n,
-        "p50_ms": percentile(ordered, 50) / MS,
-        "p90_ms": percentile(ordered, 90) / MS,
-        "p99_ms": percentile(ordered, 99) / MS,
-        "max_ms": (ordered[-1] / MS) if n else 0.0,
-        "mean_ms": (sum(ordered) / n / MS) if n else 0.0,
-    }
-
-
-def timed(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """(nanoseconds, result) of one call."""
-    start = time.perf_counter_ns()
-    result = fn()
-    return time.perf_counter_ns() - start, result
-
-
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -259,7 +230,7 @@ def bench_embedding(
         t, _ = timed(lambda s=text: embedder.embed_one(s))
         if i >= WARMUP:
             lat.append(t)
-    single = summary(lat)
+    single = summary(lat, "ms")
     log(f"  embed_one: p50 {single['p50_ms']:.2f} ms, p99 {single['p99_ms']:.2f} ms")
     words = [len(s.split()) for s in sentences[:THROUGHPUT_SENTENCES]]
     nn = vectors @ vectors.T
@@ -325,8 +296,8 @@ def bench_end_to_end(tmp: Path, learn: int, searches: int, seed: int) -> dict[st
         "consolidated": consolidated,
         "patterns": patterns,
         "indexed": indexed,
-        "learn": summary(learn_ns[WARMUP:]),
-        "search": summary(lat),
+        "learn": summary(learn_ns[WARMUP:], "ms"),
+        "search": summary(lat, "ms"),
         "search_modes": modes,
     }
     log(
@@ -409,7 +380,7 @@ def insert(index: PatternIndex, corpus: Corpus) -> dict[str, Any]:
         "inserts_per_s": corpus.n / total,
         "first_10pct_inserts_per_s": first_rate,
         "last_10pct_inserts_per_s": last_rate,
-        "batch": summary(batch_ns),
+        "batch": summary(batch_ns, "ms"),
     }
 
 
@@ -441,7 +412,7 @@ def search(index: PatternIndex, corpus: Corpus, filtered: bool) -> dict[str, Any
         for hits, top in zip(found, exact, strict=True)
     ]
     short = sum(len(hits) < K for hits in found)
-    idx, bf = summary(index_ns), summary(brute_ns)
+    idx, bf = summary(index_ns, "ms"), summary(brute_ns, "ms")
     return {
         "filter": "pattern_type" if filtered else None,
         "k": K,
