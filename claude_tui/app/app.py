@@ -162,7 +162,8 @@ class ClaudeTUIApp(App[int]):
 
         counts = load_demo(self.coordinator)
         first = self.coordinator.sessions.list(status="active", limit=1)
-        self.call_from_thread(self.notify, f"Demo loaded: {counts}", title="Demo swarm")
+        loaded = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        self.call_from_thread(self.notify, f"Loaded {loaded}.", title="Demo swarm")
         if first:
             self.call_from_thread(self.set_session, first[-1].id)
         self.call_from_thread(self.post_message, DataChanged([]))
