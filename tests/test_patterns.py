@@ -847,3 +847,14 @@ def test_embedder_gives_unit_vectors_independent_of_batch() -> None:
     batch = embedder.embed([LONG_TEXT, FACTS[5][0], "short"])
     assert batch.truncated == [True, False, False]
     assert float(np.dot(alone, batch.vectors[1])) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_patterns_written_without_the_learner_are_indexed_before_the_next_search(
+    data_dir: Path,
+) -> None:
+    with open_coordinator(data_dir) as c:
+        learner = c.learning
+        assert learner.search("anything at all").hits == []  # opens and syncs the index
+        added = c.patterns.add("decision", "Pin every dependency exactly to keep snapshots stable")
+        found = learner.search("why are our package versions fixed?", limit=1)
+        assert found.mode == "vector" and [p.id for p, _ in found.hits] == [added.id]

@@ -9,6 +9,7 @@ from typing import Any
 
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import BadInput
+from claude_tui.core.events import ChangeEvent
 from claude_tui.core.models import SWARM_SCOPE, private_scope
 from claude_tui.core.secrets import is_sensitive
 
@@ -79,6 +80,9 @@ def load_demo(coordinator: MemoryCoordinator, path: Path = DEMO_FILE) -> dict[st
 
     coordinator.rt.write(body)
     coordinator.rt.l1.clear()
+    coordinator.rt.announce(
+        [ChangeEvent(None, table, "insert", "demo") for table in ("sessions", "neural_patterns")]
+    )
     return {kind: len(doc[kind]) for kind in ("sessions", "agents", "tasks", "memory", "patterns")}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from claude_tui.core.errors import BadInput, ClaudeTUIError
+from claude_tui.core.events import ChangeEvent
 from claude_tui.core.models import Pattern
 from claude_tui.core.secrets import is_sensitive
 from claude_tui.core.validation import check_text
@@ -120,6 +121,13 @@ class PatternLearner:
         self._cache: OrderedDict[str, tuple[list[float], bool]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._synced = False
+        # Pattern rows added or removed (demo data, another API, another process)
+        # make the next search or learn compare the index with SQLite again.
+        coordinator.events.subscribe(self._on_changes)
+
+    def _on_changes(self, events: list[ChangeEvent]) -> None:
+        if any(e.table == "neural_patterns" and e.op in ("insert", "delete") for e in events):
+            self._synced = False
 
     # -- embedding ------------------------------------------------------------
     def _embed(self, text: str) -> tuple[list[float], bool]:
