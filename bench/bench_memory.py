@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import summary, timed
+from bench.common import render_table, summary, timed
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.models import cache_key, private_scope
@@ -903,18 +903,8 @@ def render(rows: list[dict[str, Any]]) -> str:
         "target": "target",
         "result": "result",
     }
-    cols = list(headers)
-    cells = [[f"{row['size']:,}" if c == "size" else str(row[c]) for c in cols] for row in rows]
-    widths = [max(len(headers[c]), *(len(line[i]) for line in cells)) for i, c in enumerate(cols)]
-    out = ["  ".join(headers[c].ljust(w) for c, w in zip(cols, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    last = None
-    for row, line in zip(rows, cells, strict=True):
-        if last is not None and row["size"] != last:
-            out.append("")
-        last = row["size"]
-        out.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
-    return "\n".join(out)
+    shown = [{**row, "size": f"{row['size']:,}"} for row in rows]
+    return render_table(headers, shown, [row["size"] for row in rows])
 
 
 def render_disk(size: int, disk: dict[str, Any], label: str) -> str:

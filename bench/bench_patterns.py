@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import percentile, summary, timed
+from bench.common import percentile, render_table, summary, timed
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.vectors.embedder import DIMENSIONS, MODEL_ID, MiniLMEmbedder
@@ -633,29 +633,12 @@ def render(rows: list[dict[str, Any]]) -> str:
         "target": "target",
         "result": "result",
     }
-    cols = list(headers)
-
-    def cell(row: dict[str, Any], col: str) -> str:
-        if col == "size":
-            return "-" if row["size"] is None else f"{row['size']:,}"
-        return str(row[col])
-
-    cells = [[cell(row, c) for c in cols] for row in rows]
-    widths = [max(len(headers[c]), *(len(line[i]) for line in cells)) for i, c in enumerate(cols)]
-    out = ["  ".join(headers[c].ljust(w) for c, w in zip(cols, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    last: Any = "start"
-    for row, line in zip(rows, cells, strict=True):
-        group = (
-            row["size"]
-            if row["measure"].startswith(("insert", "search", "recall", "ef_"))
-            else None
-        )
-        if last != "start" and group != last:
-            out.append("")
-        last = group
-        out.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
-    return "\n".join(out)
+    shown = [{**row, "size": "-" if row["size"] is None else f"{row['size']:,}"} for row in rows]
+    groups = [
+        row["size"] if row["measure"].startswith(("insert", "search", "recall", "ef_")) else None
+        for row in rows
+    ]
+    return render_table(headers, shown, groups)
 
 
 # -- main ------------------------------------------------------------------------------

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from claude_tui.core.stats import percentile
+
 NS_PER = {"us": 1_000.0, "ms": 1_000_000.0}
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted sequence (0.0 when empty)."""
-    if not ordered:
-        return 0.0
-    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
-    return float(ordered[rank - 1])
 
 
 def summary(samples_ns: Sequence[int], unit: str = "us") -> dict[str, Any]:
@@ -39,3 +32,20 @@ def timed(fn: Callable[[], Any]) -> tuple[int, Any]:
     start = time.perf_counter_ns()
     result = fn()
     return time.perf_counter_ns() - start, result
+
+
+def render_table(headers: dict[str, str], rows: list[dict[str, Any]], groups: list[Any]) -> str:
+    """Aligned columns under a header and a rule; a blank line where ``groups`` changes.
+
+    ``rows`` hold the cells by column key, already formatted as text.
+    """
+    cols = list(headers)
+    cells = [[str(row[c]) for c in cols] for row in rows]
+    widths = [max(len(headers[c]), *(len(line[i]) for line in cells)) for i, c in enumerate(cols)]
+    out = ["  ".join(headers[c].ljust(w) for c, w in zip(cols, widths, strict=True))]
+    out.append("  ".join("-" * w for w in widths))
+    for i, line in enumerate(cells):
+        if i and groups[i] != groups[i - 1]:
+            out.append("")
+        out.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(out)

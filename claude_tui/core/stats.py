@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, deque
+from collections.abc import Sequence
 from typing import Any
 
 TIERS = ("l1", "l2", "sqlite")
 
 
-def percentile(samples: list[float], q: float) -> float:
+def percentile(samples: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) by nearest rank; 0.0 for no samples."""
     if not samples:
         return 0.0
     ordered = sorted(samples)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
+    return float(ordered[rank - 1])
 
 
 class Stats:
