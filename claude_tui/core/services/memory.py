@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -104,6 +105,7 @@ class MemoryService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._touches: dict[int, list[float]] = {}
+        self._touch_lock = threading.Lock()  # reads may come from several threads
         self._last_flush = time.monotonic()
 
     # -- scope resolution -------------------------------------------------
@@ -453,22 +455,25 @@ class MemoryService:
 
     # -- access tracking ----------------------------------------------------
     def _touch(self, entry_id: int, now: float) -> None:
-        slot = self._touches.get(entry_id)
-        if slot is None:
-            self._touches[entry_id] = [1, now]
-        else:
-            slot[0] += 1
-            slot[1] = now
-        if (
-            len(self._touches) >= _TOUCH_FLUSH_COUNT
-            or time.monotonic() - self._last_flush > _TOUCH_FLUSH_SECONDS
-        ):
+        with self._touch_lock:
+            slot = self._touches.get(entry_id)
+            if slot is None:
+                self._touches[entry_id] = [1, now]
+            else:
+                slot[0] += 1
+                slot[1] = now
+            due = (
+                len(self._touches) >= _TOUCH_FLUSH_COUNT
+                or time.monotonic() - self._last_flush > _TOUCH_FLUSH_SECONDS
+            )
+        if due:
             self.flush_access()
 
     def flush_access(self) -> None:
         """Write pending access counts (batched so reads do not each cost a write)."""
-        pending, self._touches = self._touches, {}
-        self._last_flush = time.monotonic()
+        with self._touch_lock:
+            pending, self._touches = self._touches, {}
+            self._last_flush = time.monotonic()
         if not pending:
             return
         params = [(count, last, entry_id) for entry_id, (count, last) in pending.items()]
@@ -485,9 +490,10 @@ class MemoryService:
         except sqlite3.OperationalError:
             # Another process is writing: keep the counts for the next flush rather
             # than make a read wait for the write lock.
-            for entry_id, (count, last) in pending.items():
-                slot = self._touches.setdefault(entry_id, [0, last])
-                slot[0] += count
+            with self._touch_lock:
+                for entry_id, (count, last) in pending.items():
+                    slot = self._touches.setdefault(entry_id, [0, last])
+                    slot[0] += count
 
     # -- listing and search -------------------------------------------------
     def _filters(
