@@ -787,51 +787,25 @@ def table_rows(size: int, r: dict[str, Any]) -> list[dict[str, Any]]:
         )
 
     for cell in r["reads"]:
-        p99 = cell["coordinator"]["p99_us"]
-        ratio = f"{cell['ratio_p50']:.2f}x ({cell['ratio_p99']:.2f}x)"
-        if cell["name"] == "get L1 hit":
-            add(
-                cell["name"],
-                _pair(cell["coordinator"]),
-                _pair(cell["raw"]),
-                cell["raw_name"],
-                ratio,
-                "p99 < 1 ms",
-                [("p99", p99 < TARGET_GET_P99_US)],
-            )
-        elif cell["name"] == "get SQLite (Redis off)":
-            add(
-                cell["name"],
-                _pair(cell["coordinator"]),
-                _pair(cell["raw"]),
-                cell["raw_name"],
-                ratio,
+        p99_ok = ("p99", cell["coordinator"]["p99_us"] < TARGET_GET_P99_US)
+        targets: dict[str, tuple[str, list[tuple[str, bool]]]] = {
+            "get L1 hit": ("p99 < 1 ms", [p99_ok]),
+            "get SQLite (Redis off)": (
                 "p99 < 1 ms; ratio <= 3x",
-                [
-                    ("p99", p99 < TARGET_GET_P99_US),
-                    ("ratio", cell["ratio_p50"] <= TARGET_READ_RATIO),
-                ],
-            )
-        elif cell["name"] == "get SQLite (L2 miss)":
-            add(
-                cell["name"],
-                _pair(cell["coordinator"]),
-                _pair(cell["raw"]),
-                cell["raw_name"],
-                ratio,
-                "p99 < 1 ms",
-                [("p99", p99 < TARGET_GET_P99_US)],
-            )
-        else:
-            add(
-                cell["name"],
-                _pair(cell["coordinator"]),
-                _pair(cell["raw"]),
-                cell["raw_name"],
-                ratio,
-                "-",
-                [],
-            )
+                [p99_ok, ("ratio", cell["ratio_p50"] <= TARGET_READ_RATIO)],
+            ),
+            "get SQLite (L2 miss)": ("p99 < 1 ms", [p99_ok]),
+        }
+        target, checks = targets.get(cell["name"], ("-", []))
+        add(
+            cell["name"],
+            _pair(cell["coordinator"]),
+            _pair(cell["raw"]),
+            cell["raw_name"],
+            f"{cell['ratio_p50']:.2f}x ({cell['ratio_p99']:.2f}x)",
+            target,
+            checks,
+        )
     for cell in r["puts"]:
         ratio = (
             f"{cell['ratio_p50']:.2f}x ({cell['ratio_p99']:.2f}x)" if "ratio_p50" in cell else "-"
