@@ -49,6 +49,38 @@ class Config:
     embedder: str = "minilm-int8"
     chroma_url: str | None = None
     cache: CacheConfig = field(default_factory=CacheConfig)
+    # Durability. Backups go to <data dir>/backups unless backup_dir says otherwise;
+    # a secondary dir (a mounted drive, a synced folder) gets a copy of each one.
+    backup_dir: str | None = None
+    backup_secondary_dir: str | None = None
+    backup_incremental_minutes: float = 5.0
+    backup_differential_minutes: float = 60.0
+    backup_full_at: str = "02:00"
+    retention_incremental_hours: float = 24.0
+    retention_differential_days: float = 7.0
+    retention_full_days: float = 30.0
+    checkpoint_interval_minutes: float = 15.0
+    checkpoint_keep: int = 20
+    purge_interval_seconds: float = 60.0
+    change_log_keep_days: float = 7.0
+    encryption_key: str | None = None
+
+    @property
+    def backups_path(self) -> Path:
+        """Where backups and their manifest are written."""
+        if self.backup_dir:
+            return Path(self.backup_dir).expanduser()
+        return self.data_dir / "backups"
+
+    @property
+    def secondary_backups_path(self) -> Path | None:
+        """The optional second copy of every backup."""
+        return Path(self.backup_secondary_dir).expanduser() if self.backup_secondary_dir else None
+
+    @property
+    def key_path(self) -> Path:
+        """The encryption key file (mode 0600), created on first use."""
+        return self.data_dir / "secret.key"
 
     @property
     def db_path(self) -> Path:
@@ -105,9 +137,32 @@ class Config:
                 f"embedder must be minilm-int8, chroma-default or sentence-transformers:MODEL, "
                 f"not {self.embedder!r}"
             )
+        for name in (
+            "backup_incremental_minutes", "backup_differential_minutes",
+            "retention_incremental_hours", "retention_differential_days", "retention_full_days",
+            "checkpoint_interval_minutes", "checkpoint_keep", "purge_interval_seconds",
+            "change_log_keep_days",
+        ):  # fmt: skip
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        full_at_hour_minute(self.backup_full_at)
         for f in fields(CacheConfig):
             if getattr(self.cache, f.name) <= 0:
                 raise ConfigError(f"cache.{f.name} must be positive")
+
+
+def full_at_hour_minute(text: str) -> tuple[int, int]:
+    """Parse the daily full-backup time ``HH:MM``.
+
+    Raises:
+        ConfigError: not a time of day.
+    """
+    hour, sep, minute = text.partition(":")
+    if sep and hour.isdigit() and minute.isdigit():
+        h, m = int(hour), int(minute)
+        if 0 <= h < 24 and 0 <= m < 60:
+            return h, m
+    raise ConfigError(f"backup full_at must be a time of day HH:MM, not {text!r}")
 
 
 def default_data_dir() -> Path:
@@ -125,6 +180,9 @@ _ENV_FIELDS: dict[str, tuple[str, type]] = {
     "SYNCHRONOUS": ("synchronous", str),
     "EMBEDDER": ("embedder", str),
     "CHROMA_URL": ("chroma_url", str),
+    "ENCRYPTION_KEY": ("encryption_key", str),
+    "BACKUP_DIR": ("backup_dir", str),
+    "BACKUP_SECONDARY_DIR": ("backup_secondary_dir", str),
 }
 
 _TRUE = {"1", "true", "yes", "on", "auto"}
@@ -170,7 +228,7 @@ def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any])
     for section, body in doc.items():
         if section == "cache" and isinstance(body, dict):
             cache_values.update(body)
-        elif section in {"redis", "memory", "sqlite", "vectors"} and isinstance(body, dict):
+        elif section in _SECTIONS and isinstance(body, dict):
             for key, value in body.items():
                 values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
         else:
@@ -188,7 +246,20 @@ _SECTION_KEYS = {
     ("sqlite", "synchronous"): "synchronous",
     ("vectors", "embedder"): "embedder",
     ("vectors", "chroma_url"): "chroma_url",
+    ("backup", "dir"): "backup_dir",
+    ("backup", "secondary_dir"): "backup_secondary_dir",
+    ("backup", "incremental_minutes"): "backup_incremental_minutes",
+    ("backup", "differential_minutes"): "backup_differential_minutes",
+    ("backup", "full_at"): "backup_full_at",
+    ("backup", "keep_incremental_hours"): "retention_incremental_hours",
+    ("backup", "keep_differential_days"): "retention_differential_days",
+    ("backup", "keep_full_days"): "retention_full_days",
+    ("checkpoints", "interval_minutes"): "checkpoint_interval_minutes",
+    ("checkpoints", "keep"): "checkpoint_keep",
+    ("scheduler", "purge_interval_seconds"): "purge_interval_seconds",
+    ("scheduler", "change_log_keep_days"): "change_log_keep_days",
 }
+_SECTIONS = {"redis", "memory", "sqlite", "vectors", "backup", "checkpoints", "scheduler"}
 
 
 def _build(kind: type, values: dict[str, Any], prefix: str) -> Any:

@@ -30,6 +30,7 @@ from claude_tui.core.store.db import Store
 from claude_tui.core.store.schema import LATEST_VERSION
 
 if TYPE_CHECKING:
+    from claude_tui.core.durability.checkpoints import CheckpointService
     from claude_tui.core.vectors.learning import PatternLearner
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class MemoryCoordinator:
                 timeout=config.redis_timeout_seconds,
                 retry_seconds=config.redis_retry_seconds,
             )
+        if sealer is None:
+            from claude_tui.core.durability.encryption import FernetSealer
+
+            sealer = FernetSealer(config, self.store)
         self.rt = Runtime(config, self.store, l2, clock=clock, sealer=sealer)
         self.sessions = SessionService(self.rt)
         self.agents = AgentService(self.rt)
@@ -74,6 +79,18 @@ class MemoryCoordinator:
         self.metrics = MetricService(self.rt)
         self._watcher: _Watcher | None = None
         self._learner: Any = None
+        self._checkpoints: CheckpointService | None = None
+        self.sessions.before_delete.append(
+            lambda sid: self.checkpoints.create(sid, reason="before-delete")
+        )
+        # Secrets stored before a key existed get sealed now (an index lookup: free
+        # when every secret is sealed already).
+        if self.store.scalar(
+            "SELECT 1 FROM memory_entries WHERE sensitive = 1 AND encrypted = 0 LIMIT 1"
+        ):
+            from claude_tui.core.durability.encryption import seal_plain_secrets
+
+            seal_plain_secrets(self.rt)
         if not config.strict_coherence:
             self.watch()
 
@@ -88,6 +105,15 @@ class MemoryCoordinator:
 
             self._learner = PatternLearner(self)
         return self._learner
+
+    @property
+    def checkpoints(self) -> CheckpointService:
+        """Session checkpoints: capture, list, preview, restore."""
+        if self._checkpoints is None:
+            from claude_tui.core.durability.checkpoints import CheckpointService
+
+            self._checkpoints = CheckpointService(self)
+        return self._checkpoints
 
     @property
     def learning_started(self) -> PatternLearner | None:

@@ -79,6 +79,9 @@ def load_demo(coordinator: MemoryCoordinator, path: Path = DEMO_FILE) -> dict[st
         )
 
     coordinator.rt.write(body)
+    from claude_tui.core.durability.encryption import seal_plain_secrets
+
+    seal_plain_secrets(coordinator.rt)  # the demo's secret is sealed like any other
     coordinator.rt.l1.clear()
     coordinator.rt.announce(
         [ChangeEvent(None, table, "insert", "demo") for table in ("sessions", "neural_patterns")]

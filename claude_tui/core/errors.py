@@ -49,3 +49,36 @@ class ConfigError(ClaudeTUIError):
 
     exit_code = 2
     title = "Configuration error"
+
+
+class StoreCorrupt(ClaudeTUIError):
+    """The database file is damaged; the latest verified backup can replace it."""
+
+    exit_code = 2
+    title = "Damaged database"
+
+
+class SecretUnavailable(ClaudeTUIError):
+    """An encrypted value cannot be opened (missing or wrong key); nothing was changed."""
+
+    exit_code = 2
+    title = "Encryption key"
+
+
+class BackupFailed(ClaudeTUIError):
+    """A backup, its verification or a restore did not complete; nothing was swapped in."""
+
+    exit_code = 1
+    title = "Backup failed"
+
+
+class StoreReplaced(ClaudeTUIError):
+    """A restore moved the database file this process still has open; nothing was written."""
+
+    exit_code = 2
+    title = "Database replaced"
+
+    def __init__(self, message: str = "", *, title: str | None = None) -> None:
+        super().__init__(
+            message or "the database was replaced by a restore; restart claude-tui", title=title
+        )

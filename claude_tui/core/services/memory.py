@@ -19,7 +19,7 @@ from typing import Any
 
 from claude_tui.core.cache.l1 import ABSENT
 from claude_tui.core.cache.l2 import TOMBSTONE
-from claude_tui.core.errors import BadInput
+from claude_tui.core.errors import BadInput, SecretUnavailable
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import next_version
 from claude_tui.core.models import SWARM_SCOPE, MemoryEntry, cache_key, private_scope
@@ -36,6 +36,7 @@ COLUMNS = (
     "id, key, value, memory_type, namespace, scope, session_id, agent_id, ttl, created_at, "
     "updated_at, accessed_at, access_count, version, origin, sensitive, encrypted"
 )
+LOCKED_VALUE = "<encrypted: key unavailable>"
 _TOUCH_FLUSH_SECONDS = 2.0
 _TOUCH_FLUSH_COUNT = 500
 
@@ -648,8 +649,16 @@ class MemoryService:
         return [self._opened(_entry(row, "sqlite")) for row in rows]
 
     def _opened(self, entry: MemoryEntry) -> MemoryEntry:
+        """Decrypt a listed secret; without the right key, list it masked instead of failing.
+
+        A listing must stay readable when the key is missing: only reading that
+        one secret (``get``) reports the key problem.
+        """
         if entry.encrypted:
-            return replace(entry, raw=self.rt.sealer.open(entry.raw, True))
+            try:
+                return replace(entry, raw=self.rt.sealer.open(entry.raw, True))
+            except SecretUnavailable:
+                return replace(entry, raw=json.dumps(LOCKED_VALUE))
         return entry
 
     def stats_by_session(self) -> dict[str | None, tuple[int, int]]:

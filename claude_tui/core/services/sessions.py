@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from claude_tui.core.errors import BadInput, NotFound
@@ -39,6 +39,8 @@ class SessionService:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        # Called with the session id before a delete (the coordinator checkpoints here).
+        self.before_delete: list[Callable[[str], object]] = []
 
     def create(
         self,
@@ -119,8 +121,14 @@ class SessionService:
         return self.update(session_id, status="archived")
 
     def delete(self, session_id: str) -> None:
-        """Delete a session with its agents, tasks and private memory (shared memory stays)."""
+        """Delete a session with its agents, tasks and private memory (shared memory stays).
+
+        A checkpoint is taken first (see ``before_delete``), so the session can be
+        brought back with ``session restore``.
+        """
         self.get(session_id)
+        for hook in self.before_delete:
+            hook(session_id)
 
         def body(conn: sqlite3.Connection) -> None:
             conn.execute(

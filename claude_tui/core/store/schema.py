@@ -262,11 +262,35 @@ CREATE TABLE pattern_index_queue (
 );
 """
 
+# Session checkpoints (the snapshot is zlib-compressed JSON; sealed secrets stay
+# sealed inside it), logged like every other table so backups carry them; and an
+# index over secrets: those stored before encryption was on are sealed at open,
+# and a key rotation walks the rest.
+DURABILITY_SQL = f"""
+CREATE TABLE checkpoints (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    label TEXT,
+    reason TEXT NOT NULL DEFAULT 'manual',
+    created_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{{}}',
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX idx_checkpoints_session ON checkpoints(session_id, created_at);
+CREATE INDEX idx_memory_secrets ON memory_entries(encrypted, id) WHERE sensitive = 1;
+{_log_trigger("checkpoints", "insert", "new", "id", {})}
+{_log_trigger("checkpoints", "update", "new", "id", {})}
+{_log_trigger("checkpoints", "delete", "old", "id", {})}
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
     Migration(3, "indexes for newest-first paging", PAGING_SQL),
     Migration(4, "pattern outcomes; queue of pattern writes for the vector index", INDEX_QUEUE_SQL),
+    Migration(5, "session checkpoints; index of secrets not yet sealed", DURABILITY_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

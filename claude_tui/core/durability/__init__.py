@@ -1,0 +1,1 @@
+"""Durability: session checkpoints, backups and restore, encryption keys, the scheduler."""

@@ -1,0 +1,185 @@
+"""Key rotation: re-encrypt every sealed value under a new primary key.
+
+The new key is put first in the key file while the old ones stay behind it,
+so every value stays readable at every moment; rows are then re-encrypted in
+short batches. A rotation cut short (kill -9, power loss) is marked in
+``meta`` and simply resumes the next time ``keys rotate`` runs: it does not
+make yet another key, and rows already done are re-encrypted harmlessly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from claude_tui.core.durability.checkpoints import decode_snapshot, encode_snapshot
+from claude_tui.core.durability.encryption import (
+    FernetSealer,
+    load_keys,
+    seal_plain_secrets,
+    write_key_file,
+)
+from claude_tui.core.errors import SecretUnavailable
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
+    from claude_tui.core.coordinator import MemoryCoordinator
+
+_MARK = "key_rotation"
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """What a rotation did."""
+
+    resumed: bool
+    source: str
+    values: int
+    checkpoints: int
+    sealed_plain: int
+    old_keys_kept: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def rotate_keys(
+    c: MemoryCoordinator,
+    *,
+    drop_old: bool = False,
+    batch: int = 500,
+    progress: Callable[[str, int], None] | None = None,
+) -> RotationReport:
+    """Re-encrypt every secret (memory values and checkpoint copies) under a new key.
+
+    With a key file, a new key is generated and put first. With
+    ``CLAUDE_TUI_ENCRYPTION_KEY`` the first key of that (comma-separated) list
+    is the new one: set it to ``NEW,OLD`` and rotate.
+
+    Args:
+        drop_old: afterwards remove the old keys from the key file. Backups
+            taken before the rotation then can no longer open their secrets.
+
+    Raises:
+        SecretUnavailable: the current key is missing or wrong (nothing is changed).
+    """
+    from cryptography.fernet import Fernet
+
+    started = time.perf_counter()
+    sealer = c.rt.sealer
+    if not isinstance(sealer, FernetSealer):
+        raise SecretUnavailable("this coordinator does not encrypt secrets; nothing to rotate")
+    sealer.ensure_ready(create=True)  # proves the current keys open this database, or raises
+    ring = load_keys(c.config)
+    resumed = c.store.meta(_MARK) is not None
+    if ring.source == "file" and not resumed:
+        # Key file first, mark second: a crash between them leaves a file whose
+        # first key is new and unused, which a later rotation simply keeps behind.
+        write_key_file(ring.path, (Fernet.generate_key(), *ring.keys))
+    c.store.write(
+        lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_MARK, str(time.time()))
+        )
+    )
+    sealer.reload()
+    multi = load_keys(c.config).multi()
+    values = _rotate_values(c, multi, batch, progress)
+    checkpoints = _rotate_checkpoints(c, multi, progress)
+    sealed = seal_plain_secrets(c.rt, batch=batch)
+    token = multi.encrypt(b"claude-tui key check").decode("ascii")
+
+    def finish(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'key_check'", (token,))
+        conn.execute("DELETE FROM meta WHERE key = ?", (_MARK,))
+
+    c.store.write(finish)
+    ring = load_keys(c.config)
+    if drop_old and ring.source == "file" and len(ring.keys) > 1:
+        write_key_file(ring.path, ring.keys[:1])
+        ring = load_keys(c.config)
+    sealer.reload()
+    c.rt.l1.clear()
+    return RotationReport(
+        resumed=resumed,
+        source=ring.source,
+        values=values,
+        checkpoints=checkpoints,
+        sealed_plain=sealed,
+        old_keys_kept=len(ring.keys) - 1,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _rotate_values(
+    c: MemoryCoordinator,
+    multi: MultiFernet,
+    batch: int,
+    progress: Callable[[str, int], None] | None,
+) -> int:
+    done, last = 0, -1
+    while True:
+        rows = c.store.rows(
+            "SELECT id, value FROM memory_entries WHERE sensitive = 1 AND encrypted = 1 "
+            "AND id > ? ORDER BY id LIMIT ?",
+            (last, batch),
+        )
+        if not rows:
+            return done
+        updates = [(multi.rotate(v.encode("ascii")).decode("ascii"), i, v) for i, v in rows]
+
+        def body(conn: sqlite3.Connection, updates: list[tuple[str, int, str]] = updates) -> None:
+            # Only rows unchanged since read: a newer write is sealed with the new key anyway.
+            conn.executemany(
+                "UPDATE memory_entries SET value = ? WHERE id = ? AND value = ?", updates
+            )
+
+        c.rt.write(body)
+        done += len(rows)
+        last = rows[-1][0]
+        if progress is not None:
+            progress("values", done)
+
+
+def _rotate_checkpoints(
+    c: MemoryCoordinator, multi: MultiFernet, progress: Callable[[str, int], None] | None
+) -> int:
+    done = 0
+    for (checkpoint_id,) in c.store.rows("SELECT id FROM checkpoints ORDER BY rowid"):
+        blob = c.store.scalar("SELECT data FROM checkpoints WHERE id = ?", (checkpoint_id,))
+        if blob is None:
+            continue
+        snapshot = decode_snapshot(bytes(blob))
+        part = snapshot["tables"]["memory_entries"]
+        at_value = part["columns"].index("value")
+        at_encrypted = part["columns"].index("encrypted")
+        touched = False
+        for row in part["rows"]:
+            if row[at_encrypted]:
+                row[at_value] = multi.rotate(row[at_value].encode("ascii")).decode("ascii")
+                touched = True
+        if not touched:
+            continue
+        new_blob = encode_snapshot(snapshot)
+
+        def body(
+            conn: sqlite3.Connection,
+            cid: str = checkpoint_id,
+            old: Any = blob,
+            new: bytes = new_blob,
+        ) -> None:
+            conn.execute(
+                "UPDATE checkpoints SET data = ?, size = ? WHERE id = ? AND data = ?",
+                (new, len(new), cid, old),
+            )
+
+        c.rt.write(body)
+        done += 1
+        if progress is not None:
+            progress("checkpoints", done)
+    return done
