@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -325,7 +324,9 @@ class CheckpointService:
             conn.execute("PRAGMA defer_foreign_keys = ON")
             plan, ops = _plan(conn, session_id, checkpoint, snapshot, keep_new)
             _apply(conn, session_id, snapshot, ops, now)
-            upserted = [str(r[0]) for r in ops["neural_patterns"]["put"]]
+            pattern_ops = ops["neural_patterns"]
+            upserted = [str(r[0]) for r in pattern_ops["insert"]]
+            upserted += [str(r[0]) for r, _ in pattern_ops["update"]]
             deleted = [str(i) for i in ops["neural_patterns"]["delete"]]
             conn.executemany(
                 "INSERT OR REPLACE INTO pattern_index_queue (pattern_id, op, queued_at) "
@@ -425,16 +426,23 @@ def _plan(
             )
         ignore = _ignored_columns(table, columns)
         now_rows = {r[0]: r for r in rows}
-        put: list[list[Any]] = []
+        inserts: list[list[Any]] = []
+        updates: list[tuple[list[Any], tuple[int, ...]]] = []
         change = TableChange()
         for saved_row in part["rows"]:
-            existing = now_rows.pop(saved_row[0], None)
-            if existing is None:
+            current_row = now_rows.pop(saved_row[0], None)
+            if current_row is None:
                 change.added += 1
-                put.append(saved_row)
-            elif _differs(existing, saved_row, ignore):
+                inserts.append(saved_row)
+                continue
+            differing = tuple(
+                i
+                for i, (a, b) in enumerate(zip(current_row, saved_row, strict=True))
+                if i not in ignore and a != b
+            )
+            if differing:
                 change.changed += 1
-                put.append(saved_row)
+                updates.append((saved_row, differing))
         delete: list[Any] = []
         if keep_new:
             change.kept = len(now_rows)
@@ -442,8 +450,7 @@ def _plan(
             change.removed = len(now_rows)
             delete = list(now_rows)
         plan.tables[table] = change
-        existing = {r[0] for r in rows}
-        ops[table] = {"columns": columns, "put": put, "delete": delete, "existing": existing}
+        ops[table] = {"columns": columns, "insert": inserts, "update": updates, "delete": delete}
     return plan, ops
 
 
@@ -452,11 +459,6 @@ def _ignored_columns(table: str, columns: list[str]) -> set[int]:
     if table != "memory_entries":
         return set()
     return {columns.index(c) for c in ("accessed_at", "access_count", "version", "origin")}
-
-
-def _differs(current: Iterable[Any], saved: list[Any], ignore: set[int]) -> bool:
-    pairs = enumerate(zip(current, saved, strict=True))
-    return any(i not in ignore and a != b for i, (a, b) in pairs)
 
 
 def _apply(
@@ -479,41 +481,80 @@ def _apply(
     for table in ("agents", "tasks", "neural_patterns", "memory_entries"):
         op = ops[table]
         columns: list[str] = op["columns"]
-        rows: list[list[Any]] = op["put"]
-        if not rows:
-            continue
-        if table == "tasks":
-            rows = _parents_first(rows, columns.index("parent_task_id"))
+        inserts: list[list[Any]] = op["insert"]
+        updates: list[tuple[list[Any], tuple[int, ...]]] = op["update"]
         if table == "memory_entries":
-            rows = _restamped(conn, rows, columns, now)
-        assignments = ", ".join(f"{c} = ?" for c in columns[1:])
-        marks = ", ".join("?" for _ in columns)
-        inserts = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-        existing = op["existing"]
-        for row in rows:
-            if row[0] in existing:
-                # UPDATE, never delete + insert: deleting a task would cascade to its children.
-                conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*row[1:], row[0]])
-            else:
-                conn.execute(inserts, row)
+            inserts, updates = _restamped(conn, inserts, updates, columns, now)
+        if inserts:
+            if table == "tasks":
+                inserts = _parents_first(inserts, columns.index("parent_task_id"))
+            _bulk_insert(conn, table, columns, inserts)
+        # UPDATE only the columns that differ (never delete + insert: deleting a task
+        # would cascade to its children, and untouched columns keep their indexes).
+        by_columns: dict[tuple[int, ...], list[list[Any]]] = {}
+        for row, differing in updates:
+            by_columns.setdefault(differing, []).append([row[0], *(row[i] for i in differing)])
+        for differing, params in by_columns.items():
+            _bulk_update(conn, table, [columns[i] for i in differing], params)
+
+
+def _staged(conn: sqlite3.Connection, columns: list[str], rows: list[list[Any]]) -> str:
+    """Rows in a temporary table, so one set-based statement can apply them.
+
+    One statement over 10,000 rows is several times faster than 10,000
+    statements here: the FTS index and the triggers do their work in one pass.
+    """
+    conn.execute("DROP TABLE IF EXISTS temp.restore_rows")
+    conn.execute(f"CREATE TEMP TABLE restore_rows ({', '.join(columns)})")
+    marks = ", ".join("?" for _ in columns)
+    conn.executemany(f"INSERT INTO temp.restore_rows VALUES ({marks})", rows)
+    return "temp.restore_rows"
+
+
+def _bulk_insert(
+    conn: sqlite3.Connection, table: str, columns: list[str], rows: list[list[Any]]
+) -> None:
+    names = ", ".join(columns)
+    staged = _staged(conn, columns, rows)
+    conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staged} ORDER BY rowid")
+    conn.execute(f"DROP TABLE {staged}")
+
+
+def _bulk_update(
+    conn: sqlite3.Connection, table: str, columns: list[str], rows: list[list[Any]]
+) -> None:
+    staged = _staged(conn, ["id", *(f"v_{c}" for c in columns)], rows)
+    assignments = ", ".join(f"{c} = s.v_{c}" for c in columns)
+    conn.execute(f"UPDATE {table} SET {assignments} FROM {staged} AS s WHERE {table}.id = s.id")
+    conn.execute(f"DROP TABLE {staged}")
 
 
 def _restamped(
-    conn: sqlite3.Connection, rows: list[list[Any]], columns: list[str], now: float
-) -> list[list[Any]]:
-    """Memory rows get a new version (a restore is a new write) and take back their key."""
+    conn: sqlite3.Connection,
+    inserts: list[list[Any]],
+    updates: list[tuple[list[Any], tuple[int, ...]]],
+    columns: list[str],
+    now: float,
+) -> tuple[list[list[Any]], list[tuple[list[Any], tuple[int, ...]]]]:
+    """Memory rows get a new version (a restore is a new write); inserts take back their key."""
     at = {c: columns.index(c) for c in ("id", "scope", "namespace", "key", "version")}
-    out = []
-    for row in rows:
+    version_at = at["version"]
+
+    def stamped(row: list[Any]) -> list[Any]:
+        copy = list(row)
+        copy[version_at] = next_version(now, int(row[version_at]))
+        return copy
+
+    for row in inserts:
         # The same key may have been deleted and written again under a new id since.
         conn.execute(
             "DELETE FROM memory_entries WHERE scope = ? AND namespace = ? AND key = ? AND id != ?",
             (row[at["scope"]], row[at["namespace"]], row[at["key"]], row[at["id"]]),
         )
-        copy = list(row)
-        copy[at["version"]] = next_version(now, int(row[at["version"]]))
-        out.append(copy)
-    return out
+    return (
+        [stamped(r) for r in inserts],
+        [(stamped(r), tuple(sorted({*d, version_at}))) for r, d in updates],
+    )
 
 
 def _parents_first(rows: list[list[Any]], parent_at: int) -> list[list[Any]]:
