@@ -55,7 +55,15 @@ def populate(c: MemoryCoordinator) -> dict[str, Any]:
     c.memory.store("api_key", "sk-ant-" + "a" * 30, session_id=s.id)
     c.memory.store("team", "shared value", memory_type="shared")
     p = c.patterns.add("tool-sequence", "read then edit", "ok", session_id=s.id)
-    return {"s": s, "lead": lead, "coder": coder, "root": root, "child": child, "leaf": leaf, "p": p}
+    return {
+        "s": s,
+        "lead": lead,
+        "coder": coder,
+        "root": root,
+        "child": child,
+        "leaf": leaf,
+        "p": p,
+    }
 
 
 def mutate(c: MemoryCoordinator, w: dict[str, Any]) -> None:

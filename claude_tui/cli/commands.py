@@ -54,6 +54,80 @@ def session_archive(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     return 0
 
 
+def session_delete(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    c.sessions.delete(a.id)
+    latest = c.checkpoints.list(a.id, limit=1)
+    kept = f" (checkpoint {latest[0].id} kept; 'session restore {a.id}' brings it back)"
+    print(f"deleted {a.id}{kept if latest else ''}")
+    return 0
+
+
+def session_checkpoint(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    print(c.checkpoints.create(a.id, label=a.label).id)
+    return 0
+
+
+def session_checkpoints(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    if not c.checkpoints.list(a.id, limit=1):
+        c.sessions.get(a.id)  # an unknown session is an error; a session without any is not
+    found = c.checkpoints.list(a.id)
+    if a.json:
+        out.emit_json([cp.to_dict() for cp in found])
+        return 0
+    out.table(
+        ["ID", "CREATED", "REASON", "LABEL", "AGENTS", "TASKS", "PENDING", "MEMORY", "PATTERNS"],
+        [(cp.id, out.when(cp.created_at), cp.reason, cp.label, cp.counts.get("agents"),
+          cp.counts.get("tasks"), cp.counts.get("pending_tasks"), cp.counts.get("memory"),
+          cp.counts.get("patterns")) for cp in found],
+    )  # fmt: skip
+    return 0
+
+
+def session_restore(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    if a.dry_run:
+        plan = c.checkpoints.preview(a.id, a.checkpoint, keep_new=a.keep_new)
+        if a.json:
+            out.emit_json(plan.to_dict())
+        else:
+            print(f"restoring {plan.checkpoint.id} would change: {plan.summary()}")
+        return 0
+    result = c.checkpoints.restore(a.id, a.checkpoint, keep_new=a.keep_new)
+    if a.json:
+        out.emit_json({**result.plan.to_dict(), "safety_checkpoint": result.safety_checkpoint})
+        return 0
+    undo = (
+        f" (the state before is checkpoint {result.safety_checkpoint})"
+        if result.safety_checkpoint
+        else ""
+    )
+    print(f"restored {a.id} to {result.plan.checkpoint.id}: {result.plan.summary()}{undo}")
+    return 0
+
+
+def keys_rotate(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    from claude_tui.core.durability.rotation import rotate_keys
+
+    def progress(what: str, done: int) -> None:
+        if done % 5000 == 0:
+            err(f"re-encrypted {done:,} {what}")
+
+    report = rotate_keys(c, drop_old=a.drop_old, progress=progress)
+    if a.json:
+        out.emit_json(report.to_dict())
+        return 0
+    how = "resumed an interrupted rotation: " if report.resumed else ""
+    print(
+        f"{how}re-encrypted {report.values:,} secrets and {report.checkpoints:,} checkpoints "
+        f"under the new key ({report.source}); sealed {report.sealed_plain:,} stored in clear"
+    )
+    if report.old_keys_kept:
+        err(
+            f"{report.old_keys_kept} old key(s) kept so older backups stay readable; "
+            "'keys rotate --drop-old' removes them"
+        )
+    return 0
+
+
 def agent_register(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     agent = c.agents.register(a.session, a.agent_type, a.role, capabilities=a.capabilities)
     print(agent.id)
@@ -179,8 +253,19 @@ def memory_purge(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     return 0
 
 
+def worker(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    from claude_tui.core.durability.scheduler import run_worker
+
+    return run_worker(c, once=a.once)
+
+
 def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    from claude_tui.cli.backup_commands import backup_status
+    from claude_tui.core.durability.integrity import full_check
+
     report = c.doctor()
+    report["integrity"] = full_check(c.store.path).to_dict()
+    report["backups"] = backup_status(c.config)
     if a.json:
         out.emit_json(report)
         return 0
@@ -203,9 +288,17 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             ("SQLite", "up"),
             ("Redis (L2)", redis_line),
             ("patterns", _vectors_line(report["vectors"])),
+            ("integrity", _integrity_line(report["integrity"])),
+            ("backups", report["backups"]["line"]),
         ]
     )
     return 0
+
+
+def _integrity_line(r: dict[str, object]) -> str:
+    if r["ok"]:
+        return f"ok ({r['level']} check, {r['seconds']:.2f} s)"
+    return f"DAMAGED: {r['problem']} — run `claude-tui backup restore latest`"
 
 
 def _vectors_line(v: dict[str, object]) -> str:
@@ -307,6 +400,11 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("session", "show"): session_show,
     ("session", "status"): session_status,
     ("session", "archive"): session_archive,
+    ("session", "delete"): session_delete,
+    ("session", "checkpoint"): session_checkpoint,
+    ("session", "checkpoints"): session_checkpoints,
+    ("session", "restore"): session_restore,
+    ("keys", "rotate"): keys_rotate,
     ("agent", "register"): agent_register,
     ("agent", "list"): agent_list,
     ("task", "add"): task_add,
@@ -324,9 +422,19 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("patterns", "list"): patterns_list,
     ("patterns", "reindex"): patterns_reindex,
     ("doctor", None): doctor,
+    ("worker", None): worker,
 }
 
 
 def err(message: str) -> None:
     """Write one line to stderr."""
     sys.stderr.write(message.rstrip() + "\n")
+
+
+def _merge_backup_handlers() -> None:
+    from claude_tui.cli.backup_commands import BACKUP_HANDLERS  # imported late: no cycle
+
+    HANDLERS.update(BACKUP_HANDLERS)
+
+
+_merge_backup_handlers()

@@ -56,6 +56,10 @@ def _run(argv: list[str]) -> int:
 
         print("stopped" if stop_private(config) else "not running")
         return 0
+    if args.command == "backup" and args.action in ("restore", "list", "verify"):
+        from claude_tui.cli.backup_commands import run_without_store
+
+        return run_without_store(config, args)  # works while the database is damaged
     if args.command == "memory" and args.action == "store":
         from claude_tui.core.validation import parse_cli_value, parse_ttl
 

@@ -85,6 +85,24 @@ def build_parser() -> Parser:
     p.add_argument("status", choices=["active", "paused", "completed", "archived"])
     p = session.add_parser("archive", help="archive a session")
     p.add_argument("id")
+    p = session.add_parser("delete", help="delete a session (a checkpoint is taken first)")
+    p.add_argument("id")
+    p = session.add_parser("checkpoint", help="checkpoint a session now; prints the checkpoint id")
+    p.add_argument("id")
+    p.add_argument("--label")
+    p = session.add_parser("checkpoints", help="list a session's checkpoints, newest first")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = session.add_parser(
+        "restore", help="bring a session back to a checkpoint (the latest when none is given)"
+    )
+    p.add_argument("id")
+    p.add_argument("checkpoint", nargs="?")
+    p.add_argument(
+        "--keep-new", action="store_true", help="keep what was added after the checkpoint"
+    )
+    p.add_argument("--dry-run", action="store_true", help="only show what would change")
+    p.add_argument("--json", action="store_true")
 
     agent = cmds.add_parser("agent", help="register and list agents").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=Parser
@@ -169,6 +187,41 @@ def build_parser() -> Parser:
     p.add_argument("--type", dest="pattern_type")
     p.add_argument("--json", action="store_true")
     patterns.add_parser("reindex", help="rebuild the vector index from SQLite")
+
+    p = cmds.add_parser("worker", help="run backups, purge, retention, checkpoints (foreground)")
+    p.add_argument("--once", action="store_true", help="run whatever is due once, then exit")
+
+    keys = cmds.add_parser("keys", help="the encryption key of secrets").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=Parser
+    )
+    p = keys.add_parser("rotate", help="re-encrypt every secret under a new key (resumable)")
+    p.add_argument(
+        "--drop-old",
+        action="store_true",
+        help="then remove the old keys (older backups can no longer open their secrets)",
+    )
+    p.add_argument("--json", action="store_true")
+
+    backup = cmds.add_parser(
+        "backup", help="take, list, verify and restore backups of the database"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = backup.add_parser("run", help="take a backup now and verify it")
+    p.add_argument(
+        "--kind", choices=["full", "differential", "incremental", "auto"], default="auto",
+        help="auto (default): full when there is none yet, else incremental",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true")
+    p = backup.add_parser("list", help="list backups (from the manifest)")
+    p.add_argument("--json", action="store_true")
+    p = backup.add_parser("verify", help="re-check backups (all when no ID); exit 1 if any fails")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p = backup.add_parser("restore", help="replace the database with a backup (point in time)")
+    p.add_argument("target", nargs="?", default="latest", metavar="ID|latest")
+    p.add_argument(
+        "--at", help="newest state at or before TIME (2026-11-25T14:00 local time, or epoch)"
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     p = cmds.add_parser("doctor", help="versions, data dir, schema and which tiers are up")
     p.add_argument("--json", action="store_true")

@@ -467,10 +467,10 @@ def _apply(
     saved = snapshot["session"]
     names = list(saved)
     marks = ", ".join("?" for _ in names)
-    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "id")
+    excluded = ", ".join(f"{n} = excluded.{n}" for n in names if n != "id")
     conn.execute(
         f"INSERT INTO sessions ({', '.join(names)}) VALUES ({marks}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}",
+        f"ON CONFLICT (id) DO UPDATE SET {excluded}",
         [saved[n] for n in names],
     )
     # Deletes first (children before parents for tasks), then puts (parents first).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from claude_tui.core.config import Config
+from claude_tui.core.errors import StoreReplaced, StoreUnusable
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.store import txn
 from claude_tui.core.store.connection import connect
@@ -25,22 +27,43 @@ class Store:
     def __init__(self, config: Config) -> None:
         import sqlite_utils  # deferred: a noticeable import, only needed once opened
 
+        from claude_tui.core.durability import integrity
+
         self.path: Path = config.db_path
-        self.conn = connect(
-            self.path, busy_timeout_ms=config.busy_timeout_ms, synchronous=config.synchronous
-        )
+        try:
+            self.conn = connect(
+                self.path, busy_timeout_ms=config.busy_timeout_ms, synchronous=config.synchronous
+            )
+        except StoreUnusable as exc:
+            # connect() words every sqlite error as "unusable"; damage has its own remedy.
+            if any(m in exc.message.lower() for m in ("malformed", "file is not a database")):
+                raise integrity.corrupt_error(self.path, exc.message.split(": ")[-1]) from None
+            raise
+        # The file a restore may later move aside: writes check the path still names it.
+        self._inode = os.stat(self.path).st_ino
         self.lock = threading.RLock()
         self._busy_timeout_ms = int(config.busy_timeout_ms)
         self._scan_conn: sqlite3.Connection | None = None
         self._scan_lock = threading.Lock()
         self._synchronous = config.synchronous.upper()
         try:
+            integrity.require_intact(self.path, self.conn)
             self.applied_migrations = migrate(self.conn, self.path)
+            meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            if integrity.is_corruption(exc):
+                raise integrity.corrupt_error(self.path, str(exc)) from None
+            raise
+        except StoreUnusable as exc:
+            self.conn.close()
+            if any(m in exc.message.lower() for m in ("malformed", "file is not a database")):
+                raise integrity.corrupt_error(self.path, exc.message.split(": ")[-1]) from None
+            raise
         except BaseException:
             self.conn.close()
             raise
         self.db = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
-        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         self.db_id: str = meta["db_id"]
         self.node_id: str = meta["node_id"]
         self._data_version = self._read_data_version()
@@ -49,12 +72,20 @@ class Store:
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a query and return all rows as tuples."""
         with self.lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_corrupt(exc)
+                raise
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """Run a query and return its first row (or None)."""
         with self.lock:
-            return self.conn.execute(sql, params).fetchone()
+            try:
+                return self.conn.execute(sql, params).fetchone()
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_corrupt(exc)
+                raise
 
     def scan_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a long read-only query (counts, sizes) on a second connection.
@@ -92,16 +123,43 @@ class Store:
         without an fsync (``synchronous=NORMAL``: safe from corruption in WAL
         mode; only this advisory write could be lost on power failure).
         """
+
+        def guarded(conn: sqlite3.Connection) -> T:
+            # Checked under the write lock: a restore holds that lock while it
+            # swaps files, so a write either lands before the swap (and is kept in
+            # the file moved aside) or sees the swap here and is refused.
+            self._check_not_replaced()
+            return body(conn)
+
         with self.lock:
-            if wait:
-                return txn.write(self.conn, body, patience=patience)
-            self.conn.execute("PRAGMA busy_timeout = 0")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                return txn.write(self.conn, body, patience=0.0)
-            finally:
-                self.conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-                self.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                if wait:
+                    return txn.write(self.conn, guarded, patience=patience)
+                self.conn.execute("PRAGMA busy_timeout = 0")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                try:
+                    return txn.write(self.conn, guarded, patience=0.0)
+                finally:
+                    self.conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+                    self.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_corrupt(exc)
+                raise
+
+    def _check_not_replaced(self) -> None:
+        """Raise StoreReplaced when the path no longer names the file we opened."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current != self._inode:
+            raise StoreReplaced()
+
+    def _raise_if_corrupt(self, exc: sqlite3.DatabaseError) -> None:
+        from claude_tui.core.durability import integrity
+
+        if integrity.is_corruption(exc):
+            raise integrity.corrupt_error(self.path, str(exc)) from None
 
     @staticmethod
     def last_seq(conn: sqlite3.Connection) -> int:
