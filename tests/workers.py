@@ -30,5 +30,17 @@ def store_one(data_dir: str, redis_url: str, session_id: str, key: str, value: s
         c.memory.store(key, value, session_id=session_id)
 
 
+def write_acked(data_dir: str, redis_url: str, session_id: str, prefix: str) -> None:
+    """Store keys until killed; print each index once its store has returned (acknowledged)."""
+    with MemoryCoordinator(_config(data_dir, redis_url)) as c:
+        i = 0
+        while True:
+            c.memory.store(f"{prefix}-{i}", {"writer": prefix, "i": i}, session_id=session_id)
+            print(i, flush=True)
+            i += 1
+
+
 if __name__ == "__main__":
-    {"write_many": write_many, "store_one": store_one}[sys.argv[1]](*sys.argv[2:])
+    {"write_many": write_many, "store_one": store_one, "write_acked": write_acked}[sys.argv[1]](
+        *sys.argv[2:]
+    )
