@@ -43,8 +43,12 @@ def demo_coordinator(
 
 
 def make_app(coordinator: MemoryCoordinator, **kwargs: object) -> ClaudeTUIApp:
-    """The real app; vector search off unless asked for (loading the model costs ~1 s)."""
+    """The real app; vector search and the scheduler off unless asked for.
+
+    (Loading the model costs ~1 s; the scheduler would take a full backup at once.)
+    """
     kwargs.setdefault("vector_search", False)
+    kwargs.setdefault("scheduler", False)
     return ClaudeTUIApp(coordinator, **kwargs)  # type: ignore[arg-type]
 
 

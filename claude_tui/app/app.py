@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from textual import on, work
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
@@ -17,6 +20,7 @@ from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.error import ErrorDialog
 from claude_tui.app.messages import DataChanged
 from claude_tui.app.screens.agents import AgentsScreen
+from claude_tui.app.screens.backups import BackupsScreen, latest_backup_failure
 from claude_tui.app.screens.help import HelpScreen
 from claude_tui.app.screens.memory import MemoryScreen
 from claude_tui.app.screens.metrics import MetricsScreen
@@ -26,6 +30,8 @@ from claude_tui.app.screens.tasks import TasksScreen
 from claude_tui.app.state import UIState
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.coordinator import MemoryCoordinator
+from claude_tui.core.durability.backups import BackupService
+from claude_tui.core.durability.scheduler import Scheduler
 from claude_tui.core.errors import ClaudeTUIError
 from claude_tui.core.events import ChangeEvent
 
@@ -37,9 +43,21 @@ MODE_KEYS = {
     "memory": ("4", "Memory"),
     "patterns": ("5", "Patterns"),
     "metrics": ("6", "Metrics"),
+    "backups": ("7", "Backups"),
 }
 THEMES = ("textual-dark", "textual-light")
 POLL_SECONDS = 0.25
+# The app's return code when it asks launch() to reopen the data dir (after a restore).
+RELAUNCH = 75
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for the user as soon as the app is up (e.g. after a restore)."""
+
+    message: str
+    title: str = ""
+    severity: SeverityLevel = "information"
 
 
 class ClaudeTUIApp(App[int]):
@@ -54,6 +72,7 @@ class ClaudeTUIApp(App[int]):
         "memory": MemoryScreen,
         "patterns": PatternsScreen,
         "metrics": MetricsScreen,
+        "backups": BackupsScreen,
     }
     BINDINGS = [
         *(
@@ -73,6 +92,8 @@ class ClaudeTUIApp(App[int]):
         fresh: bool = False,
         poll_seconds: float = POLL_SECONDS,
         vector_search: bool = True,
+        scheduler: bool = True,
+        notice: Notice | None = None,
     ) -> None:
         super().__init__()
         self.coordinator = coordinator
@@ -86,9 +107,18 @@ class ClaudeTUIApp(App[int]):
         self.session_id: str | None = None
         self._session_name = ""
         self._state_dirty = False
-        self._backends: dict[str, bool | None] = {
-            "SQLite": True, "Redis": None, "Chroma": None, "Scheduler": None,
-        }  # fmt: skip
+        self._backends: dict[str, bool | None] = {"SQLite": True, "Redis": None, "Chroma": None}
+        # Backups and jobs run while the app is open (off in tests unless asked for).
+        self.run_scheduler = scheduler
+        # Built here (no I/O) so that every thread sees the same two objects.
+        self._scheduler: Scheduler = Scheduler(coordinator)
+        self._backup_service: BackupService = BackupService(coordinator.config, coordinator)
+        self._scheduler_state = "off"
+        self._scheduler_lock = threading.Lock()  # start (a worker) and stop (exit) never overlap
+        self._scheduler_closed = False
+        self._backup_failure: str | None = None
+        self.notice = notice  # said once the app is up (e.g. "restored from backup X")
+        self.restore_backup_id: str | None = None  # set when exiting with RELAUNCH
 
     # -- start-up -------------------------------------------------------------
     def on_mount(self) -> None:
@@ -100,6 +130,14 @@ class ClaudeTUIApp(App[int]):
         self.set_interval(1.0, self.flush_state_in_background)
         if self.vector_search:
             self.set_timer(0.5, self.sync_vector_index)
+        if self.run_scheduler:
+            self._scheduler_state = "starting"
+            self.call_after_refresh(self.start_scheduler)
+        if self.notice is not None:
+            self.notify(
+                self.notice.message, title=self.notice.title, severity=self.notice.severity,
+                timeout=12,
+            )  # fmt: skip
         self.check_backends()
 
     def restore(self) -> None:
@@ -283,13 +321,71 @@ class ClaudeTUIApp(App[int]):
             "SQLite": report["sqlite"]["up"],
             "Redis": report["redis"]["up"],
             "Chroma": None if learner is None else learner.index.available(),
-            "Scheduler": None,  # not part of this build yet
         }
+        self._backup_failure = latest_backup_failure(self.backups, self.scheduler)
         self.call_from_thread(self.refresh_status)
 
     def backend_status(self) -> dict[str, bool | None]:
         """Which backends are up (None: not part of this build), for the status bar."""
         return dict(self._backends)
+
+    # -- backups and the scheduler --------------------------------------------
+    @property
+    def scheduler(self) -> Scheduler:
+        """The jobs of this data dir; running only when the app started it.
+
+        Its methods do I/O: call them from workers only.
+        """
+        return self._scheduler
+
+    @property
+    def backups(self) -> BackupService:
+        """The backups of this data dir (call its methods from workers only: they do I/O)."""
+        return self._backup_service
+
+    @work(thread=True, exclusive=True, group="scheduler", exit_on_error=False)
+    def start_scheduler(self) -> None:
+        """Start the background jobs (or wait in standby while another process runs them)."""
+        with self._scheduler_lock:
+            if self._scheduler_closed:
+                return
+            try:
+                self.scheduler.start()
+            finally:
+                self._scheduler_state = self.scheduler.state
+        self.call_from_thread(self.refresh_status)
+
+    def stop_scheduler(self) -> None:
+        """Stop the jobs, waiting for a running one to finish (blocking: call at exit)."""
+        with self._scheduler_lock:
+            self._scheduler_closed = True
+            if self._scheduler.state != "stopped":
+                self._scheduler.stop()
+            self._scheduler_state = "off"
+
+    def scheduler_state(self) -> str:
+        """``running`` (this app runs the jobs), ``standby`` (another process does),
+        ``starting`` or ``off``."""
+        state = self._scheduler_state
+        if state in ("running", "standby"):
+            state = self._scheduler.state  # standby turns running when the lease is freed
+        return state if state in ("running", "standby", "starting") else "off"
+
+    def scheduler_status(self) -> tuple[str, str]:
+        """The status bar's scheduler entry: ``(text, style)``."""
+        if self._backup_failure is not None:
+            return "backup FAILED", "bold red"
+        state = self.scheduler_state()
+        return state, {"running": "green", "standby": "yellow"}.get(state, "dim")
+
+    def request_restore(self, backup_id: str) -> None:
+        """Close the app so that launch() restores ``backup_id`` and reopens the data dir.
+
+        The database file is replaced while nothing has it open, so the restore
+        runs after this app's coordinator is closed (see ``launch``).
+        """
+        self.restore_backup_id = backup_id
+        self.exit(return_code=RELAUNCH)
 
     def refresh_status(self) -> None:
         """Redraw the status bar now rather than at its next tick."""
@@ -356,6 +452,7 @@ class ClaudeTUIApp(App[int]):
                 )  # fmt: skip
 
     def on_unmount(self) -> None:
+        self.stop_scheduler()
         self.flush_state()
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:

@@ -9,6 +9,7 @@ from textual import on
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Tree
+from textual.worker import Worker
 
 from claude_tui.app.formatting import cell
 from claude_tui.app.messages import DataChanged
@@ -36,6 +37,11 @@ class ModeScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.reload()
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: hand this screen's worker errors to the app.
+        self.tui.worker_failed(event)
 
     def on_data_changed(self, message: DataChanged) -> None:
         self.reload()

@@ -5,18 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Static
 
+from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.dialogs.choose import ChooseDialog
 from claude_tui.app.dialogs.confirm import ConfirmDialog
+from claude_tui.app.dialogs.pick import PickDialog
 from claude_tui.app.dialogs.prompt import PromptDialog
 from claude_tui.app.formatting import esc, size, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.core.durability.checkpoints import Checkpoint, RestorePlan
 from claude_tui.core.models import Session
 from claude_tui.core.services.sessions import SESSION_STATUSES
 
@@ -43,7 +47,14 @@ class SessionsScreen(ModeScreen):
         Binding("s", "status", "Status", id="sessions.status"),
         Binding("a", "archive", "Archive", id="sessions.archive"),
         Binding("delete,x", "delete", "Delete", id="sessions.delete"),
+        Binding("c", "checkpoint", "Checkpoint", id="sessions.checkpoint"),
+        Binding("R", "restore_checkpoint", "Restore", id="sessions.restore"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._latest_checkpoint: dict[str, Checkpoint | None] = {}
+        self._checkpoint_asked: set[str] = set()  # looked up since the last reload
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -56,6 +67,7 @@ class SessionsScreen(ModeScreen):
         self.query_one(DataTable).add_columns(*COLUMNS)
 
     def reload(self) -> None:
+        self._checkpoint_asked.clear()
         self.load_sessions()
 
     @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
@@ -111,8 +123,38 @@ class SessionsScreen(ModeScreen):
                 f"tasks    {_task_summary(counts['tasks']) or 'none'}",
                 f"memory   {counts['memory_entries']} entries, {size(counts['memory_bytes'])}",
             ]
-        lines.append("\nenter: open · n new · e rename · s status · a archive · x delete")
+        lines.append(f"checkpoint {self._checkpoint_line(session.id)}")
+        lines.append(
+            "\nenter: open · n new · e rename · s status · a archive · x delete"
+            "\nc checkpoint · R restore a checkpoint"
+        )
         detail.update("\n".join(lines))
+
+    def _checkpoint_line(self, session_id: str) -> str:
+        # The cached line stays on screen while a reload looks it up again (no flicker).
+        if session_id not in self._checkpoint_asked:
+            self._checkpoint_asked.add(session_id)
+            self.load_latest_checkpoint(session_id)
+        if session_id not in self._latest_checkpoint:
+            return "…"
+        checkpoint = self._latest_checkpoint[session_id]
+        if checkpoint is None:
+            return "none (c to take one)"
+        label = f" {esc(checkpoint.label)}" if checkpoint.label else ""
+        return f"{when(checkpoint.created_at)}{label} [dim]({checkpoint.reason})[/dim]"
+
+    @work(thread=True, group="session-checkpoint", exit_on_error=False)
+    def load_latest_checkpoint(self, session_id: str) -> None:
+        found = self.coordinator.checkpoints.list(session_id, limit=1)
+        self.app.call_from_thread(self._show_latest_checkpoint, session_id, found)
+
+    def _show_latest_checkpoint(self, session_id: str, found: list[Checkpoint]) -> None:
+        latest = found[0] if found else None
+        if self._latest_checkpoint.get(session_id, False) == latest:
+            return
+        self._latest_checkpoint[session_id] = latest
+        if self.current_key() == session_id:
+            self.refresh_detail()
 
     # -- actions ------------------------------------------------------------
     def action_activate(self) -> None:
@@ -181,10 +223,152 @@ class SessionsScreen(ModeScreen):
 
         self.app.push_screen(ConfirmDialog(f"Delete session {key}?", detail, "Delete"), confirmed)
 
+    # -- checkpoints ----------------------------------------------------------
+    def action_checkpoint(self) -> None:
+        key = self.current_key()
+        if key is None:
+            return
+
+        def labelled(label: str | None) -> None:
+            if label is not None:
+                self.take_checkpoint(key, label.strip() or None)
+
+        self.app.push_screen(
+            PromptDialog(
+                f"Checkpoint session {key}", placeholder="label (optional), e.g. before the merge"
+            ),
+            labelled,
+        )
+
+    @work(thread=True, group="session-writes", exit_on_error=False)
+    def take_checkpoint(self, session_id: str, label: str | None) -> None:
+        checkpoint = self.coordinator.checkpoints.create(session_id, label=label)
+        self.app.call_from_thread(
+            self.notify,
+            f"{checkpoint.id}: {_checkpoint_counts(checkpoint.counts)}",
+            title="Checkpoint taken",
+        )
+        self.app.call_from_thread(self.reload)
+
+    def action_restore_checkpoint(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.list_checkpoints(key)
+
+    @work(thread=True, group="session-checkpoint-restore", exit_on_error=False)
+    def list_checkpoints(self, session_id: str) -> None:
+        found = self.coordinator.checkpoints.list(session_id, limit=200)
+        self.app.call_from_thread(self.pick_checkpoint, session_id, found)
+
+    def pick_checkpoint(self, session_id: str, found: list[Checkpoint]) -> None:
+        if not found:
+            self.notify(
+                f"Session {session_id} has no checkpoint yet; press c to take one.",
+                title="Nothing to restore",
+                severity="warning",
+            )
+            return
+        rows = [
+            (
+                cp.id,
+                f"{when(cp.created_at)}  {cp.reason:<14} {cp.label or '':<24.24}  "
+                f"{_checkpoint_counts(cp.counts)}",
+            )
+            for cp in found
+        ]
+
+        def picked(checkpoint_id: str | None) -> None:
+            if checkpoint_id is not None:
+                self.preview_restore(session_id, checkpoint_id)
+
+        self.app.push_screen(
+            PickDialog(
+                f"Restore session {session_id} to which checkpoint? (newest first)",
+                rows,
+                "enter to choose · escape to cancel · a preview follows, nothing is changed yet",
+            ),
+            picked,
+        )
+
+    @work(thread=True, group="session-checkpoint-restore", exit_on_error=False)
+    def preview_restore(self, session_id: str, checkpoint_id: str) -> None:
+        checkpoints = self.coordinator.checkpoints
+        plan = checkpoints.preview(session_id, checkpoint_id)
+        keeping = checkpoints.preview(session_id, checkpoint_id, keep_new=True)
+        self.app.call_from_thread(self.confirm_restore, plan, keeping)
+
+    def confirm_restore(self, plan: RestorePlan, keeping: RestorePlan) -> None:
+        cp = plan.checkpoint
+        if plan.empty:
+            self.notify(
+                f"Session {plan.session_id} is as it was at {cp.id}; nothing would change.",
+                title="Nothing to restore",
+            )
+            return
+        label = f" “{cp.label}”" if cp.label else ""
+
+        def answered(choice: str | None) -> None:
+            if choice is not None:
+                self.restore_checkpoint(plan.session_id, cp.id, choice == "keep")
+
+        answers = [Answer("restore", "Restore", "y", "error")]
+        if any(t.removed for t in plan.tables.values()):
+            answers.append(Answer("keep", "Restore, keep what was added since", "k", "warning"))
+        self.app.push_screen(
+            ActionsDialog(
+                f"Restore session {plan.session_id} to {cp.id}{label}?",
+                restore_plan_text(plan, keeping),
+                answers,
+                "A checkpoint of the session as it is now is taken first, so this can be undone.",
+            ),
+            answered,
+        )
+
+    @work(thread=True, group="session-writes", exit_on_error=False)
+    def restore_checkpoint(self, session_id: str, checkpoint_id: str, keep_new: bool) -> None:
+        result = self.coordinator.checkpoints.restore(session_id, checkpoint_id, keep_new=keep_new)
+        undo = f" Undo: R and pick {result.safety_checkpoint}." if result.safety_checkpoint else ""
+        self.app.call_from_thread(
+            self.notify,
+            f"{session_id} is back to {checkpoint_id}: {result.plan.summary()}.{undo}",
+            title="Checkpoint restored",
+            timeout=10,
+        )
+        self.app.call_from_thread(self.reload)
+
     @work(thread=True, group="session-writes", exit_on_error=False)
     def run_write(self, write: Any) -> None:
         write()
         self.app.call_from_thread(self.reload)
+
+
+def _checkpoint_counts(counts: dict[str, int]) -> str:
+    return (
+        f"{counts.get('agents', 0)} agents · {counts.get('tasks', 0)} tasks "
+        f"({counts.get('pending_tasks', 0)} open) · {counts.get('memory', 0)} memory · "
+        f"{counts.get('patterns', 0)} patterns"
+    )
+
+
+def restore_plan_text(plan: RestorePlan, keeping: RestorePlan) -> Text:
+    """What a restore changes, per table, and what keeping the new rows would change."""
+    text = Text()
+    text.append(plan.summary() + "\n\n", style="bold")
+    text.append(f"{'':12}{'back':>8}{'reverted':>10}{'removed':>9}\n", style="dim")
+    names = {"agents": "agents", "tasks": "tasks", "memory_entries": "memory",
+             "neural_patterns": "patterns"}  # fmt: skip
+    for table, change in plan.tables.items():
+        name = names.get(table, table)
+        text.append(f"{name:12}{change.added:>8}{change.changed:>10}{change.removed:>9}\n")
+    if plan.session_changed:
+        text.append("the session's name, status or metadata are reverted too\n")
+    kept = sum(t.kept for t in keeping.tables.values())
+    if kept:
+        text.append(
+            f"\nk keeps the {kept} rows added since the checkpoint instead: {keeping.summary()}",
+            style="italic",
+        )
+    return text
 
 
 def _task_summary(by_status: dict[str, int]) -> str:

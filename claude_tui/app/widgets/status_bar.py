@@ -13,10 +13,11 @@ class StatusSource(Protocol):
 
     def session_label(self) -> str: ...
     def backend_status(self) -> dict[str, bool | None]: ...
+    def scheduler_status(self) -> tuple[str, str]: ...
 
 
 class StatusBar(Static):
-    """``claude-tui · session · SQLite ● Redis ● Chroma – Scheduler –``, refreshed each second."""
+    """``claude-tui · session · SQLite ● Redis ● Chroma – Scheduler running``, each second."""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)
@@ -33,4 +34,7 @@ class StatusBar(Static):
                 text.append(f"{name} ")
                 text.append("●" if up else "○ down", style="green" if up else "bold red")
             text.append("   ")
+        state, style = source.scheduler_status()
+        text.append("Scheduler ", style="dim" if state == "off" else "")
+        text.append(state, style=style)
         return text

@@ -39,6 +39,7 @@ from claude_tui.core.durability.changeset import (
     fetch_rows,
     table_shape,
 )
+from claude_tui.core.durability.files import fsync_dir, fsync_file
 from claude_tui.core.durability.integrity import corrupt_error, is_corruption
 from claude_tui.core.durability.manifest import (
     FAILED,
@@ -47,7 +48,6 @@ from claude_tui.core.durability.manifest import (
     SKIPPED,
     BackupRecord,
     Manifest,
-    fsync_dir,
 )
 from claude_tui.core.errors import BackupFailed, BadInput, NotFound, StoreCorrupt
 from claude_tui.core.ids import new_id
@@ -104,15 +104,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a written file to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def last_seq(conn: sqlite3.Connection) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_tui.core.config import Config
+from claude_tui.core.durability.files import fsync_dir, write_atomic
 from claude_tui.core.errors import BadInput, SecretUnavailable
 
 if TYPE_CHECKING:
@@ -94,24 +95,7 @@ def load_keys(config: Config) -> KeyRing:
 
 def write_key_file(path: Path, keys: tuple[bytes, ...]) -> None:
     """Replace the key file atomically; mode 0600 from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, b"".join(k + b"\n" for k in keys))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, b"".join(k + b"\n" for k in keys), mode=0o600)
 
 
 def _create_key_file(path: Path) -> None:
@@ -128,7 +112,7 @@ def _create_key_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 class FernetSealer:

@@ -24,7 +24,8 @@ from typing import Any
 
 from claude_tui.core.config import Config
 from claude_tui.core.durability.changeset import ChangeRow, quote, read_changes, table_shape
-from claude_tui.core.durability.manifest import BackupRecord, fsync_dir
+from claude_tui.core.durability.files import fsync_dir
+from claude_tui.core.durability.manifest import BackupRecord
 from claude_tui.core.errors import BackupFailed, NotFound
 from claude_tui.core.ids import new_id
 

@@ -1,0 +1,340 @@
+"""Backups: the manifest, the scheduled jobs, and backing up, verifying, restoring by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Label, Static
+
+from claude_tui.app.dialogs.actions import ActionsDialog, Answer
+from claude_tui.app.dialogs.choose import ChooseDialog
+from claude_tui.app.formatting import cell, esc, one_line, size, when
+from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.core.errors import ClaudeTUIError
+
+if TYPE_CHECKING:
+    from claude_tui.core.durability.backups import BackupService
+    from claude_tui.core.durability.manifest import BackupRecord
+    from claude_tui.core.durability.scheduler import JobStatus, Scheduler
+
+COLUMNS = ("ID", "Kind", "Base", "Seq", "Created", "Size", "Status", "Verified")
+JOB_COLUMNS = ("Job", "Last run", "Status", "Next run", "Message")
+BACKUP_KINDS = ("full", "differential", "incremental")
+RUN_KINDS = ["auto", *BACKUP_KINDS]
+REFRESH_SECONDS = 2.0
+
+
+def latest_backup_failure(backups: BackupService, scheduler: Scheduler) -> str | None:
+    """Why the most recent backup attempt failed, or None when it did not.
+
+    An attempt is the newest record of the manifest or the newest run of a
+    backup job (a job can fail before it writes a record), whichever is later.
+    """
+    try:
+        records = backups.list()
+    except ClaudeTUIError as exc:  # the manifest itself cannot be read
+        return exc.message
+    attempts: list[tuple[float, str | None]] = []
+    if records:
+        newest = max(records, key=lambda r: r.created_at)
+        failed = newest.status == "failed"
+        attempts.append((newest.created_at, (newest.error or "failed") if failed else None))
+    for job in scheduler.status():
+        if job.name in BACKUP_KINDS and job.last_run is not None:
+            failed = job.last_status == "failed"
+            attempts.append((job.last_run, (job.last_message or "failed") if failed else None))
+    if not attempts:
+        return None
+    return max(attempts, key=lambda a: a[0])[1]
+
+
+@dataclass
+class BackupsView:
+    """What the screen shows: the backups (newest first), the jobs, where they live."""
+
+    records: list[BackupRecord]
+    jobs: list[JobStatus]
+    scheduler_state: str
+    holder: dict[str, object] | None
+    directory: str
+    manifest_error: str | None = None
+
+
+class BackupsScreen(ModeScreen):
+    """Every backup in the manifest and the scheduled jobs, refreshed live."""
+
+    MODE = "backups"
+    AUTO_FOCUS = "#backups-table"
+    BINDINGS = [
+        Binding("b", "backup", "Back up now", id="backups.run"),
+        Binding("v", "verify", "Verify", id="backups.verify"),
+        Binding("V", "verify_all", "Verify all", id="backups.verify_all"),
+        Binding("R", "restore", "Restore", id="backups.restore"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._records: dict[str, BackupRecord] = {}
+        self._view: BackupsView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static("", id="backups-scope", classes="scope")
+        with Horizontal(classes="body"):
+            yield DataTable(id="backups-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(classes="detail", id="backup-detail-pane"):
+                yield Static("", id="backup-detail")
+        with Vertical(id="jobs-panel"):
+            yield Label("Scheduled jobs", classes="panel-title")
+            yield DataTable(id="jobs-table", cursor_type="none")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#backups-table", DataTable)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        jobs = self.query_one("#jobs-table", DataTable)
+        for label in JOB_COLUMNS:
+            jobs.add_column(label, key=label)
+        # The manifest and other processes' job runs are not in the change feed: poll.
+        self.set_interval(REFRESH_SECONDS, self.reload)
+
+    # -- loading --------------------------------------------------------------
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="backups", exit_on_error=False)
+    def load(self) -> None:
+        backups, scheduler = self.tui.backups, self.tui.scheduler
+        error = None
+        try:
+            records = sorted(backups.list(), key=lambda r: (r.created_at, r.id), reverse=True)
+        except ClaudeTUIError as exc:
+            records, error = [], exc.message
+        view = BackupsView(
+            records=records,
+            jobs=scheduler.status(),
+            scheduler_state=self.tui.scheduler_state(),
+            holder=scheduler.holder(),
+            directory=str(backups.dir),
+            manifest_error=error,
+        )
+        self.app.call_from_thread(self.show, view)
+
+    def show(self, view: BackupsView) -> None:
+        self._view = view
+        self._records = {r.id: r for r in view.records}
+        table = self.query_one("#backups-table", DataTable)
+        self.fill_table(table, [(r.id, _cells(r)) for r in view.records])
+        for record in view.records:  # a failure must be loud: red in the table
+            if record.status == "failed":
+                table.update_cell(record.id, "Status", Text("✖ FAILED", style="bold red"))
+                table.update_cell(record.id, "ID", Text(record.id, style="red"))
+        self._show_jobs(view.jobs)
+        self._scope_line(view)
+        self.refresh_detail()
+
+    def _scope_line(self, view: BackupsView) -> None:
+        failed = sum(1 for r in view.records if r.status == "failed")
+        state = view.scheduler_state
+        if state == "standby" and view.holder:
+            state = (
+                f"standby (jobs run by pid {view.holder.get('pid')} on {view.holder.get('host')})"
+            )
+        parts = [
+            f"{len(view.records)} backups in {esc(view.directory)}",
+            f"scheduler {esc(state)}",
+        ]
+        if failed:
+            parts.insert(1, f"[b red]{failed} failed[/b red]")
+        if view.manifest_error:
+            parts.insert(0, f"[b red]manifest unreadable: {esc(view.manifest_error)}[/b red]")
+        parts.append("b back up · v verify · V verify all · R restore")
+        self.query_one("#backups-scope", Static).update(" · ".join(parts))
+
+    def _show_jobs(self, jobs: list[JobStatus]) -> None:
+        table = self.query_one("#jobs-table", DataTable)
+        table.clear()
+        for job in jobs:
+            status = job.last_status or "never run"
+            if job.running:
+                status = "running…"
+            style = {"failed": "bold red", "ok": "green", "skipped": "yellow"}.get(
+                job.last_status or "", "dim"
+            )
+            table.add_row(
+                cell(job.name),
+                cell(when(job.last_run)),
+                Text("✖ FAILED" if job.last_status == "failed" else status, style=style),
+                cell(when(job.next_run)),
+                cell(one_line(job.last_message or "", 80)),
+                key=job.name,
+            )
+
+    def refresh_detail(self) -> None:
+        detail = self.query_one("#backup-detail", Static)
+        record = self._records.get(self.current_key() or "")
+        if record is None:
+            detail.update("No backups yet. Press b to take one.")
+            return
+        path = self.tui.backups.path_of(record) if record.file and record.status == "ok" else None
+        lines = [
+            f"[b]{record.id}[/b]  {record.kind}",
+            f"status    {_status_markup(record.status)}",
+            f"created   {when(record.created_at)}",
+            f"verified  {when(record.verified_at) if record.verified_at else 'no'}",
+            f"base      {record.base or '-'}",
+            f"seq       {record.seq_lo}–{record.seq_hi}",
+            f"rows      {record.rows:,}",
+            f"size      {size(record.size)}",
+            f"took      {record.seconds:.2f} s",
+            f"chain     {record.chain or '-'}",
+            f"sha256    {record.sha256 or '-'}",
+            f"file      {esc(path) if path else '-'}",
+        ]
+        if record.note:
+            lines.append(f"note      {esc(record.note)}")
+        if record.error:
+            lines.append(f"[b red]error[/b red]     [red]{esc(record.error)}[/red]")
+        detail.update("\n".join(lines))
+
+    # -- actions ------------------------------------------------------------------
+    def action_backup(self) -> None:
+        def chosen(kind: str | None) -> None:
+            if kind is not None:
+                self.run_backup(kind)
+
+        self.app.push_screen(
+            ChooseDialog("Back up now: which kind? (auto: full if none yet)", RUN_KINDS, "auto"),
+            chosen,
+        )
+
+    @work(thread=True, group="backup-run", exit_on_error=False)
+    def run_backup(self, kind: str) -> None:
+        self.app.call_from_thread(self.notify, f"Backing up ({kind})…", timeout=3)
+        try:
+            record = self.tui.backups.run(kind)
+        finally:
+            self.app.call_from_thread(self.reload)
+            self.app.call_from_thread(self.tui.check_backends)
+        if record.status == "skipped":
+            message = f"{record.id} skipped: {record.note or 'nothing changed'}"
+        else:
+            note = f" ({record.note})" if record.note else ""
+            message = f"{record.kind} backup {record.id}: {size(record.size)}, verified{note}"
+        self.app.call_from_thread(self.notify, message, title="Backup done")
+
+    def action_verify(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.verify(key)
+
+    def action_verify_all(self) -> None:
+        self.verify(None)
+
+    @work(thread=True, group="backup-run", exit_on_error=False)
+    def verify(self, backup_id: str | None) -> None:
+        try:
+            results = self.tui.backups.verify(backup_id)
+        finally:
+            self.app.call_from_thread(self.reload)
+            self.app.call_from_thread(self.tui.check_backends)
+        bad = [(r.id, problem) for r, problem in results if problem]
+        if bad:
+            lines = "\n".join(f"{rid}: {problem}" for rid, problem in bad)
+            self.app.call_from_thread(
+                self.notify,
+                f"{len(bad)} of {len(results)} failed verification:\n{lines}",
+                title="Backup verification FAILED",
+                severity="error",
+                timeout=15,
+            )
+        else:
+            what = backup_id or f"all {len(results)} backups"
+            self.app.call_from_thread(self.notify, f"{what}: intact.", title="Verified")
+
+    def action_restore(self) -> None:
+        self.plan_restore(self.current_key())
+
+    @work(thread=True, group="backup-run", exit_on_error=False)
+    def plan_restore(self, selected: str | None) -> None:
+        backups = self.tui.backups
+        latest = backups.plan()
+        chosen = None
+        if selected is not None and selected != latest[-1].id:
+            try:
+                chosen = backups.plan(selected)
+            except ClaudeTUIError as exc:
+                self.app.call_from_thread(
+                    self.notify,
+                    f"{selected} cannot be restored ({exc.message}); the latest state can.",
+                    severity="warning",
+                )
+        self.app.call_from_thread(
+            self.confirm_restore, latest, chosen, str(backups.config.data_dir)
+        )
+
+    def confirm_restore(
+        self, latest: list[BackupRecord], chosen: list[BackupRecord] | None, data_dir: str
+    ) -> None:
+        detail = Text()
+        detail.append("latest    ", style="bold")
+        detail.append(_chain_text(latest) + "\n")
+        answers = [Answer("latest", "Restore the latest", "l", "error")]
+        if chosen is not None:
+            detail.append("selected  ", style="bold")
+            detail.append(_chain_text(chosen) + "\n")
+            answers.append(Answer("selected", f"Restore {chosen[-1].id}", "s", "warning"))
+        detail.append(
+            f"\nThe current database is kept aside under {data_dir}/replaced/ (nothing is "
+            "deleted). Everything written after that backup is not in it. The app closes "
+            "and reopens on the restored data."
+        )
+
+        def answered(choice: str | None) -> None:
+            if choice == "latest":
+                self.tui.request_restore(latest[-1].id)
+            elif choice == "selected" and chosen is not None:
+                self.tui.request_restore(chosen[-1].id)
+
+        self.app.push_screen(
+            ActionsDialog("Replace the database with a backup?", detail, answers), answered
+        )
+
+
+def _cells(r: BackupRecord) -> tuple[str, ...]:
+    status = {"ok": "ok", "skipped": "skipped", "failed": "✖ FAILED"}.get(r.status, r.status)
+    kept = r.status == "ok" and r.file  # a failed backup's file is deleted
+    return (
+        r.id, r.kind, r.base or "-", f"{r.seq_lo}–{r.seq_hi}", _short_time(r.created_at),
+        size(r.size) if kept else "-", status, "✔" if r.verified_at and kept else "-",
+    )  # fmt: skip
+
+
+def _short_time(stamp: float) -> str:
+    """``11-20 12:00``: the table is narrow; the detail pane shows the year."""
+    return dt.datetime.fromtimestamp(stamp).strftime("%m-%d %H:%M")
+
+
+def _status_markup(status: str) -> str:
+    if status == "failed":
+        return "[b red]✖ FAILED[/b red]"
+    return {"ok": "[green]ok[/green]"}.get(status, esc(status))
+
+
+def _chain_text(chain: list[BackupRecord]) -> str:
+    """``b_1 (full) + 2 incrementals → state of 2026-11-20 12:00``."""
+    head, rest = chain[0], chain[1:]
+    kinds: dict[str, int] = {}
+    for record in rest:
+        kinds[record.kind] = kinds.get(record.kind, 0) + 1
+    more = "".join(f" + {n} {kind}{'s' if n > 1 else ''}" for kind, n in kinds.items())
+    return f"{chain[-1].id}: {head.id} ({head.kind}){more} → state of {when(chain[-1].created_at)}"
