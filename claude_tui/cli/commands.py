@@ -438,3 +438,12 @@ def _merge_backup_handlers() -> None:
 
 
 _merge_backup_handlers()
+
+
+def _merge_import_handlers() -> None:
+    from claude_tui.cli.import_commands import IMPORT_HANDLERS  # imported late: no cycle
+
+    HANDLERS.update(IMPORT_HANDLERS)
+
+
+_merge_import_handlers()

@@ -56,6 +56,10 @@ def _run(argv: list[str]) -> int:
 
         print("stopped" if stop_private(config) else "not running")
         return 0
+    if args.command == "mcp":
+        from claude_tui.mcp.command import run as run_mcp  # the only path that imports mcp
+
+        return run_mcp(config, args)
     if args.command == "backup" and args.action in ("restore", "list", "verify"):
         from claude_tui.cli.backup_commands import run_without_store
 
@@ -65,6 +69,10 @@ def _run(argv: list[str]) -> int:
 
         args.parsed_value = parse_cli_value(args.value)  # refuse bad input before opening
         parse_ttl(args.ttl)
+    if args.command == "import":
+        from claude_tui.cli.import_commands import resolve_paths
+
+        resolve_paths(args)  # a missing path is refused before the data dir is opened
     from claude_tui.cli.commands import HANDLERS
     from claude_tui.core.coordinator import MemoryCoordinator
 

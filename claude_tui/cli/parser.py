@@ -223,8 +223,33 @@ def build_parser() -> Parser:
     )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    imports = cmds.add_parser(
+        "import", help="import other tools' history (Claude Code transcripts)"
+    ).add_subparsers(dest="action", metavar="SOURCE", required=True, parser_class=Parser)
+    p = imports.add_parser(
+        "claude-code", help="import Claude Code sessions (new lines only on re-import)"
+    )
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="a transcript (.jsonl) or a directory (default: ~/.claude/projects and the like)",
+    )  # fmt: skip
+    p.add_argument("--watch", action="store_true", help="then follow the transcripts (Ctrl-C)")
+    p.add_argument("--json", action="store_true")
+
     p = cmds.add_parser("doctor", help="versions, data dir, schema and which tiers are up")
     p.add_argument("--json", action="store_true")
+
+    p = cmds.add_parser(
+        "mcp", help="serve the memory layer to agents over MCP (stdio), bound to one session"
+    )
+    p.add_argument("--session", help="session to act as (default: CLAUDE_TUI_SESSION)")
+    p.add_argument(
+        "--agent", help="agent to act as; must belong to the session (default: CLAUDE_TUI_AGENT)"
+    )
+    p.add_argument(
+        "--create-session", metavar="NAME",
+        help="act as the newest session named NAME, creating it when there is none",
+    )  # fmt: skip
 
     redis = cmds.add_parser("redis", help="the data dir's private redis-server").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=Parser

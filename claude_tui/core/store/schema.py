@@ -285,12 +285,36 @@ CREATE INDEX idx_memory_secrets ON memory_entries(encrypted, id) WHERE sensitive
 {_log_trigger("checkpoints", "delete", "old", "id", {})}
 """
 
+# What the Claude Code importer has read: per transcript file how far (bytes and
+# complete lines) and a hash of its head (a different file at the same path is
+# re-imported from scratch); per imported session the importer's folded state.
+IMPORT_SQL = """
+CREATE TABLE import_files (
+    path TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    lines INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    sha256_head TEXT NOT NULL,
+    imported_at REAL NOT NULL
+);
+CREATE INDEX idx_import_files_session ON import_files(session_id);
+CREATE TABLE import_sessions (
+    session_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
     Migration(3, "indexes for newest-first paging", PAGING_SQL),
     Migration(4, "pattern outcomes; queue of pattern writes for the vector index", INDEX_QUEUE_SQL),
     Migration(5, "session checkpoints; index of secrets not yet sealed", DURABILITY_SQL),
+    Migration(6, "import ledger of Claude Code transcripts", IMPORT_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

@@ -1,0 +1,462 @@
+"""Importing Claude Code transcripts: discovery, the import driver, and the watch loop.
+
+Claude Code writes one JSONL transcript per session under
+``<config>/projects/<project>/<session uuid>.jsonl`` (config: ``$CLAUDE_CONFIG_DIR``,
+``~/.claude`` or ``~/.config/claude``), subagents beside it
+(``agent-<id>.jsonl``) or under ``<session uuid>/subagents/`` with an optional
+``agent-<id>.meta.json``. Each session is imported in one write transaction:
+its rows (see :mod:`.mapping`) and the ledger of what was read (see
+:mod:`.state`). A session whose files did not change is not even opened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_tui.core.errors import BadInput
+from claude_tui.core.events import ChangeEvent
+from claude_tui.core.importers import state as ledger
+from claude_tui.core.importers.mapping import (
+    COMPACTION_NS,
+    KINDS,
+    PROMPTS_NS,
+    MemoryRow,
+    materialize,
+    prepare_memory,
+    session_id_for,
+    sync,
+)
+from claude_tui.core.importers.records import Malformed, read_chunk
+from claude_tui.core.importers.transcript import Folder, new_state
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from claude_tui.core.coordinator import MemoryCoordinator
+
+log = logging.getLogger(__name__)
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_HEAD_LINES = 50  # lines read to find the session id of a file not named by it
+WATCH_INTERVAL = 0.5
+RESCAN_EVERY = 4  # watch ticks between looks for new files
+
+
+# -- discovery ----------------------------------------------------------------
+
+
+def discover_roots(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The ``projects`` directories Claude Code writes transcripts to (those that exist)."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home())
+    candidates: list[Path] = []
+    if env.get("CLAUDE_CONFIG_DIR"):
+        candidates.append(Path(env["CLAUDE_CONFIG_DIR"]).expanduser() / "projects")
+    candidates.append(home / ".claude" / "projects")
+    xdg = env.get("XDG_CONFIG_HOME")
+    candidates.append((Path(xdg) if xdg else home / ".config") / "claude" / "projects")
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for path in candidates:
+        try:
+            real = path.resolve()
+        except OSError:
+            continue
+        if real not in seen and path.is_dir():
+            seen.add(real)
+            found.append(path)
+    return found
+
+
+def discover_transcripts(env: Mapping[str, str] | None = None) -> list[Path]:
+    """Every session transcript (not subagent files) in the discovered directories."""
+    return sorted(
+        p for root in discover_roots(env) for p in root.rglob("*.jsonl") if _role(p)[0] == "main"
+    )
+
+
+def _role(path: Path) -> tuple[str, str | None]:
+    """('main', None) or ('agent', agent key) from a file's name and place."""
+    if path.name.startswith("agent-") or path.parent.name == "subagents":
+        return "agent", path.stem.removeprefix("agent-")
+    return "main", None
+
+
+def _session_in_head(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            for _ in range(_HEAD_LINES):
+                line = fh.readline()
+                if not line:
+                    break
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("sessionId"), str):
+                    return str(obj["sessionId"])
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class SessionFiles:
+    """The files of one Claude Code session: its transcript and its subagents."""
+
+    claude_id: str
+    main: Path | None = None
+    agents: dict[Path, str] = field(default_factory=dict)  # file -> agent key
+
+    def files(self) -> list[tuple[Path, str | None]]:
+        """(path, agent key or None for the main transcript), main first."""
+        out: list[tuple[Path, str | None]] = []
+        if self.main is not None:
+            out.append((self.main, None))
+        out.extend(sorted(self.agents.items()))
+        return out
+
+
+def collect(paths: Iterable[Path]) -> list[Path]:
+    """Every transcript file under ``paths`` (a .jsonl file brings its subagent files).
+
+    Raises:
+        BadInput: a path that does not exist, or a file that is not .jsonl.
+    """
+    found: dict[str, Path] = {}
+    for path in paths:
+        if not path.exists():
+            raise BadInput(f"no such file or directory: {path}")
+        if path.is_dir():
+            for p in sorted(path.rglob("*.jsonl")):
+                found.setdefault(str(p), p)
+            continue
+        if path.suffix != ".jsonl":
+            raise BadInput(f"not a Claude Code transcript (.jsonl): {path}")
+        found.setdefault(str(path), path)
+        if _role(path)[0] == "main":
+            sub = path.parent / path.stem / "subagents"
+            if sub.is_dir():
+                for p in sorted(sub.glob("*.jsonl")):
+                    found.setdefault(str(p), p)
+            for p in sorted(path.parent.glob("agent-*.jsonl")):
+                if _session_in_head(p) == path.stem:
+                    found.setdefault(str(p), p)
+    return list(found.values())
+
+
+def group(
+    files: Iterable[Path], known: Callable[[str], str | None] | None = None
+) -> dict[str, SessionFiles]:
+    """Files by Claude session id. ``known``: a path's session from the ledger, if any."""
+    sessions: dict[str, SessionFiles] = {}
+    for path in files:
+        role, agent = _role(path)
+        claude_id = known(str(path)) if known else None
+        if claude_id is None:
+            if role == "agent" and path.parent.name == "subagents":
+                claude_id = path.parent.parent.name
+            elif role == "main" and _UUID.match(path.stem):
+                claude_id = path.stem
+            else:
+                claude_id = _session_in_head(path) or path.stem
+        entry = sessions.setdefault(claude_id, SessionFiles(claude_id))
+        if role == "main":
+            if entry.main is None or path.stem == claude_id:
+                entry.main = path
+        else:
+            entry.agents[path] = agent or path.stem
+    return sessions
+
+
+# -- reports ----------------------------------------------------------------
+
+
+@dataclass
+class SessionReport:
+    """What importing one session did."""
+
+    session_id: str
+    status: str  # new | updated | unchanged | reimported
+    lines: int = 0
+    counts: dict[str, list[int]] = field(default_factory=dict)
+    malformed: list[Malformed] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """What an import run did, over all sessions."""
+
+    files: int = 0
+    files_read: int = 0
+    lines: int = 0
+    sessions: list[SessionReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def malformed(self) -> list[Malformed]:
+        return [m for s in self.sessions for m in s.malformed]
+
+    def totals(self) -> dict[str, list[int]]:
+        """Per kind: [added, updated, removed] over every session."""
+        out = {k: [0, 0, 0] for k in KINDS}
+        for s in self.sessions:
+            for kind, values in s.counts.items():
+                out[kind] = [a + b for a, b in zip(out[kind], values, strict=True)]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "files": self.files,
+            "files_read": self.files_read,
+            "lines": self.lines,
+            "sessions": {
+                status: sum(1 for s in self.sessions if s.status == status)
+                for status in ("new", "updated", "reimported", "unchanged")
+            },
+            "rows": {
+                kind: {"added": v[0], "updated": v[1], "removed": v[2]}
+                for kind, v in self.totals().items()
+            },
+            "malformed": [str(m) for m in self.malformed],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _Raced(Exception):
+    """Another process imported the same session meanwhile: start over."""
+
+
+# -- the importer ---------------------------------------------------------------
+
+
+class ClaudeCodeImporter:
+    """Imports Claude Code sessions into a coordinator's data dir."""
+
+    def __init__(self, coordinator: MemoryCoordinator) -> None:
+        self.c = coordinator
+
+    def _known(self, path: str) -> str | None:
+        mark = ledger.mark_of(self.c.store, path)
+        if mark is None:
+            return None
+        return mark.session_id.removeprefix("cc_")
+
+    def plan(self, paths: Iterable[Path]) -> dict[str, SessionFiles]:
+        """The sessions (and their files) under ``paths``."""
+        return group(collect(paths), self._known)
+
+    def run(
+        self,
+        paths: Iterable[Path],
+        *,
+        final: bool = True,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> ImportReport:
+        """Import every session under ``paths``; see :meth:`import_session`."""
+        started = time.perf_counter()
+        sessions = self.plan(paths)
+        report = ImportReport()
+        total = len(sessions)
+        for i, files in enumerate(sessions.values(), 1):
+            if progress is not None:
+                progress(i, total, files.claude_id)
+            one = self.import_session(files, final=final)
+            report.files += len(files.files())
+            report.sessions.append(one)
+            report.lines += one.lines
+            report.files_read += 1 if one.status != "unchanged" else 0
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def import_session(self, files: SessionFiles, *, final: bool = True) -> SessionReport:
+        """Import one session's new lines (all of them when its files were replaced).
+
+        ``final``: a one-off import, not a watch. An incomplete last line is then
+        reported (and still left for later); a watch waits for it quietly.
+        """
+        for _ in range(5):
+            try:
+                return self._import_once(files, final=final)
+            except _Raced:
+                continue
+        return self._import_once(files, final=final)
+
+    def _import_once(self, files: SessionFiles, *, final: bool) -> SessionReport:
+        sid = session_id_for(files.claude_id)
+        store = self.c.store
+        marks = ledger.marks_for(store, sid)
+        saved, saved_time = ledger.load_state(store, sid)
+        plan: list[tuple[Path, str | None, os.stat_result, ledger.FileMark | None]] = []
+        reset = saved is None
+        for path, agent in files.files():
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # deleted meanwhile: what was read stays
+            mark = marks.get(str(path))
+            if mark is not None and (
+                st.st_size < mark.offset or ledger.head_hash(path, mark.offset) != mark.sha256_head
+            ):
+                reset = True  # a different file at the same path
+            plan.append((path, agent, st, mark))
+        if not reset and all(
+            m is not None and m.size == st.st_size and m.mtime == st.st_mtime and m.offset == m.size
+            for _, _, st, m in plan
+        ):
+            return SessionReport(sid, "unchanged")
+        existed = store.scalar("SELECT 1 FROM sessions WHERE id = ?", (sid,)) is not None
+        state = new_state(files.claude_id) if reset or saved is None else saved
+        if reset:
+            state["session"]["fallback_ts"] = min(
+                (st.st_mtime for _, _, st, _ in plan), default=0.0
+            )
+        folder = Folder(state)
+        report = SessionReport(
+            sid, "new" if not existed else ("reimported" if reset else "updated")
+        )
+        new_marks: list[ledger.FileMark] = []
+        now = self.c.rt.clock()
+        for path, agent, st, mark in plan:
+            offset, lines = (0, 0) if reset or mark is None else (mark.offset, mark.lines)
+            if (
+                not reset
+                and mark is not None
+                and mark.size == st.st_size
+                and mark.offset == st.st_size
+            ):
+                if mark.mtime == st.st_mtime:
+                    continue
+            if agent is not None:
+                self._agent_meta(path, agent, state)
+            chunk = read_chunk(path, offset, lines + 1, final=final)
+            folder.fold(chunk.records, file_agent=agent)
+            state["session"]["malformed"] += len(chunk.malformed)
+            report.malformed.extend(chunk.malformed)
+            report.lines += chunk.lines
+            if final and chunk.tail:
+                report.malformed.append(
+                    Malformed(
+                        str(path), lines + chunk.lines + 1, "incomplete last line (no newline)"
+                    )
+                )
+            if str(path) not in state["files"]:
+                state["files"].append(str(path))
+            consumed = offset + chunk.consumed
+            new_marks.append(
+                ledger.FileMark(
+                    str(path), sid, max(st.st_size, consumed), st.st_mtime,
+                    lines + chunk.lines, consumed, ledger.head_hash(path, consumed), now,
+                )
+            )  # fmt: skip
+        if reset and existed:
+            self.c.checkpoints.create(sid, reason="before-import")
+        memory = [
+            MemoryRow(PROMPTS_NS, p["key"], p["value"], p["at"]) for p in folder.emitted.prompts
+        ]
+        memory += [
+            MemoryRow(COMPACTION_NS, p["key"], p["value"], p["at"])
+            for p in folder.emitted.compactions
+        ]
+        desired = materialize(state, sid, now)
+        rt = self.c.rt
+        prepare_memory(memory, rt.sealer, rt.config.max_value_bytes)
+
+        def body(conn: sqlite3.Connection) -> Any:
+            if ledger.saved_at(conn, sid) != saved_time:
+                raise _Raced()
+            outcome = sync(
+                conn, desired, memory, reset=reset, sealer=rt.sealer, node_id=store.node_id,
+                now=now,
+            )  # fmt: skip
+            ledger.save(conn, sid, state, new_marks, now)
+            return outcome
+
+        outcome = rt.write(body)
+        report.counts = outcome.counts
+        self._after_commit(outcome.events, outcome.ckeys)
+        return report
+
+    @staticmethod
+    def _agent_meta(path: Path, agent: str, state: dict[str, Any]) -> None:
+        meta_path = path.with_name(path.stem + ".meta.json")
+        if not meta_path.is_file():
+            return
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(meta, dict):
+            slot = Folder(state)._agent_state(agent)
+            slot["meta"] = {
+                k: meta[k] for k in ("agentType", "description", "toolUseId")
+                if isinstance(meta.get(k), str)
+            }  # fmt: skip
+
+    def _after_commit(self, events: list[ChangeEvent], ckeys: list[str]) -> None:
+        rt = self.c.rt
+        for ckey in ckeys:
+            rt.l1.invalidate(ckey)
+        for event in events:
+            if event.table == "neural_patterns":
+                rt.l1.invalidate("pattern\x1f" + event.row_id)
+        l2 = rt.l2_usable()
+        if ckeys and l2 is not None and not l2.delete_keys(ckeys):
+            rt.l2_missed()
+        rt.announce(events)
+
+    # -- watching ---------------------------------------------------------------
+    def watch(
+        self,
+        paths: list[Path],
+        *,
+        stop: threading.Event,
+        on_report: Callable[[SessionReport], None],
+        interval: float = WATCH_INTERVAL,
+    ) -> None:
+        """Follow the transcripts under ``paths`` until ``stop`` is set.
+
+        Every ``interval`` seconds the files' sizes and mtimes are compared
+        with the last look; a session whose files changed is imported (its new
+        complete lines only). New files are looked for every few ticks.
+        """
+        sessions = self.plan(paths)
+        seen: dict[str, tuple[int, float]] = {}
+        tick = 0
+        while not stop.is_set():
+            if tick and tick % RESCAN_EVERY == 0:
+                try:
+                    sessions = self.plan(paths)
+                except BadInput:
+                    pass  # a watched path vanished: keep what we had
+            for files in sessions.values():
+                changed = False
+                for path, _ in files.files():
+                    try:
+                        st = path.stat()
+                    except OSError:
+                        continue
+                    sig = (st.st_size, st.st_mtime)
+                    if seen.get(str(path)) != sig:
+                        seen[str(path)] = sig
+                        changed = True
+                if changed:
+                    try:
+                        one = self.import_session(files, final=False)
+                    except OSError as exc:
+                        log.warning("could not read %s: %s", files.claude_id, exc)
+                        continue
+                    if one.status != "unchanged":
+                        on_report(one)
+            tick += 1
+            stop.wait(interval)

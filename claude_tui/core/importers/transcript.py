@@ -1,0 +1,568 @@
+"""Folding the records of one Claude Code session into a resumable state.
+
+A session is its main transcript plus its subagents: sidechains embedded in
+the main file (``isSidechain: true``, older versions), or separate files
+(``agent-<id>.jsonl`` beside the session or in ``<session>/subagents/``).
+The fold reads records in file order and keeps only what the mapping needs:
+per agent its token usage per message (an assistant message is split over
+several lines sharing ``message.id``; usage is counted once per message id +
+request id, taking each field's largest value, which is the final one), tool
+calls and errors, its todo list with history, the Task calls that spawned
+subagents, tool-call sequences and error → fix pairs.
+
+The state is plain JSON, stored with the import ledger, so an appended
+transcript folds only its new lines: folding a file in two pieces gives the
+same state as folding it whole. Prompts and compaction summaries are not kept
+in the state: the fold hands them out as they are read (``Emitted``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_tui.core.importers.records import Record, result_text, text_of
+
+STATE_VERSION = 1
+SEQ_MIN, SEQ_MAX = 3, 5
+MAX_SEQUENCES_PER_AGENT = 40  # repeated tool sequences kept as patterns
+MAX_FIXES_PER_AGENT = 25  # error → fix pairs kept as patterns
+MAX_TEXT = 100_000  # characters of a prompt or summary kept in memory
+SPAWN_TOOLS = ("Task", "Agent")
+_SEEN_TOOLS = 5000  # tool-use ids remembered to drop copies of a call
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+_NOT_PROMPTS = (
+    "[Request interrupted",
+    "<local-command-stdout>",
+    "<local-command-stderr>",
+    "<local-command-caveat>",
+    "Caveat: The messages below were generated",
+    "<task-notification>",
+    "<system-reminder>",
+)
+_REJECTED = ("The user doesn't want to proceed", "User rejected tool use")
+_COMMAND = re.compile(r"<command-name>(.*?)</command-name>", re.S)
+_COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
+_AGENT_ID_TEXT = re.compile(r"agentId: ([A-Za-z0-9_-]+)")
+_TASK_NUMBER = re.compile(r"Task #(\w+)")
+
+
+def sha(text: str, n: int = 16) -> str:
+    """A short stable digest of ``text``."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
+
+
+def iso(stamp: float | None) -> str | None:
+    """Epoch seconds as an ISO-8601 UTC string."""
+    if stamp is None:
+        return None
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def new_state(claude_session_id: str) -> dict[str, Any]:
+    """The empty state of a session."""
+    return {
+        "v": STATE_VERSION,
+        "session": {
+            "claude_id": claude_session_id,
+            "cwd": None,
+            "git_branch": None,
+            "version": None,
+            "versions": [],
+            "slug": None,
+            "titles": [],
+            "first_prompt": None,
+            "first_ts": None,
+            "last_ts": None,
+            "compactions": 0,
+            "prompts": 0,
+            "malformed": 0,
+            "records": {},
+            "pending_compact": None,
+        },
+        "agents": {},
+        "uuid_agent": {},
+        "open_tools": {},
+        "seen_tools": [],
+        "task_calls": {},
+        "progress_links": {},
+        "files": [],
+    }
+
+
+def _agent(kind: str, claude_agent_id: str | None = None) -> dict[str, Any]:
+    return {
+        "kind": kind,  # main | sidechain | file | compact
+        "claude_agent_id": claude_agent_id,
+        "prompt_sha": None,
+        "meta": {},
+        "cwd": None,
+        "models": [],
+        "first_ts": None,
+        "last_ts": None,
+        "tool_calls": 0,
+        "errors": 0,
+        "turn_ms": 0,
+        "tools": {},
+        "messages": {},
+        "turn": [],
+        "seqs": {},
+        "sequences": [],
+        "pending_errors": {},
+        "fixes": {},
+        "todos": {},
+        "tasks": {},
+        "task_numbers": {},
+    }
+
+
+@dataclass
+class Emitted:
+    """What a fold read that goes straight to memory (not kept in the state)."""
+
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    compactions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _key_of(at: float | None, uuid: str | None, line: int) -> str:
+    stamp = iso(at) or f"line {line:06d}"
+    return f"{stamp} {(uuid or sha(str(line)))[:8]}"
+
+
+def prompt_text(rec: Record) -> str | None:
+    """The user's own words in a user record, or None when it is not a prompt.
+
+    Tool results, meta expansions, compaction summaries, interruptions, local
+    command output and injected notifications are not prompts. A slash command
+    reads as ``/name args``.
+    """
+    if rec.meta or rec.compact_summary or rec.sidechain:
+        return None
+    if any(b.get("type") == "tool_result" for b in rec.content):
+        return None
+    text = text_of(rec.content).strip()
+    if not text or text.startswith(_NOT_PROMPTS):
+        return None
+    command = _COMMAND.search(text)
+    if command:
+        args = _COMMAND_ARGS.search(text)
+        text = f"{command.group(1).strip()} {args.group(1).strip() if args else ''}".strip()
+    return text
+
+
+def _input_summary(name: str, data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    for field_name in ("command", "file_path", "notebook_path", "pattern", "url", "query"):
+        value = data.get(field_name)
+        if isinstance(value, str) and value:
+            return value[:300]
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)[:300]
+
+
+class Folder:
+    """Folds records into a session state (see the module docstring)."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.emitted = Emitted()
+
+    # -- agents ---------------------------------------------------------------
+    def agent_key(self, rec: Record, file_agent: str | None) -> str:
+        """Which agent wrote this record: 'main', a file's agent id, or 'sc-<root uuid>'."""
+        if file_agent is not None:
+            return rec.agent_id or file_agent
+        if not rec.sidechain:
+            return "main"
+        if rec.agent_id:
+            return rec.agent_id
+        links: dict[str, str] = self.state["uuid_agent"]
+        key = links.get(rec.parent_uuid) if rec.parent_uuid else None
+        if key is None:
+            key = f"sc-{rec.uuid or rec.parent_uuid or rec.line}"
+        if rec.uuid:
+            links[rec.uuid] = key
+        return key
+
+    def _agent_state(self, key: str) -> dict[str, Any]:
+        agents: dict[str, Any] = self.state["agents"]
+        found = agents.get(key)
+        if found is None:
+            if key == "main":
+                found = _agent("main")
+            elif key.startswith("sc-"):
+                found = _agent("sidechain")
+            else:
+                found = _agent("compact" if key.startswith("acompact") else "file", key)
+            agents[key] = found
+        return found
+
+    # -- the fold -------------------------------------------------------------
+    def fold(self, records: list[Record], *, file_agent: str | None = None) -> None:
+        """Fold records of one file (``file_agent``: the agent of a subagent file)."""
+        s = self.state["session"]
+        counts: dict[str, int] = s["records"]
+        for rec in records:
+            counts[rec.type] = counts.get(rec.type, 0) + 1
+            kind = rec.type
+            if kind == "summary":
+                title = rec.raw.get("summary")
+                if isinstance(title, str) and title.strip():
+                    s["titles"].append(title.strip()[:200])
+                continue
+            if kind == "progress":
+                self._progress(rec)
+                continue
+            if kind not in ("user", "assistant", "system"):
+                continue  # snapshots, queue operations, attachments, unknown types
+            key = self.agent_key(rec, file_agent)
+            agent = self._agent_state(key)
+            at = rec.timestamp
+            if at is not None:
+                for holder in (s, agent):
+                    if holder["first_ts"] is None or at < holder["first_ts"]:
+                        holder["first_ts"] = at
+                    if holder["last_ts"] is None or at > holder["last_ts"]:
+                        holder["last_ts"] = at
+            self._context(rec, agent, main=key == "main")
+            if kind == "system":
+                self._system(rec, agent)
+            elif kind == "user":
+                self._user(rec, key, agent)
+            else:
+                self._assistant(rec, key, agent)
+
+    def _context(self, rec: Record, agent: dict[str, Any], *, main: bool) -> None:
+        raw = rec.raw
+        cwd = raw.get("cwd")
+        if isinstance(cwd, str) and cwd:
+            agent["cwd"] = cwd
+        if not main:
+            return
+        s = self.state["session"]
+        if isinstance(cwd, str) and cwd:
+            s["cwd"] = cwd
+        branch = raw.get("gitBranch")
+        if isinstance(branch, str) and branch:
+            s["git_branch"] = branch
+        version = raw.get("version")
+        if isinstance(version, str) and version:
+            s["version"] = version
+            if version not in s["versions"]:
+                s["versions"].append(version)
+        slug = raw.get("slug")
+        if isinstance(slug, str) and slug:
+            s["slug"] = slug
+
+    def _progress(self, rec: Record) -> None:
+        data = rec.raw.get("data")
+        parent = rec.raw.get("parentToolUseID")
+        if isinstance(data, dict) and isinstance(parent, str):
+            agent_id = data.get("agentId")
+            if isinstance(agent_id, str) and agent_id:
+                self.state["progress_links"].setdefault(agent_id, parent)
+
+    def _system(self, rec: Record, agent: dict[str, Any]) -> None:
+        if rec.subtype == "compact_boundary":
+            s = self.state["session"]
+            s["compactions"] += 1
+            meta = rec.raw.get("compactMetadata")
+            s["pending_compact"] = meta if isinstance(meta, dict) else {}
+        elif rec.subtype == "turn_duration":
+            ms = rec.raw.get("durationMs")
+            if isinstance(ms, int | float) and not isinstance(ms, bool):
+                agent["turn_ms"] += int(ms)
+
+    def _user(self, rec: Record, key: str, agent: dict[str, Any]) -> None:
+        s = self.state["session"]
+        if rec.compact_summary:
+            meta = s.pop("pending_compact", None) or {}
+            s["pending_compact"] = None
+            text = text_of(rec.content).strip()
+            if text:
+                self.emitted.compactions.append(
+                    {
+                        "key": _key_of(rec.timestamp, rec.uuid, rec.line),
+                        "at": rec.timestamp,
+                        "value": {
+                            "text": text[:MAX_TEXT],
+                            "at": iso(rec.timestamp),
+                            "uuid": rec.uuid,
+                            "trigger": meta.get("trigger"),
+                            "pre_tokens": meta.get("preTokens"),
+                        },
+                    }
+                )
+            return
+        results = [b for b in rec.content if b.get("type") == "tool_result"]
+        if results:
+            for block in results:
+                self._tool_result(rec, block, agent)
+            return
+        if rec.sidechain and rec.parent_uuid is None and agent["prompt_sha"] is None:
+            agent["prompt_sha"] = sha(text_of(rec.content).strip())
+            return
+        if key != "main":
+            return
+        prompt = prompt_text(rec)
+        if prompt is None:
+            return
+        agent["turn"] = []  # a new prompt starts a new run of tool calls
+        s["prompts"] += 1
+        if s["first_prompt"] is None:
+            s["first_prompt"] = prompt[:200]
+        self.emitted.prompts.append(
+            {
+                "key": _key_of(rec.timestamp, rec.uuid, rec.line),
+                "at": rec.timestamp,
+                "value": {"text": prompt[:MAX_TEXT], "at": iso(rec.timestamp), "uuid": rec.uuid},
+            }
+        )
+
+    def _assistant(self, rec: Record, key: str, agent: dict[str, Any]) -> None:
+        if rec.model and rec.model != "<synthetic>" and rec.model not in agent["models"]:
+            agent["models"].append(rec.model)
+        if rec.message_id and isinstance(rec.usage, dict):
+            mkey = f"{rec.message_id}|{rec.request_id or ''}"
+            seen = agent["messages"].get(mkey) or [0, 0, 0, 0]
+            for i, name in enumerate(_USAGE_FIELDS):
+                value = rec.usage.get(name)
+                if isinstance(value, int) and not isinstance(value, bool) and value > seen[i]:
+                    seen[i] = value
+            agent["messages"][mkey] = seen
+        for block in rec.content:
+            if block.get("type") == "tool_use":
+                self._tool_use(rec, block, key, agent)
+
+    def _tool_use(
+        self, rec: Record, block: dict[str, Any], key: str, agent: dict[str, Any]
+    ) -> None:
+        tool_id, name = block.get("id"), block.get("name")
+        if not isinstance(tool_id, str) or not isinstance(name, str):
+            return
+        seen: list[str] = self.state["seen_tools"]
+        if tool_id in self.state["open_tools"] or tool_id in seen:
+            return  # the same call copied again (a resumed session)
+        seen.append(tool_id)
+        del seen[:-_SEEN_TOOLS]
+        data = block.get("input")
+        at = rec.timestamp
+        agent["tool_calls"] += 1
+        agent["tools"][name] = agent["tools"].get(name, 0) + 1
+        self.state["open_tools"][tool_id] = [key, name, _input_summary(name, data)]
+        self._sequence(agent, name, at)
+        if not isinstance(data, dict):
+            return
+        if name in SPAWN_TOOLS and isinstance(data.get("prompt"), str):
+            prompt = data["prompt"]
+            self.state["task_calls"][tool_id] = {
+                "caller": key,
+                "subagent_type": data.get("subagent_type")
+                if isinstance(data.get("subagent_type"), str)
+                else None,
+                "description": data.get("description")
+                if isinstance(data.get("description"), str)
+                else None,
+                "prompt": prompt[:2000],
+                "prompt_sha": sha(prompt.strip()),
+                "model": data.get("model") if isinstance(data.get("model"), str) else None,
+                "ts": at,
+                "done_ts": None,
+                "status": "in_progress",
+                "result": None,
+                "claude_agent_id": None,
+            }
+        elif name == "TodoWrite" and isinstance(data.get("todos"), list):
+            self._todo_write(agent, data["todos"], at)
+        elif name == "TaskCreate":
+            subject = data.get("subject")
+            if isinstance(subject, str) and subject.strip():
+                agent["tasks"][tool_id] = {
+                    "subject": subject.strip(),
+                    "description": data.get("description"),
+                    "activeForm": data.get("activeForm"),
+                    "number": None,
+                    "status": "pending",
+                    "history": [["pending", at]],
+                    "first_ts": at,
+                    "last_ts": at,
+                }
+        elif name == "TaskUpdate":
+            self._task_update(agent, data, at)
+
+    def _sequence(self, agent: dict[str, Any], name: str, at: float | None) -> None:
+        turn: list[str] = agent["turn"]
+        turn.append(name)
+        del turn[:-SEQ_MAX]
+        seqs: dict[str, list[Any]] = agent["seqs"]
+        for n in range(SEQ_MIN, SEQ_MAX + 1):
+            if len(turn) < n:
+                break
+            seq = " → ".join(turn[-n:])
+            slot = seqs.get(seq)
+            if slot is None:
+                seqs[seq] = [1, at]
+                continue
+            slot[0] += 1
+            if slot[0] == 2 and len(agent["sequences"]) < MAX_SEQUENCES_PER_AGENT:
+                agent["sequences"].append(seq)
+
+    def _todo_write(self, agent: dict[str, Any], items: list[Any], at: float | None) -> None:
+        todos: dict[str, Any] = agent["todos"]
+        listed: set[str] = set()
+        for order, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+                continue
+            content = item["content"].strip()
+            if not content:
+                continue
+            status = item.get("status") if isinstance(item.get("status"), str) else "pending"
+            listed.add(content)
+            entry = todos.get(content)
+            if entry is None:
+                entry = todos[content] = {
+                    "status": None,
+                    "history": [],
+                    "first_ts": at,
+                    "last_ts": at,
+                    "order": order,
+                    "dropped": False,
+                    "activeForm": None,
+                }
+            if entry["status"] != status:
+                entry["history"].append([status, at])
+                entry["status"] = status
+                entry["last_ts"] = at
+            entry["order"] = order
+            entry["dropped"] = False
+            if isinstance(item.get("activeForm"), str):
+                entry["activeForm"] = item["activeForm"]
+        for content, entry in todos.items():
+            if content not in listed and not entry["dropped"]:
+                entry["dropped"] = True
+
+    def _task_update(self, agent: dict[str, Any], data: dict[str, Any], at: float | None) -> None:
+        number = data.get("taskId")
+        if not isinstance(number, str | int) or isinstance(number, bool):
+            return
+        number = str(number)
+        ref = agent["task_numbers"].get(number)
+        if ref is None:  # created in an earlier session (the list outlives it)
+            ref = f"n{number}"
+            agent["task_numbers"][number] = ref
+            agent["tasks"][ref] = {
+                "subject": f"Task #{number}",
+                "description": None,
+                "activeForm": None,
+                "number": number,
+                "status": "pending",
+                "history": [],
+                "first_ts": at,
+                "last_ts": at,
+            }
+        task = agent["tasks"][ref]
+        for name in ("subject", "description", "activeForm"):
+            if isinstance(data.get(name), str) and data[name].strip():
+                task[name] = data[name].strip()
+        status = data.get("status")
+        if isinstance(status, str) and status != task["status"]:
+            task["status"] = status
+            task["history"].append([status, at])
+        task["last_ts"] = at
+
+    def _tool_result(self, rec: Record, block: dict[str, Any], agent: dict[str, Any]) -> None:
+        tool_id = block.get("tool_use_id")
+        if not isinstance(tool_id, str):
+            return
+        opened = self.state["open_tools"].pop(tool_id, None)
+        failed = block.get("is_error") is True
+        if failed:
+            agent["errors"] += 1
+        text = result_text(block)
+        extra = rec.raw.get("toolUseResult")
+        call = self.state["task_calls"].get(tool_id)
+        if call is not None:
+            self._spawn_result(call, rec, failed, text, extra)
+        if opened is None:
+            return
+        _, name, summary = opened
+        if name == "TaskCreate" and not failed:
+            number = None
+            if isinstance(extra, dict) and isinstance(extra.get("task"), dict):
+                number = extra["task"].get("id")
+            if number is None:
+                found = _TASK_NUMBER.search(text)
+                number = found.group(1) if found else None
+            task = agent["tasks"].get(tool_id)
+            if number is not None and task is not None:
+                task["number"] = str(number)
+                agent["task_numbers"][str(number)] = tool_id
+        self._error_fix(agent, name, summary, failed, text, extra, rec.timestamp)
+
+    def _spawn_result(
+        self, call: dict[str, Any], rec: Record, failed: bool, text: str, extra: Any
+    ) -> None:
+        call["done_ts"] = rec.timestamp
+        call["status"] = "failed" if failed else "completed"
+        agent_id = None
+        if isinstance(extra, dict):
+            if isinstance(extra.get("agentId"), str):
+                agent_id = extra["agentId"]
+            call["result"] = {
+                k: extra[k]
+                for k in (
+                    "status",
+                    "agentId",
+                    "totalDurationMs",
+                    "totalTokens",
+                    "totalToolUseCount",
+                )
+                if k in extra and isinstance(extra[k], str | int | float)
+            }
+        if agent_id is None:
+            found = _AGENT_ID_TEXT.search(text)
+            agent_id = found.group(1) if found else None
+        if failed:
+            call["result"] = {"error": text[:2000]}
+        call["claude_agent_id"] = agent_id
+
+    def _error_fix(
+        self,
+        agent: dict[str, Any],
+        name: str,
+        summary: str,
+        failed: bool,
+        text: str,
+        extra: Any,
+        at: float | None,
+    ) -> None:
+        pending: dict[str, Any] = agent["pending_errors"]
+        if failed:
+            rejected = text.startswith(_REJECTED) or (
+                isinstance(extra, str) and extra.startswith(_REJECTED)
+            )
+            if not rejected:
+                pending[name] = {"error": " ".join(text.split())[:300], "input": summary}
+            return
+        before = pending.pop(name, None)
+        if before is None or before["input"] == summary or not summary:
+            return
+        fixes: dict[str, Any] = agent["fixes"]
+        key = sha(f"{name}\x1f{before['error']}\x1f{summary}")
+        if key not in fixes and len(fixes) < MAX_FIXES_PER_AGENT:
+            fixes[key] = {
+                "tool": name,
+                "error": before["error"],
+                "bad": before["input"],
+                "good": summary,
+                "ts": at,
+            }

@@ -1,0 +1,42 @@
+"""``claude-tui mcp``: check the identity first, then load the SDK and serve stdio.
+
+The identity is resolved before the MCP SDK is even imported, so an unknown
+session or agent costs a fraction of a second and exits 2 with one line on
+stderr, with nothing ever written to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from claude_tui.core.config import Config
+from claude_tui.core.coordinator import MemoryCoordinator
+from claude_tui.mcp.identity import resolve_identity
+
+log = logging.getLogger(__name__)
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    """Resolve the identity (BadInput, exit 2, when unknown), then serve until stdin closes."""
+    if not os.environ.get("CLAUDE_TUI_DEBUG"):
+        logging.getLogger().setLevel(logging.WARNING)  # warnings and tool crashes, on stderr
+    with MemoryCoordinator(config) as coordinator:
+        identity = resolve_identity(
+            coordinator,
+            session=args.session,
+            agent=args.agent,
+            create_session=args.create_session,
+        )
+        if identity.created:  # say which session it is: the id is what other tools need
+            sys.stderr.write(
+                f"claude-tui mcp: created session {identity.session_id} ({args.create_session!r})\n"
+            )
+        from claude_tui.mcp.server import build_server  # the mcp SDK: ~2 s of imports
+
+        server = build_server(coordinator, identity)
+        log.info("serving MCP on stdio as %s", identity.to_dict())
+        server.run("stdio")
+    return 0
