@@ -49,6 +49,7 @@ def make_app(coordinator: MemoryCoordinator, **kwargs: object) -> ClaudeTUIApp:
     """
     kwargs.setdefault("vector_search", False)
     kwargs.setdefault("scheduler", False)
+    kwargs.setdefault("find_transcripts", list)  # never the machine's own ~/.claude
     return ClaudeTUIApp(coordinator, **kwargs)  # type: ignore[arg-type]
 
 

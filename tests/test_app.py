@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Static, TextArea, Tree
@@ -325,6 +326,40 @@ async def test_first_run_offers_the_demo_and_loads_it(data_dir):
             assert len(c.sessions.list()) == 3
         # Offered once only.
         assert UIState.load(data_dir).demo_offered
+
+
+async def test_first_run_offers_to_import_claude_code_history(data_dir):
+    fixtures = Path(__file__).parent / "fixtures" / "claude-code"
+    found = sorted(fixtures.glob("*/*.jsonl"))  # the three session transcripts
+    assert len(found) == 3
+    with open_coordinator(data_dir) as c:
+        app = make_app(c, find_transcripts=lambda: found)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDialog)
+            assert app.screen.question == "Found 3 Claude Code session(s). Import them?"
+            await pilot.press("y")
+            await settle(pilot, rounds=8)
+            sessions = c.sessions.list()
+            assert len(sessions) == 3 and all(s.id.startswith("cc_") for s in sessions)
+            assert app.session_id == sessions[0].id
+        state = UIState.load(data_dir)
+        assert state.import_offered and not state.demo_offered
+
+
+async def test_declining_the_import_offers_the_demo(data_dir):
+    found = sorted((Path(__file__).parent / "fixtures" / "claude-code").glob("*/*.jsonl"))
+    with open_coordinator(data_dir) as c:
+        app = make_app(c, find_transcripts=lambda: found)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDialog)
+            assert "demo" in app.screen.question
+            await pilot.press("n")
+            await settle(pilot)
+        assert c.sessions.list() == []
 
 
 def test_app_refuses_an_unknown_session_and_an_unusable_data_dir(data_dir, tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,13 @@ class Notice:
     severity: SeverityLevel = "information"
 
 
+def _discovered_transcripts() -> list[Path]:
+    """The user's Claude Code transcripts (``~/.claude/projects`` and the like)."""
+    from claude_tui.core.importers.claude_code import discover_transcripts
+
+    return discover_transcripts()
+
+
 class ClaudeTUIApp(App[int]):
     """claude-tui's terminal app over one memory coordinator."""
 
@@ -94,6 +101,7 @@ class ClaudeTUIApp(App[int]):
         vector_search: bool = True,
         scheduler: bool = True,
         notice: Notice | None = None,
+        find_transcripts: Callable[[], list[Path]] | None = None,
     ) -> None:
         super().__init__()
         self.coordinator = coordinator
@@ -118,6 +126,8 @@ class ClaudeTUIApp(App[int]):
         self._scheduler_closed = False
         self._backup_failure: str | None = None
         self.notice = notice  # said once the app is up (e.g. "restored from backup X")
+        # Where the first run looks for the user's Claude Code history (tests pass their own).
+        self.find_transcripts = find_transcripts or _discovered_transcripts
         self.restore_backup_id: str | None = None  # set when exiting with RELAUNCH
 
     # -- start-up -------------------------------------------------------------
@@ -174,8 +184,64 @@ class ClaudeTUIApp(App[int]):
     @work(thread=True, group="first-run", exit_on_error=False)
     def first_run_check(self) -> None:
         empty = not self.coordinator.sessions.list(limit=1)
-        if empty and not self.state.demo_offered:
+        if not empty or self.state.demo_offered:
+            return
+        found = [] if self.state.import_offered else self.find_transcripts()
+        if found:
+            self.call_from_thread(self.offer_import, found)
+        else:
             self.call_from_thread(self.offer_demo)
+
+    def offer_import(self, found: list[Path]) -> None:
+        """First run with the user's Claude Code history on disk: offer to import it."""
+
+        def answered(yes: bool | None) -> None:
+            self.state.import_offered = True
+            self.save_state()
+            if yes:
+                self.import_transcripts(found)
+            else:
+                self.offer_demo()
+
+        folders = sorted({str(p.parent.parent) for p in found})
+        self.push_screen(
+            ConfirmDialog(
+                f"Found {len(found)} Claude Code session(s). Import them?",
+                f"From {', '.join(folders[:3])}. Claude Code deletes transcripts after 30 days; "
+                "once imported, the history stays here. Importing again later adds only what "
+                "is new ('claude-tui import claude-code').",
+                "Import",
+            ),
+            answered,
+        )
+
+    @work(thread=True, group="import", exit_on_error=False)
+    def import_transcripts(self, paths: list[Path]) -> None:
+        from claude_tui.core.importers.claude_code import ClaudeCodeImporter
+
+        def progress(done: int, total: int, name: str) -> None:
+            if done == 1 or done == total or done % 25 == 0:
+                self.call_from_thread(
+                    self.notify, f"Importing {done} of {total}: {name}", title="Claude Code"
+                )
+
+        report = ClaudeCodeImporter(self.coordinator).run(paths, progress=progress)
+        summary = report.to_dict()
+        rows = ", ".join(
+            f"{v['added']} {kind}" for kind, v in summary["rows"].items() if v["added"]
+        )
+        bad = len(summary["malformed"])
+        self.call_from_thread(
+            self.notify,
+            f"Imported {len(report.sessions)} session(s): {rows or 'nothing new'}"
+            + (f"; {bad} malformed line(s) skipped" if bad else ""),
+            title="Claude Code",
+            severity="warning" if bad else "information",
+        )
+        newest = self.coordinator.sessions.list(limit=1)
+        if newest:
+            self.call_from_thread(self.set_session, newest[0].id)
+        self.call_from_thread(self.post_message, DataChanged([]))
 
     def offer_demo(self) -> None:
         def answered(yes: bool | None) -> None:

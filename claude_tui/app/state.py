@@ -20,6 +20,7 @@ class UIState:
     selected: dict[str, str] = field(default_factory=dict)
     theme: str = "textual-dark"
     demo_offered: bool = False
+    import_offered: bool = False
 
     @classmethod
     def load(cls, data_dir: Path) -> UIState:
@@ -40,6 +41,7 @@ class UIState:
         if isinstance(raw.get("theme"), str):
             state.theme = raw["theme"]
         state.demo_offered = bool(raw.get("demo_offered", False))
+        state.import_offered = bool(raw.get("import_offered", False))
         return state
 
     def save(self, data_dir: Path) -> None:
