@@ -83,6 +83,47 @@ def test_kill_9_mid_burst_keeps_every_acknowledged_write(
         assert entry is not None and entry.value == {"writer": "w0", "i": last}
 
 
+def test_another_process_closing_its_connection_never_deletes_our_wal(
+    config: Config, coordinator: MemoryCoordinator
+) -> None:
+    """Opening the data dir must keep SQLite's locks (a Python open/close of the file drops them).
+
+    Without its shared lock, a process looks gone to SQLite: the next process that
+    closes a connection checkpoints and deletes the WAL under it.
+    """
+    session = coordinator.sessions.create()
+    coordinator.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.workers", "hold_open", str(config.data_dir), "-",
+         session.id],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "ready", holder.stderr
+        wal = config.data_dir / "claude-tui.db-wal"
+        assert wal.exists()
+        for _ in range(3):  # other processes come and go
+            other = sqlite3.connect(config.db_path)
+            other.execute("SELECT count(*) FROM memory_entries").fetchone()
+            other.close()
+            with MemoryCoordinator(config, use_redis=False) as c:
+                c.memory.store("from another process", 3, session_id=session.id)
+        assert wal.exists(), "the WAL of a process still writing was deleted"
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "done", holder.stderr.read()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    conn = sqlite3.connect(config.db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    keys = {k for (k,) in conn.execute("SELECT key FROM memory_entries")}
+    conn.close()
+    assert keys == {"before", "after", "from another process"}
+
+
 SECRET = "ghp_" + "S3cr3tT0k3n" * 4
 
 

@@ -40,7 +40,19 @@ def write_acked(data_dir: str, redis_url: str, session_id: str, prefix: str) -> 
             i += 1
 
 
+def hold_open(data_dir: str, redis_url: str, session_id: str) -> None:
+    """Open the data dir, write, then wait for a line on stdin before writing again."""
+    with MemoryCoordinator(_config(data_dir, redis_url)) as c:
+        c.memory.store("before", 1, session_id=session_id)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        c.memory.store("after", 2, session_id=session_id)
+    print("done", flush=True)
+
+
 if __name__ == "__main__":
-    {"write_many": write_many, "store_one": store_one, "write_acked": write_acked}[sys.argv[1]](
-        *sys.argv[2:]
-    )
+    workers = {
+        "write_many": write_many, "store_one": store_one, "write_acked": write_acked,
+        "hold_open": hold_open,
+    }  # fmt: skip
+    workers[sys.argv[1]](*sys.argv[2:])

@@ -1,7 +1,7 @@
 """Is the database file damaged? A cheap check for every start and a full one for doctor.
 
-``quick_check`` is meant to run each time a process opens the data dir: it reads
-the 100-byte header, compares sizes, reads ``sqlite_master`` and runs
+``quick_check`` is meant to run each time a process opens the data dir: it
+compares the file's size with SQLite's page count, reads ``sqlite_master`` and runs
 ``PRAGMA quick_check`` only on files small enough for it to take milliseconds.
 ``full_check`` always runs ``PRAGMA quick_check`` (every page, no index
 cross-check); it is what ``claude-tui doctor`` reports.
@@ -10,7 +10,6 @@ cross-check); it is what ``claude-tui doctor`` reports.
 from __future__ import annotations
 
 import sqlite3
-import struct
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 from claude_tui.core.errors import StoreCorrupt
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 # Below this size PRAGMA quick_check reads every page in well under a second.
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
@@ -55,32 +53,27 @@ def corrupt_error(path: Path | str, problem: str) -> StoreCorrupt:
     )
 
 
-def _header_problem(path: Path) -> str | None:
-    """Check the header and the file size against it, without SQLite."""
+def _size_problem(path: Path, conn: sqlite3.Connection) -> str | None:
+    """Compare the file's size with what SQLite says it should hold.
+
+    Asked of SQLite (pragmas) and of ``stat``, never by opening the file: on
+    POSIX, closing any descriptor of a file drops every lock this process
+    holds on it, SQLite's included, and another process could then checkpoint
+    and delete the WAL under our open connection.
+    """
     size = path.stat().st_size
     if size == 0:
         return None  # a new, empty file: SQLite creates the schema in it
-    with path.open("rb") as handle:
-        header = handle.read(100)
-    if len(header) < 100 or header[:16] != SQLITE_MAGIC:
-        return "the file header is not a SQLite header"
-    page_size = struct.unpack(">H", header[16:18])[0]
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        return f"invalid page size {page_size} in the header"
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
     if size % page_size:
         return f"file size {size:,} is not a multiple of the page size {page_size}"
-    pages, change, valid_for = (
-        struct.unpack(">I", header[28:32])[0],
-        struct.unpack(">I", header[24:28])[0],
-        struct.unpack(">I", header[92:96])[0],
-    )
     wal = Path(f"{path}-wal")
-    wal_pending = wal.exists() and wal.stat().st_size > 0
-    # The header's page count is trusted by SQLite only when valid_for matches the
-    # change counter. With frames still in the WAL a crash mid-checkpoint may leave
-    # the file shorter than the header says, and SQLite reads those pages from the WAL.
-    if pages and change == valid_for and not wal_pending and pages * page_size > size:
+    # With frames still in the WAL a crash mid-checkpoint may leave the file
+    # shorter than the header says, and SQLite reads those pages from the WAL.
+    if wal.exists() and wal.stat().st_size > 0:
+        return None
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    if pages * page_size > size:
         return f"the file is truncated ({size:,} bytes, the header says {pages * page_size:,})"
     return None
 
@@ -111,12 +104,6 @@ def _check(
 
     if not path.exists():
         return report(True, "missing")
-    try:
-        problem = _header_problem(path)
-    except OSError as exc:
-        return report(False, "header", f"cannot read the file: {exc.strerror or exc}")
-    if problem is not None:
-        return report(False, "header", problem)
     if path.stat().st_size == 0:
         return report(True, "header")
     own = conn is None
@@ -124,6 +111,9 @@ def _check(
         c = _open(path) if conn is None else conn
         try:
             c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            problem = _size_problem(path, c)
+            if problem is not None:
+                return report(False, "header", problem)
             level = "header"
             if deep or path.stat().st_size <= max_bytes:
                 level = "full" if deep else "quick"
@@ -136,6 +126,8 @@ def _check(
         if is_corruption(exc) or "not a database" in str(exc).lower():
             return report(False, "header", str(exc))
         raise
+    except OSError as exc:
+        return report(False, "header", f"cannot read the file: {exc.strerror or exc}")
 
 
 def quick_check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -11,24 +12,40 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def check_database_file(path: Path) -> None:
-    """Refuse a path that exists but is not a readable SQLite file.
+    """Refuse a path that exists but cannot be a database file (a directory, unreadable).
+
+    The file is not opened here: on POSIX, closing any descriptor of a file drops
+    every lock this process holds on it, SQLite's included (another connection
+    of this process may have it open). SQLite itself tells a file of another
+    kind; see :func:`not_a_database`.
 
     Raises:
-        StoreUnusable: a directory, an unreadable file, or a file of another kind.
+        StoreUnusable: a directory, or a file this user cannot read.
     """
     if not path.exists():
         return
     if path.is_dir():
         raise StoreUnusable(f"{path} is a directory, not a database file")
+    if not os.access(path, os.R_OK):
+        raise StoreUnusable(f"cannot read {path}: permission denied")
+
+
+def not_a_database(path: Path) -> StoreUnusable:
+    """The error for a file SQLite cannot read as a database.
+
+    Safe to read the header here: SQLite refused the file, so no connection of
+    this process holds a lock on it.
+    """
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
     except OSError as exc:
-        raise StoreUnusable(f"cannot read {path}: {exc.strerror or exc}") from None
-    if header and header != SQLITE_HEADER:
-        raise StoreUnusable(
+        return StoreUnusable(f"cannot read {path}: {exc.strerror or exc}")
+    if header != SQLITE_HEADER:
+        return StoreUnusable(
             f"{path} is not a SQLite database; move it aside or choose another --data-dir"
         )
+    return StoreUnusable(f"{path} cannot be used as a database: file is not a database")
 
 
 def connect(
@@ -68,6 +85,8 @@ def connect(
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if "not a database" in str(exc).lower():
+            raise not_a_database(path) from None
         raise StoreUnusable(f"{path} cannot be used as a database: {exc}") from None
     except StoreUnusable:
         conn.close()
