@@ -34,6 +34,9 @@ bench: $(STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_memory $(BENCH_ARGS)
 	$(BIN)/python -m bench.bench_app
 	$(BIN)/python -m bench.bench_patterns
+	$(BIN)/python -m bench.bench_checkpoints
+	$(BIN)/python -m bench.bench_import
+	$(BIN)/python -m bench.bench_backups
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
