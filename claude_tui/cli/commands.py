@@ -447,3 +447,12 @@ def _merge_import_handlers() -> None:
 
 
 _merge_import_handlers()
+
+
+def _merge_sync_handlers() -> None:
+    from claude_tui.cli.sync_commands import SYNC_HANDLERS  # imported late: no cycle
+
+    HANDLERS.update(SYNC_HANDLERS)
+
+
+_merge_sync_handlers()

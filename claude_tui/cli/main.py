@@ -78,4 +78,9 @@ def _run(argv: list[str]) -> int:
 
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
     with MemoryCoordinator(config) as coordinator:
-        return handler(coordinator, args)
+        try:
+            return handler(coordinator, args)
+        finally:
+            if coordinator.sync is not None:
+                for notice in coordinator.sync.notices:  # e.g. a full resync: say so
+                    sys.stderr.write(f"claude-tui: {notice}\n")

@@ -255,4 +255,8 @@ def build_parser() -> Parser:
         dest="action", metavar="ACTION", required=True, parser_class=Parser
     )
     redis.add_parser("stop", help="stop the private redis-server of this data dir")
+
+    from claude_tui.cli.sync_commands import add_parsers as add_sync_parsers
+
+    add_sync_parsers(cmds, Parser)
     return root

@@ -64,6 +64,17 @@ class Config:
     purge_interval_seconds: float = 60.0
     change_log_keep_days: float = 7.0
     encryption_key: str | None = None
+    # Cross-host sync through Redis Streams: off unless a URL is given. Hosts that
+    # share a swarm name and a Redis server share the swarm's memory.
+    sync_url: str | None = None
+    sync_swarm: str = "default"
+    sync_batch_ms: float = 250.0
+    sync_batch_size: int = 200
+    sync_stream_max_len: int = 100_000
+    sync_cluster: bool = False
+    # "memory", "memory:<namespace>", "agents", "tasks", "patterns", "sessions"
+    # -> "immediate" | "batched" | "lazy" (see core/sync/levels.py for defaults).
+    sync_levels: dict[str, str] = field(default_factory=dict)
 
     @property
     def backups_path(self) -> Path:
@@ -146,6 +157,22 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         full_at_hour_minute(self.backup_full_at)
+        for name in ("sync_batch_ms", "sync_batch_size", "sync_stream_max_len"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if not self.sync_swarm or not all(c.isalnum() or c in "-_." for c in self.sync_swarm):
+            raise ConfigError(
+                f"sync swarm must be letters, digits, '-', '_' or '.', not {self.sync_swarm!r}"
+            )
+        if self.sync_url is not None and not self.sync_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                f"sync url must start with redis://, rediss:// or unix://, not {self.sync_url!r}"
+            )
+        from claude_tui.core.sync.levels import check_levels
+
+        check_levels(self.sync_levels)
         for f in fields(CacheConfig):
             if getattr(self.cache, f.name) <= 0:
                 raise ConfigError(f"cache.{f.name} must be positive")
@@ -183,6 +210,8 @@ _ENV_FIELDS: dict[str, tuple[str, type]] = {
     "ENCRYPTION_KEY": ("encryption_key", str),
     "BACKUP_DIR": ("backup_dir", str),
     "BACKUP_SECONDARY_DIR": ("backup_secondary_dir", str),
+    "SYNC_URL": ("sync_url", str),
+    "SYNC_SWARM": ("sync_swarm", str),
 }
 
 _TRUE = {"1", "true", "yes", "on", "auto"}
@@ -228,6 +257,11 @@ def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any])
     for section, body in doc.items():
         if section == "cache" and isinstance(body, dict):
             cache_values.update(body)
+        elif section == "sync" and isinstance(body, dict):
+            for key, value in body.items():
+                if key == "levels" and not isinstance(value, dict):
+                    raise ConfigError(f"{path}: [sync] levels must be a table")
+                values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
         elif section in _SECTIONS and isinstance(body, dict):
             for key, value in body.items():
                 values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
@@ -258,6 +292,13 @@ _SECTION_KEYS = {
     ("checkpoints", "keep"): "checkpoint_keep",
     ("scheduler", "purge_interval_seconds"): "purge_interval_seconds",
     ("scheduler", "change_log_keep_days"): "change_log_keep_days",
+    ("sync", "url"): "sync_url",
+    ("sync", "swarm"): "sync_swarm",
+    ("sync", "batch_ms"): "sync_batch_ms",
+    ("sync", "batch_size"): "sync_batch_size",
+    ("sync", "stream_max_len"): "sync_stream_max_len",
+    ("sync", "cluster"): "sync_cluster",
+    ("sync", "levels"): "sync_levels",
 }
 _SECTIONS = {"redis", "memory", "sqlite", "vectors", "backup", "checkpoints", "scheduler"}
 

@@ -31,6 +31,7 @@ from claude_tui.core.store.schema import LATEST_VERSION
 
 if TYPE_CHECKING:
     from claude_tui.core.durability.checkpoints import CheckpointService
+    from claude_tui.core.sync.engine import SyncEngine
     from claude_tui.core.vectors.learning import PatternLearner
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,14 @@ class MemoryCoordinator:
             seal_plain_secrets(self.rt)
         if not config.strict_coherence:
             self.watch()
+        self.sync: SyncEngine | None = None
+        if config.sync_url:
+            from claude_tui.core.sync.engine import SyncEngine
+
+            self.sync = SyncEngine(self)
+            # Catch up before anything is read: a `memory get` here right after a
+            # `memory store` on another host returns that host's value.
+            self.sync.open()
 
     @property
     def learning(self) -> PatternLearner:
@@ -201,6 +210,9 @@ class MemoryCoordinator:
 
     def close(self) -> None:
         """Flush pending access counts, stop the watcher, close connections."""
+        if self.sync is not None:
+            self.sync.close()
+            self.sync = None
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None

@@ -82,3 +82,10 @@ class StoreReplaced(ClaudeTUIError):
         super().__init__(
             message or "the database was replaced by a restore; restart claude-tui", title=title
         )
+
+
+class SyncUnavailable(ClaudeTUIError):
+    """The swarm's Redis cannot be reached for an operation that needs it now."""
+
+    exit_code = 1
+    title = "Sync"

@@ -64,6 +64,10 @@ class Runtime:
         self._known_agents: dict[str, str] = {}
         self._l2_missed = False
         self._pending_own: tuple[int, int] | None = None
+        # Set by the sync engine: capture inside every write transaction, then
+        # publish after the commit (see core/sync/engine.py).
+        self.sync_capture: Callable[[sqlite3.Connection], None] | None = None
+        self.sync_after_write: Callable[[], None] | None = None
         if l2 is not None:
             l2.epoch = int(store.meta("l2_epoch") or 1)
             if l2.ping():
@@ -76,6 +80,9 @@ class Runtime:
         def wrapped(conn: sqlite3.Connection) -> T:
             before = Store.last_seq(conn)
             result = body(conn)
+            capture = self.sync_capture
+            if capture is not None:
+                capture(conn)  # sync tables have no change-log triggers: `after` is unchanged
             after = Store.last_seq(conn)
             if after > before:
                 self._pending_own = (before, after)
@@ -93,6 +100,9 @@ class Runtime:
                     self._own[-1] = (self._own[-1][0], after)
                 else:
                     self._own.append((before, after))
+        after_write = self.sync_after_write
+        if after_write is not None:
+            after_write()
         return result
 
     def announce(self, events: list[ChangeEvent]) -> None:

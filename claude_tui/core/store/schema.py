@@ -308,6 +308,65 @@ CREATE TABLE import_sessions (
 );
 """
 
+# Cross-host sync (issue 7). sync_state holds the clocks of every replicated row
+# (tombstones included: a delete must beat older writes and lose to newer ones);
+# sync_outbox is the durable queue of events not yet on the Redis stream;
+# sync_peers the highest origin sequence applied per host (idempotent apply);
+# sync_conflicts the losing values of truly concurrent writes; sync_deferred
+# events whose parent row has not arrived yet.
+SYNC_SQL = """
+CREATE TABLE sync_state (
+    tbl TEXT NOT NULL,
+    rkey TEXT NOT NULL,
+    hlc INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (tbl, rkey)
+) WITHOUT ROWID;
+CREATE TABLE sync_outbox (
+    oseq INTEGER PRIMARY KEY AUTOINCREMENT,
+    level TEXT NOT NULL CHECK (level IN ('immediate', 'batched', 'lazy')),
+    tbl TEXT NOT NULL,
+    rkey TEXT NOT NULL,
+    seq INTEGER,
+    hlc INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    queued_at REAL NOT NULL
+);
+CREATE TABLE sync_peers (
+    node TEXT PRIMARY KEY,
+    last_oseq INTEGER NOT NULL DEFAULT 0,
+    last_hlc INTEGER NOT NULL DEFAULT 0,
+    last_seen REAL,
+    lag_ms REAL,
+    events INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sync_conflicts (
+    id INTEGER PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    rkey TEXT NOT NULL,
+    field TEXT,
+    winner TEXT,
+    loser TEXT,
+    winner_origin TEXT NOT NULL,
+    loser_origin TEXT NOT NULL,
+    winner_hlc INTEGER NOT NULL,
+    loser_hlc INTEGER NOT NULL,
+    detected_at REAL NOT NULL,
+    resolved_at REAL,
+    resolution TEXT
+);
+CREATE UNIQUE INDEX idx_sync_conflicts_pair
+    ON sync_conflicts(tbl, rkey, coalesce(field, ''), loser_origin, loser_hlc);
+CREATE TABLE sync_deferred (
+    id INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL,
+    event TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    deferred_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
@@ -315,6 +374,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "pattern outcomes; queue of pattern writes for the vector index", INDEX_QUEUE_SQL),
     Migration(5, "session checkpoints; index of secrets not yet sealed", DURABILITY_SQL),
     Migration(6, "import ledger of Claude Code transcripts", IMPORT_SQL),
+    Migration(7, "cross-host sync: row clocks, outbox, peers, conflicts", SYNC_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number
