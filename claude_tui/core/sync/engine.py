@@ -28,7 +28,13 @@ from claude_tui.core.sync.capture import (
     meta_set,
     seed,
 )
-from claude_tui.core.sync.transport import ZERO_ID, StreamTransport, parse_id
+from claude_tui.core.sync.transport import (
+    ZERO_ID,
+    EntriesTrimmed,
+    GroupMissing,
+    StreamTransport,
+    parse_id,
+)
 
 if TYPE_CHECKING:
     from claude_tui.core.coordinator import MemoryCoordinator
@@ -40,6 +46,7 @@ EPOCH_KEY = "sync_epoch"
 RESYNC_KEY = "sync_last_resync"
 READ_BATCH = 500
 PUBLISH_BATCH = 500
+CHECK_SECONDS = 30.0
 
 
 class SyncEngine:
@@ -68,6 +75,7 @@ class SyncEngine:
         self._lock = threading.RLock()
         self._down_until = 0.0
         self._needs_check = True
+        self._trimmed = False
         self._last_flush = time.monotonic()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -157,17 +165,21 @@ class SyncEngine:
     def consume(self) -> int:
         """Apply every stream entry this host has not applied; return how many. Never raises."""
         with self._lock:
-            if self._needs_check and self._guard(self._check_stream) is None:
-                return 0
             total = 0
             while True:
+                if self._needs_check and self._guard(self._check_stream) is None:
+                    break
+                if self._trimmed:
+                    self._trimmed = False
+                    reason = "entries this host had not applied were trimmed from the stream"
+                    total += self._guard(self._full_resync, reason) or 0
                 result = self._guard(self.store.write, self._consume_batch)
                 if result is None:
                     break
                 ids, applied = result
                 self._guard(self.transport.ack, ids)
                 total += applied
-                if not ids:
+                if not ids and not self._trimmed and not self._needs_check:
                     break
             if total:
                 self.rt.drain_changes()  # drop stale L1 entries, tell the screens
@@ -176,11 +188,14 @@ class SyncEngine:
     def _consume_batch(self, conn: sqlite3.Connection) -> tuple[list[str], int]:
         last_id = meta_get(conn, LAST_ID_KEY) or ZERO_ID
         try:
-            entries = self.transport.read(READ_BATCH, last_id)
-        except self.transport.redis.ResponseError as exc:
-            if "NOGROUP" in str(exc):
-                self._needs_check = True  # Redis lost the group: it lost the stream too
-            raise
+            entries = self.transport.read(READ_BATCH)
+        except EntriesTrimmed:
+            self.transport.ack(self.transport.pending_ids())
+            self._trimmed = True
+            return [], 0
+        except GroupMissing:
+            self._needs_check = True  # Redis lost the group: it lost the stream too
+            return [], 0
         now = self.rt.clock()
         applied, newest_hlc = 0, 0
         last = parse_id(last_id)
@@ -220,16 +235,24 @@ class SyncEngine:
             return False
 
     @staticmethod
-    def _note_peer(conn: sqlite3.Connection, event: dict[str, Any], now: float) -> None:
+    def _note_peer(
+        conn: sqlite3.Connection, event: dict[str, Any], now: float, *, from_stream: bool = True
+    ) -> None:
+        """Record what was seen of a peer; only stream order may raise its watermark.
+
+        A full resync reads the state hash in no particular order: an origin's
+        newest sequence there says nothing about older entries still unread
+        on the stream, so it must not make them look like duplicates.
+        """
         hlc = int(event.get("h") or 0)
-        lag = max(0.0, now * 1000 - clocks.hlc_wall_ms(hlc)) if hlc else None
+        lag = max(0.0, now * 1000 - clocks.hlc_wall_ms(hlc)) if hlc and from_stream else None
         conn.execute(
             "INSERT INTO sync_peers (node, last_oseq, last_hlc, last_seen, lag_ms, events) "
             "VALUES (?,?,?,?,?,1) ON CONFLICT (node) DO UPDATE SET "
             "last_oseq = max(last_oseq, excluded.last_oseq), "
             "last_hlc = max(last_hlc, excluded.last_hlc), last_seen = excluded.last_seen, "
-            "lag_ms = excluded.lag_ms, events = events + 1",
-            (event["o"], event["q"], hlc, now, lag),
+            "lag_ms = coalesce(excluded.lag_ms, lag_ms), events = events + 1",
+            (event["o"], event["q"] if from_stream else 0, hlc, now, lag),
         )
 
     # -- catching up and resyncing --------------------------------------------
@@ -250,9 +273,8 @@ class SyncEngine:
             self.flush()
             self._full_resync(reason, announce=republish)
         else:
-            info = self.transport.info()
             last_id = self.store.meta(LAST_ID_KEY) or ZERO_ID
-            if parse_id(info["max_deleted_id"]) > parse_id(last_id):
+            if self.transport.missed_by(last_id):
                 self._full_resync(
                     f"the stream was trimmed past this host's position ({last_id})", announce=True
                 )
@@ -278,8 +300,9 @@ class SyncEngine:
                 self._failed(exc)
                 raise SyncUnavailable(f"cannot reach the sync server: {exc}") from None
 
-    def _full_resync(self, reason: str, *, announce: bool) -> int:
-        start_id = self.transport.last_id()  # entries after it are read from the stream
+    def _full_resync(self, reason: str, *, announce: bool = True) -> int:
+        # Entries after this point are read from the stream, as usual.
+        start_id, start_added = self.transport.position()
         changed = 0
         now = self.rt.clock()
         for batch in self.transport.scan_state():
@@ -292,6 +315,8 @@ class SyncEngine:
                     except (ValueError, KeyError, TypeError):
                         continue
                     n += self._apply(conn, event, now)
+                    if event["o"] != self.node:
+                        self._note_peer(conn, event, now, from_stream=False)
                 retry_deferred(conn, seal=self.rt.sealer.seal, now=now)
                 return n
 
@@ -299,7 +324,7 @@ class SyncEngine:
 
         def finish(conn: sqlite3.Connection) -> str:
             current = meta_get(conn, LAST_ID_KEY) or ZERO_ID
-            position = max(current, start_id, key=parse_id)
+            position = max(start_id, current, key=parse_id)
             meta_set(conn, LAST_ID_KEY, position)
             meta_set(
                 conn,
@@ -309,7 +334,7 @@ class SyncEngine:
             return position
 
         position = self.store.write(finish)
-        self.transport.set_group_position(position)
+        self.transport.set_group_position(position, start_added if position == start_id else None)
         if announce:
             notice = f"sync: {reason}: full resync of shared data ({changed} rows changed)"
             self.notices.append(notice)
@@ -344,7 +369,11 @@ class SyncEngine:
 
     def _run(self) -> None:
         block_ms = max(20, int(self.config.sync_batch_ms))
+        next_check = time.monotonic() + CHECK_SECONDS
         while not self._stop.is_set():
+            if time.monotonic() >= next_check:
+                self._needs_check = True  # a long stall may have let the stream trim past us
+                next_check = time.monotonic() + CHECK_SECONDS
             try:
                 if not self.up:
                     self._stop.wait(0.2)

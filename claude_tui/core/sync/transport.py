@@ -24,6 +24,14 @@ StreamId = tuple[int, int]
 ZERO_ID = "0-0"
 
 
+class GroupMissing(Exception):
+    """Redis has no consumer group for this host: the stream was lost or never joined."""
+
+
+class EntriesTrimmed(Exception):
+    """Entries this host had read but not applied were trimmed from the stream."""
+
+
 def parse_id(text: str | None) -> StreamId:
     """A stream id as a comparable pair (``0-0`` for None)."""
     if not text:
@@ -99,33 +107,44 @@ class StreamTransport:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def set_group_position(self, stream_id: str) -> None:
-        """Move this host's group to ``stream_id`` (after a full resync)."""
-        self.ensure_group(stream_id)
-        self.client.xgroup_setid(self.stream, self.group, stream_id)
+    def set_group_position(self, stream_id: str, entries_read: int | None = None) -> None:
+        """Move this host's group to ``stream_id`` (after a full resync).
 
-    def read(self, count: int, start_id: str) -> list[tuple[str, dict[str, Any]]]:
+        ``entries_read`` (how many entries the stream had added up to that id)
+        keeps Redis' count of unread entries exact, which is how a later trim
+        past this host is noticed.
+        """
+        self.ensure_group(stream_id)
+        self.client.xgroup_setid(self.stream, self.group, stream_id, entries_read=entries_read)
+
+    def read(self, count: int) -> list[tuple[str, dict[str, Any]]]:
         """Entries this host has not acknowledged: pending ones first, then new ones.
 
-        Creates the group at ``start_id`` (this host's last applied id) if Redis
-        has none, e.g. after the server restarted empty.
+        Raises:
+            GroupMissing: Redis has no group for this host (it lost the stream).
+            EntriesTrimmed: a pending entry was trimmed before it was applied.
         """
-        for attempt in range(2):
-            try:
-                for cursor in ("0", ">"):
-                    reply = self.client.xreadgroup(
-                        self.group, self.group, {self.stream: cursor}, count=count
-                    )
-                    entries = reply[0][1] if reply else []
-                    entries = [(i, f) for i, f in entries if f is not None]
-                    if entries:
-                        return entries
-                return []
-            except self.redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc) or attempt:
-                    raise
-                self.ensure_group(start_id)
+        try:
+            for cursor in ("0", ">"):
+                reply = self.client.xreadgroup(
+                    self.group, self.group, {self.stream: cursor}, count=count
+                )
+                entries = reply[0][1] if reply else []
+                if any(f is None for _, f in entries):
+                    # Trimmed before it was applied: only a full resync brings it back.
+                    raise EntriesTrimmed(self.stream)
+                if entries:
+                    return entries
+        except self.redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                raise GroupMissing(self.stream) from None
+            raise
         return []
+
+    def pending_ids(self) -> list[str]:
+        """Ids this host read but has not acknowledged (trimmed ones included)."""
+        rows = self.client.xpending_range(self.stream, self.group, "-", "+", 10_000)
+        return [str(r["message_id"]) for r in rows]
 
     def ack(self, ids: list[str]) -> None:
         """Acknowledge entries this host has applied."""
@@ -135,9 +154,19 @@ class StreamTransport:
     def wait(self, after_id: str, block_ms: int) -> bool:
         """Block until the stream has an entry after ``after_id`` (or the timeout)."""
         if self._waiter is None:
-            kw = dict(self.client.connection_pool.connection_kwargs)
-            kw["socket_timeout"] = block_ms / 1000 + 5
-            self._waiter = self.redis.Redis(connection_pool=self.redis.ConnectionPool(**kw))
+            # Its own connection: a blocking read must not hold up publishes. Same
+            # connection class as the main client (TCP, TLS or unix socket).
+            pool = self.client.connection_pool if not self.cluster else None
+            if pool is None:
+                self._waiter = self.client
+            else:
+                kw = dict(pool.connection_kwargs)
+                kw["socket_timeout"] = block_ms / 1000 + 5
+                self._waiter = self.redis.Redis(
+                    connection_pool=self.redis.ConnectionPool(
+                        connection_class=pool.connection_class, **kw
+                    )
+                )
         reply = self._waiter.xread({self.stream: after_id}, count=1, block=block_ms)
         return bool(reply)
 
@@ -156,6 +185,7 @@ class StreamTransport:
                         "pending": g.get("pending"),
                         "last_delivered_id": g.get("last-delivered-id"),
                         "lag": g.get("lag"),
+                        "entries_read": g.get("entries-read"),
                     }
                 )
         except self.redis.ResponseError:
@@ -166,12 +196,35 @@ class StreamTransport:
             "last_id": raw.get("last-generated-id") or ZERO_ID,
             "first_id": first[0] if first else None,
             "max_deleted_id": raw.get("max-deleted-entry-id") or ZERO_ID,
+            "entries_added": raw.get("entries-added"),
             "groups": groups,
         }
 
-    def last_id(self) -> str:
-        """The newest id the stream ever gave out (``0-0`` if it has none)."""
-        return str(self.info()["last_id"])
+    def missed_by(self, last_id: str) -> bool:
+        """Whether entries this host never read were trimmed (or deleted) from the stream.
+
+        Redis counts entries added to the stream and read by each group; a
+        group whose unread count exceeds what the stream still holds has lost
+        some. Without those counts (an old group), an oldest surviving entry
+        newer than this host's position after any trimming means the same.
+        """
+        info = self.info()
+        if parse_id(info["max_deleted_id"]) > parse_id(last_id):
+            return True
+        mine = next((g for g in info["groups"] if g["node"] == self.group), None)
+        if mine is not None and mine["entries_read"] is not None and mine["lag"] is not None:
+            return int(mine["lag"]) > int(info["length"])
+        first = info.get("first_id")
+        added = info.get("entries_added")
+        position = max(parse_id(last_id), parse_id(mine["last_delivered_id"]) if mine else (0, 0))
+        return bool(
+            first and added is not None and added > info["length"] and parse_id(first) > position
+        )
+
+    def position(self) -> tuple[str, int]:
+        """The newest id the stream gave out and how many entries it has added."""
+        info = self.info()
+        return str(info["last_id"]), int(info.get("entries_added") or 0)
 
     def scan_state(self, batch: int = 500) -> Iterator[list[dict[str, Any]]]:
         """Every event in the state hash, in batches (for a full resync)."""
