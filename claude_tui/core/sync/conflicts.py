@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_tui.core.errors import BadInput, NotFound
+from claude_tui.core.errors import BadInput
 from claude_tui.core.sync.capture import split_ckey
 
 if TYPE_CHECKING:
@@ -72,14 +72,13 @@ def resolve(c: MemoryCoordinator, conflict_id: int, *, take: str) -> ConflictRow
     conflicting field for a JSON object), so it wins on every host.
 
     Raises:
-        BadInput: ``take`` is neither, or the conflict was resolved already.
-        NotFound: no such conflict.
+        BadInput: ``take`` is neither, no such conflict, or it was resolved already.
     """
     if take not in ("winner", "loser"):
         raise BadInput(f"take must be 'winner' or 'loser', not {take!r}")
     found = c.store.row(f"SELECT {_COLUMNS} FROM sync_conflicts WHERE id = ?", (conflict_id,))
     if found is None:
-        raise NotFound(f"no conflict {conflict_id}")
+        raise BadInput(f"no conflict {conflict_id}")
     conflict = _row(found)
     if conflict.resolved_at is not None:
         raise BadInput(f"conflict {conflict_id} was resolved already ({conflict.resolution})")
