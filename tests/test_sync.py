@@ -378,3 +378,88 @@ def test_redis_flushed_under_a_running_swarm(tmp_path: Path, sync_redis: RedisPr
     finally:
         a.close()
         b.close()
+
+
+def _self_signed(dirpath: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, made with cryptography."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = dirpath / "cert.pem", dirpath / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_url(tmp_path: Path) -> None:
+    """A rediss:// URL reaches a redis-server that speaks only TLS."""
+    import shutil
+    import subprocess
+    import time
+
+    from tests.redis_proc import free_port
+
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    binary = shutil.which("redis-server")
+    assert binary is not None, "the tests need redis-server on PATH"
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+         "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}&ssl_cert_reqs=required"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "TLS redis-server did not start"
+                time.sleep(0.05)
+        with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+            a.memory.store("over-tls", [1, 2], memory_type="shared")
+        with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+            assert b.sync is not None
+            b.sync.start()  # the blocking reader opens its own TLS connection
+            got = b.memory.get("over-tls", memory_type="shared")
+            assert got is not None and json.loads(got.raw) == [1, 2]
+            assert b.sync.status()["redis_up"] is True
+        plain = f"redis://127.0.0.1:{port}/0"
+        with MemoryCoordinator(host_config(tmp_path, "c", plain)) as c:
+            assert c.sync is not None and c.sync.status()["redis_up"] is False
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -37,6 +37,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
         from claude_tui.mcp.server import build_server  # the mcp SDK: ~2 s of imports
 
         server = build_server(coordinator, identity)
+        if coordinator.sync is not None:
+            coordinator.sync.start()  # other hosts' shared writes arrive while serving
         log.info("serving MCP on stdio as %s", identity.to_dict())
         server.run("stdio")
     return 0

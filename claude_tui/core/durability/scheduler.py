@@ -601,6 +601,8 @@ def run_worker(
         if in_main:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 saved[sig] = signal.signal(sig, on_signal)
+        if coordinator.sync is not None:
+            coordinator.sync.start()  # a host with no app open still follows the swarm
         try:
             scheduler.start()
         finally:
