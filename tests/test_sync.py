@@ -463,3 +463,30 @@ def test_tls_url(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_redis_cluster_mode(tmp_path: Path) -> None:
+    """A cluster-enabled redis-server owning every slot: the cluster client path end to end."""
+    import time
+
+    server = RedisProcess(tmp_path)
+    server.extra_args = [
+        "--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf"),
+    ]  # fmt: skip
+    server.start()
+    try:
+        admin = redis.Redis(port=server.port, decode_responses=True)
+        admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        deadline = time.monotonic() + 10
+        while "cluster_state:ok" not in admin.execute_command("CLUSTER", "INFO"):
+            assert time.monotonic() < deadline, "the one-node cluster did not come up"
+            time.sleep(0.1)
+        url = server.url
+        with MemoryCoordinator(host_config(tmp_path, "a", url, sync_cluster=True)) as a:
+            a.memory.store("slot", {"one": 1}, memory_type="shared")
+            assert a.sync is not None and a.sync.transport.cluster
+        with MemoryCoordinator(host_config(tmp_path, "b", url, sync_cluster=True)) as b:
+            got = b.memory.get("slot", memory_type="shared")
+            assert got is not None and json.loads(got.raw) == {"one": 1}
+    finally:
+        server.stop()
