@@ -247,3 +247,53 @@ def test_an_interrupted_rotation_resumes_and_loses_nothing(data_dir: Path) -> No
         values = {e.key: e.value for e in c.memory.list(session_id=s.id, limit=2000)}
         assert values == {f"token_{i}": f"value {i}" for i in range(1000)}
     assert os.stat(config.key_path).st_mode & 0o077 == 0
+
+
+def test_what_counts_as_a_secret_is_configurable(data_dir: Path) -> None:
+    (data_dir / "config.toml").write_text(
+        '[secrets]\nnamespaces = ["vault"]\nkey_pattern = "^pin"\nvalue_pattern = "ACME-[0-9]{6}"\n'
+    )
+    config = Config.load(data_dir, env={}, redis_enabled=False)
+    with MemoryCoordinator(config) as c:
+        c.memory.store("door", "1234", namespace="vault")  # by namespace
+        c.memory.store("pin_code", 4321)  # by key pattern
+        c.memory.store("license", "ACME-123456")  # by value pattern
+        c.memory.store("tokens_left", 3)  # built-in rules still apply
+        c.memory.store("colour", "blue")
+        flags = dict(c.store.rows("SELECT key, encrypted FROM memory_entries"))
+        assert flags == {"door": 1, "pin_code": 1, "license": 1, "tokens_left": 1, "colour": 0}
+        assert c.memory.get("license").value == "ACME-123456"
+    (data_dir / "config.toml").write_text('[secrets]\nkey_pattern = "(unclosed"\n')
+    result = run_cli(data_dir, "doctor")
+    assert result.returncode == 2
+    assert "secrets pattern is not a valid regular expression" in result.stderr
+
+
+def test_secrets_never_reach_the_logs(
+    coordinator: MemoryCoordinator, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        s = coordinator.sessions.create(name="s")
+        coordinator.memory.store("anthropic", SECRET, session_id=s.id)
+        coordinator.memory.store("db_password", PASSWORD, session_id=s.id)
+        coordinator.memory.get("anthropic", session_id=s.id)
+        coordinator.memory.list(session_id=s.id)
+        coordinator.checkpoints.create(s.id)
+        coordinator.memory.store("plain", "visible marker", session_id=s.id)
+    # The same run through the CLI with debug logging on, stderr captured.
+    env = cli_env(tmp_path / "cli", None) | {"CLAUDE_TUI_DEBUG": "1"}
+    (tmp_path / "cli").mkdir()
+    stored = subprocess.run(
+        [sys.executable, "-m", "claude_tui", "memory", "store", "k", SECRET],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    got = subprocess.run(
+        [sys.executable, "-m", "claude_tui", "memory", "get", "k"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert stored.returncode == got.returncode == 0
+    assert got.stdout.strip().strip('"') == SECRET  # asked for, it is shown
+    logged = caplog.text + stored.stderr + got.stderr
+    assert SECRET not in logged and PASSWORD not in logged

@@ -490,3 +490,28 @@ def test_redis_cluster_mode(tmp_path: Path) -> None:
             assert got is not None and json.loads(got.raw) == {"one": 1}
     finally:
         server.stop()
+
+
+def test_secrets_never_travel(tmp_path: Path, sync_redis: RedisProcess) -> None:
+    url = sync_redis.url
+    secret = "sk-ant-api03-" + "Z9q" * 12
+    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+        a.memory.store("deploy_token", "abc-123", memory_type="shared")
+        a.memory.store("anthropic", secret, memory_type="shared")
+        a.memory.store("visible", "yes", memory_type="shared")
+    client = redis.Redis.from_url(url)
+    parts: list[bytes] = []
+    for k in client.scan_iter():
+        parts.append(k)
+        kind = client.type(k).decode()
+        if kind == "hash":
+            parts += [b for pair in client.hgetall(k).items() for b in pair]
+        elif kind == "stream":
+            parts += [v for _, fields in client.xrange(k) for v in fields.values()]
+        else:
+            parts.append(client.get(k) or b"")
+    text = b"".join(parts)
+    assert b"visible" in text and b'\\"yes\\"' in text  # the check sees what Redis holds
+    assert secret.encode() not in text and b"abc-123" not in text
+    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        assert set(shared_state(b)) == {("default", "visible")}

@@ -12,9 +12,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_tui.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from claude_tui.core.secrets import SecretRules
 
 APP_NAME = "claude-tui"
 ENV_PREFIX = "CLAUDE_TUI_"
@@ -64,6 +67,11 @@ class Config:
     purge_interval_seconds: float = 60.0
     change_log_keep_days: float = 7.0
     encryption_key: str | None = None
+    # Sensitive entries beyond the built-in ones (api_keys/passwords/tokens and
+    # credential-looking keys and values, which always count).
+    secret_namespaces: tuple[str, ...] = ()
+    secret_key_pattern: str | None = None
+    secret_value_pattern: str | None = None
     # Cross-host sync through Redis Streams: off unless a URL is given. Hosts that
     # share a swarm name and a Redis server share the swarm's memory.
     sync_url: str | None = None
@@ -87,6 +95,23 @@ class Config:
     def secondary_backups_path(self) -> Path | None:
         """The optional second copy of every backup."""
         return Path(self.backup_secondary_dir).expanduser() if self.backup_secondary_dir else None
+
+    def secret_rules(self) -> SecretRules:
+        """What counts as a secret here (built-in rules plus ``[secrets]``).
+
+        Raises:
+            ConfigError: a pattern that is not a valid regular expression.
+        """
+        import re
+
+        from claude_tui.core.secrets import rules_from
+
+        try:
+            return rules_from(
+                self.secret_namespaces, self.secret_key_pattern, self.secret_value_pattern
+            )
+        except re.error as exc:
+            raise ConfigError(f"secrets pattern is not a valid regular expression: {exc}") from None
 
     @property
     def key_path(self) -> Path:
@@ -157,6 +182,9 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         full_at_hour_minute(self.backup_full_at)
+        self.secret_rules()  # patterns must compile
+        if not all(isinstance(n, str) and n for n in self.secret_namespaces):
+            raise ConfigError("secrets namespaces must be a list of names")
         for name in ("sync_batch_ms", "sync_batch_size", "sync_stream_max_len"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
@@ -264,7 +292,8 @@ def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any])
                 values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
         elif section in _SECTIONS and isinstance(body, dict):
             for key, value in body.items():
-                values[_SECTION_KEYS.get((section, key), f"{section}.{key}")] = value
+                name = _SECTION_KEYS.get((section, key), f"{section}.{key}")
+                values[name] = tuple(value) if isinstance(value, list) else value
         else:
             raise ConfigError(f"{path}: unknown section or setting {section!r}")
 
@@ -292,6 +321,9 @@ _SECTION_KEYS = {
     ("checkpoints", "keep"): "checkpoint_keep",
     ("scheduler", "purge_interval_seconds"): "purge_interval_seconds",
     ("scheduler", "change_log_keep_days"): "change_log_keep_days",
+    ("secrets", "namespaces"): "secret_namespaces",
+    ("secrets", "key_pattern"): "secret_key_pattern",
+    ("secrets", "value_pattern"): "secret_value_pattern",
     ("sync", "url"): "sync_url",
     ("sync", "swarm"): "sync_swarm",
     ("sync", "batch_ms"): "sync_batch_ms",
@@ -300,7 +332,9 @@ _SECTION_KEYS = {
     ("sync", "cluster"): "sync_cluster",
     ("sync", "levels"): "sync_levels",
 }
-_SECTIONS = {"redis", "memory", "sqlite", "vectors", "backup", "checkpoints", "scheduler"}
+_SECTIONS = {
+    "redis", "memory", "sqlite", "vectors", "backup", "checkpoints", "scheduler", "secrets",
+}  # fmt: skip
 
 
 def _build(kind: type, values: dict[str, Any], prefix: str) -> Any:

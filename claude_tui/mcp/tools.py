@@ -264,7 +264,7 @@ class MemoryTools:
         compares the query with the newest visible entries only (see `considered`)
         and never with secrets. Pattern knowledge is searched with pattern_search.
         """
-        if mode == "text" or is_sensitive("", "", query):
+        if mode == "text" or is_sensitive("", "", query, self.c.rt.secret_rules):
             note = None if mode == "text" else "the query looks like a credential: text search"
             entries = self.c.memory.search(
                 query, limit=limit, session_id=self.who.session_id, agent_id=self.who.agent_id

@@ -370,7 +370,7 @@ class ClaudeCodeImporter:
         ]
         desired = materialize(state, sid, now)
         rt = self.c.rt
-        prepare_memory(memory, rt.sealer, rt.config.max_value_bytes)
+        prepare_memory(memory, rt.sealer, rt.config.max_value_bytes, rt.secret_rules)
 
         def body(conn: sqlite3.Connection) -> Any:
             if ledger.saved_at(conn, sid) != saved_time:

@@ -24,7 +24,7 @@ from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import next_version
 from claude_tui.core.importers.transcript import iso, sha
 from claude_tui.core.models import cache_key, private_scope
-from claude_tui.core.secrets import Sealer, is_sensitive
+from claude_tui.core.secrets import DEFAULT_RULES, Sealer, SecretRules, is_sensitive
 
 SOURCE = "claude-code"
 PROMPTS_NS = "claude-code/prompts"
@@ -467,7 +467,12 @@ class MemoryRow:
     encrypted: bool = False
 
 
-def prepare_memory(rows: list[MemoryRow], sealer: Sealer, max_value_bytes: int) -> None:
+def prepare_memory(
+    rows: list[MemoryRow],
+    sealer: Sealer,
+    max_value_bytes: int,
+    rules: SecretRules = DEFAULT_RULES,
+) -> None:
     """Encode each value (cut to the size limit) and seal the secrets among them.
 
     Done before the write transaction: the first seal of a data dir writes the
@@ -480,7 +485,7 @@ def prepare_memory(rows: list[MemoryRow], sealer: Sealer, max_value_bytes: int) 
             mem.value["truncated"] = True
             raw = _j(mem.value)
         mem.raw = raw
-        mem.sensitive = is_sensitive(mem.key, mem.namespace, raw)
+        mem.sensitive = is_sensitive(mem.key, mem.namespace, raw, rules)
         mem.stored, mem.encrypted = sealer.seal(raw) if mem.sensitive else (raw, False)
 
 

@@ -169,7 +169,7 @@ class MemoryService:
         scope = self._scopes(session_id, agent_id, memory_type)[0]
         if agent_id is not None and session_id is None:
             session_id = self.rt.require_agent(agent_id, None)
-        sensitive = is_sensitive(key, namespace, raw)
+        sensitive = is_sensitive(key, namespace, raw, self.rt.secret_rules)
         stored, encrypted = self.rt.sealer.seal(raw) if sensitive else (raw, False)
         now = self.rt.clock()
         expires = None if seconds is None else now + seconds

@@ -52,6 +52,7 @@ class Runtime:
         self.l2 = l2
         self.clock = clock
         self.sealer: Sealer = sealer or PlainSealer()
+        self.secret_rules = config.secret_rules()
         self.stats = Stats()
         self.events = EventBus()
         self._lock = threading.RLock()

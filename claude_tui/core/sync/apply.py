@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claude_tui.core.ids import next_version
-from claude_tui.core.secrets import is_sensitive
+from claude_tui.core.secrets import DEFAULT_RULES, SecretRules, is_sensitive
 from claude_tui.core.store.db import Store
 from claude_tui.core.sync import registers
 from claude_tui.core.sync.capture import TABLES, load_state, read_row, save_state, split_ckey
@@ -41,7 +41,12 @@ def decode(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_event(
-    conn: sqlite3.Connection, event: dict[str, Any], *, seal: Sealer, now: float
+    conn: sqlite3.Connection,
+    event: dict[str, Any],
+    *,
+    seal: Sealer,
+    now: float,
+    rules: SecretRules = DEFAULT_RULES,
 ) -> tuple[bool, list[registers.Conflict]]:
     """Merge one event into the local row; return (row changed, true conflicts).
 
@@ -57,7 +62,7 @@ def apply_event(
     conn.execute("SAVEPOINT sync_apply")
     try:
         if tbl == "memory_entries":
-            _write_memory(conn, rkey, state, seal, now)
+            _write_memory(conn, rkey, state, seal, now, rules)
         else:
             _write_row(conn, tbl, rkey, registers.row_value(state))
         save_state(conn, tbl, rkey, state)
@@ -91,7 +96,12 @@ def _text(value: Any, field: str | None) -> str | None:
 
 
 def _write_memory(
-    conn: sqlite3.Connection, rkey: str, state: registers.State, seal: Sealer, now: float
+    conn: sqlite3.Connection,
+    rkey: str,
+    state: registers.State,
+    seal: Sealer,
+    now: float,
+    rules: SecretRules,
 ) -> None:
     raw, expires, node = registers.memory_value(state)
     scope, namespace, key = split_ckey(rkey)
@@ -106,7 +116,7 @@ def _write_memory(
         return
     if current is not None and not current[4] and (current[1], current[2]) == (raw, expires):
         return
-    sensitive = is_sensitive(key, namespace, raw)
+    sensitive = is_sensitive(key, namespace, raw, rules)
     stored, encrypted = seal(raw) if sensitive else (raw, False)
     version = next_version(now, current[3] if current else None)
     conn.execute(
@@ -147,12 +157,14 @@ def defer(conn: sqlite3.Connection, event: dict[str, Any], reason: str, now: flo
     )
 
 
-def retry_deferred(conn: sqlite3.Connection, *, seal: Sealer, now: float) -> int:
+def retry_deferred(
+    conn: sqlite3.Connection, *, seal: Sealer, now: float, rules: SecretRules = DEFAULT_RULES
+) -> int:
     """Apply set-aside events whose parents have arrived since; return how many."""
     applied = 0
     for row_id, text in conn.execute("SELECT id, event FROM sync_deferred ORDER BY id").fetchall():
         try:
-            apply_event(conn, json.loads(text), seal=seal, now=now)
+            apply_event(conn, json.loads(text), seal=seal, now=now, rules=rules)
         except sqlite3.IntegrityError:
             continue
         conn.execute("DELETE FROM sync_deferred WHERE id = ?", (row_id,))

@@ -220,7 +220,7 @@ class SyncEngine:
             applied += 1
             newest_hlc = max(newest_hlc, int(event.get("h") or 0))
         if applied:
-            retry_deferred(conn, seal=self.rt.sealer.seal, now=now)
+            retry_deferred(conn, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules)
             self.capture.next_hlc(conn, remote=newest_hlc)
         if entries:
             meta_set(conn, LAST_ID_KEY, last_id)
@@ -228,7 +228,9 @@ class SyncEngine:
 
     def _apply(self, conn: sqlite3.Connection, event: dict[str, Any], now: float) -> bool:
         try:
-            changed, _ = apply_event(conn, event, seal=self.rt.sealer.seal, now=now)
+            changed, _ = apply_event(
+                conn, event, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules
+            )
             return changed
         except sqlite3.IntegrityError as exc:
             defer(conn, event, str(exc), now)
@@ -317,7 +319,7 @@ class SyncEngine:
                     n += self._apply(conn, event, now)
                     if event["o"] != self.node:
                         self._note_peer(conn, event, now, from_stream=False)
-                retry_deferred(conn, seal=self.rt.sealer.seal, now=now)
+                retry_deferred(conn, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules)
                 return n
 
             changed += self.store.write(body)

@@ -201,7 +201,7 @@ class PatternLearner:
         for text, what in ((input_text, "input"), (output_text or "", "output")):
             if len(text) > MAX_INPUT_CHARS:
                 raise BadInput(f"{what} is {len(text):,} characters, over {MAX_INPUT_CHARS:,}")
-            if text and is_sensitive("", "", text):
+            if text and is_sensitive("", "", text, self.c.rt.secret_rules):
                 raise BadInput(
                     f"{what} looks like it holds a credential; secrets are never learned"
                 )
@@ -284,7 +284,7 @@ class PatternLearner:
             or not -1.0 <= float(min_score) <= 1.0
         ):
             raise BadInput(f"min-score must be a number between -1 and 1, not {min_score!r}")
-        if is_sensitive("", "", query):
+        if is_sensitive("", "", query, self.c.rt.secret_rules):
             # Secrets are never embedded (nor cached in Redis): look for them by words only.
             rows = self.c.patterns.search_text(query, pattern_type, limit)
             return SearchResult(
