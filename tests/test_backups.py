@@ -481,3 +481,31 @@ def test_quick_check_and_full_check_on_files(tmp_path):
     assert not found.ok and "multiple of the page size" in str(found.problem)
     with pytest.raises(NotFound):
         BackupService(config).restore()
+
+
+def test_restore_rebuilds_the_pattern_index_from_the_restored_rows(config, coordinator, data_dir):
+    """After a restore the vector index holds exactly the restored patterns, found by meaning."""
+    from claude_tui.core.vectors.learning import Experience
+
+    c = coordinator
+    kept = c.learning.learn(
+        Experience("error_fix", "KeyError reading the config file", "use dict.get with a default")
+    ).pattern
+    c.learning.learn(Experience("decision", "chose SQLite WAL for concurrent readers"))
+    svc = BackupService(config, c)
+    svc.run("full")
+    gone = c.learning.learn(
+        Experience("error_fix", "TimeoutError talking to the package index", "retry with backoff")
+    ).pattern
+    assert c.learning.index.count() == 3
+    c.close()
+
+    report = BackupService(config).restore()
+    assert report.applied
+    assert not (data_dir / "chroma").exists() or not any((data_dir / "chroma").iterdir())
+    with MemoryCoordinator(Config.load(data_dir, env={}, redis_url=config.redis_url)) as r:
+        found = r.learning.search("missing key in the settings", pattern_type="error_fix")
+        assert found.mode == "vector"
+        assert [p.id for p, _ in found.hits][:1] == [kept.id]
+        assert gone.id not in {p.id for p, _ in found.hits}
+        assert r.learning.index.count() == 2
