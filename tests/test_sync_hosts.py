@@ -183,3 +183,35 @@ def test_sync_status_when_off_and_when_the_server_is_down(tmp_path: Path) -> Non
     report = json.loads(_sync_cli(tmp_path, dead, "sync", "status", "--json").stdout)
     assert report["redis_up"] is False and report["queue"]["total"] == 1
     assert _sync_cli(tmp_path, dead, "sync", "resync").returncode == 1
+
+
+def test_concurrent_edits_of_one_json_object_across_processes(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    """Two hosts edit one shared object while cut off from Redis, then meet again."""
+    url, dead = own_redis.url, "redis://127.0.0.1:1/0"
+    for h in ("a", "b"):
+        (tmp_path / h).mkdir()
+    base = '{"owner": "ana", "indent": "tabs", "width": 80}'
+    assert _sync_cli(tmp_path / "a", url, "memory", "store", "style", base).returncode == 0
+    assert _sync_cli(tmp_path / "b", url, "memory", "get", "style").returncode == 0
+    # Each host edits a different key, and both change "width": a true conflict.
+    edit_a = '{"owner": "ana", "indent": "spaces", "width": 100}'
+    edit_b = '{"owner": "bo", "indent": "tabs", "width": 120}'
+    assert _sync_cli(tmp_path / "a", dead, "memory", "store", "style", edit_a).returncode == 0
+    assert _sync_cli(tmp_path / "b", dead, "memory", "store", "style", edit_b).returncode == 0
+    for h in ("a", "b", "a"):  # reconnect: each publishes its queue and applies the other's
+        assert _sync_cli(tmp_path / h, url, "sync", "status").returncode == 0
+    values = {
+        h: json.loads(_sync_cli(tmp_path / h, url, "memory", "get", "style").stdout)
+        for h in ("a", "b")
+    }
+    assert values["a"] == values["b"]
+    assert values["a"]["indent"] == "spaces" and values["a"]["owner"] == "bo"
+    assert values["a"]["width"] in (100, 120)
+    for h in ("a", "b"):
+        conflicts = json.loads(_sync_cli(tmp_path / h, url, "sync", "conflicts", "--json").stdout)
+        assert [(c["key"], c["field"]) for c in conflicts] == [("style", "width")]
+        lost = json.loads(conflicts[0]["loser"])
+        assert {lost, json.loads(conflicts[0]["winner"])} == {100, 120}
+        assert values[h]["width"] == json.loads(conflicts[0]["winner"])
