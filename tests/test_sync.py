@@ -203,6 +203,10 @@ def test_concurrent_json_edits_merge_and_true_conflicts_are_recorded(
         a.sync.consume()  # type: ignore[union-attr]
         got = a.memory.get("cfg", memory_type="shared")
         assert got is not None and json.loads(got.raw)["z"] == 5
+        # On a, the later write closed its copy of the conflict.
+        assert list_conflicts(a) == []
+        closed = list_conflicts(a, include_resolved=True)
+        assert [c.resolution for c in closed] == ["superseded by a later write"]
     finally:
         a.close()
         b.close()
@@ -248,7 +252,7 @@ def test_redis_down_queues_in_sqlite_and_drains_in_order(
         assert a.store.scalar("SELECT count(*) FROM sync_outbox") == 0
     with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
         assert shared_state(b) == {("default", "counter"): 19, ("default", "other"): "x"}
-        assert b.sync is not None and any("lost its stream" in n for n in b.sync.notices)
+        assert b.sync is not None and any("lost its stream" in n for n in b.sync.take_notices())
 
 
 def test_trimmed_stream_makes_a_full_resync_and_says_so(
@@ -266,7 +270,7 @@ def test_trimmed_stream_makes_a_full_resync_and_says_so(
     with MemoryCoordinator(host_config(tmp_path, "c", url)) as c:
         assert len(shared_state(c)) == 400
         assert c.sync is not None
-        assert any("trimmed past this host's position" in n for n in c.sync.notices)
+        assert any("trimmed past this host's position" in n for n in c.sync.take_notices())
         assert "trimmed" in c.sync.status()["last_resync"]["reason"]
 
 
@@ -515,3 +519,26 @@ def test_secrets_never_travel(tmp_path: Path, sync_redis: RedisProcess) -> None:
     assert secret.encode() not in text and b"abc-123" not in text
     with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
         assert set(shared_state(b)) == {("default", "visible")}
+
+
+def test_a_host_restored_from_a_backup_rejoins_and_converges(
+    tmp_path: Path, sync_redis: RedisProcess
+) -> None:
+    from claude_tui.core.durability.backups import BackupService
+
+    url = sync_redis.url
+    config_a = host_config(tmp_path, "a", url)
+    with MemoryCoordinator(config_a) as a:
+        a.memory.store("plan", {"v": 1}, memory_type="shared")
+        BackupService(config_a, a).run("full")
+        a.memory.store("plan", {"v": 2}, memory_type="shared")  # published, then rolled back
+    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        b.memory.store("from-b", 1, memory_type="shared")
+    BackupService(config_a).restore()
+    with MemoryCoordinator(config_a) as a:
+        assert a.sync is not None
+        assert any("restored from a backup" in n for n in a.sync.take_notices())
+        # The swarm's newer state (a's own published write, b's write) came back.
+        assert shared_state(a) == {("default", "plan"): {"v": 2}, ("default", "from-b"): 1}
+    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        assert shared_state(b) == {("default", "plan"): {"v": 2}, ("default", "from-b"): 1}

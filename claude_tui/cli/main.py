@@ -82,5 +82,5 @@ def _run(argv: list[str]) -> int:
             return handler(coordinator, args)
         finally:
             if coordinator.sync is not None:
-                for notice in coordinator.sync.notices:  # e.g. a full resync: say so
+                for notice in coordinator.sync.take_notices():  # e.g. a full resync: say so
                     sys.stderr.write(f"claude-tui: {notice}\n")

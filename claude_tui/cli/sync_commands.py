@@ -83,7 +83,7 @@ def sync_resync(c: MemoryCoordinator, args: argparse.Namespace) -> int:
     if c.sync is None:
         raise BadInput(SYNC_OFF)
     changed = c.sync.resync("asked for by 'claude-tui sync resync'")
-    c.sync.notices.clear()  # said below, once
+    c.sync.take_notices()  # said below, once
     print(f"resynced swarm {c.config.sync_swarm!r}: {changed} rows changed")
     return 0
 

@@ -269,8 +269,15 @@ def build(
         for key, value in (
             ("backup_chain", chain_id), ("l2_epoch", str(epoch)), ("l2_dirty", "0"),
             ("restored_from", steps[-1][0].id), ("restored_at", str(time.time())),
+            # Sync: the replayed rows are history, not new writes to send (capture
+            # resumes after them), and the host re-joins its swarm on next open:
+            # it republishes its states and merges whatever the swarm has since.
+            ("sync_captured_seq", str(seq)),
         ):  # fmt: skip
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        conn.execute(
+            "UPDATE meta SET value = 'restored' WHERE key = 'sync_epoch'"
+        )  # never an epoch Redis gives out: the next open re-joins
         conn.execute("COMMIT")
         _check_result(conn, tmp)
         conn.execute("PRAGMA journal_mode = WAL")

@@ -18,7 +18,14 @@ from claude_tui.core.ids import next_version
 from claude_tui.core.secrets import DEFAULT_RULES, SecretRules, is_sensitive
 from claude_tui.core.store.db import Store
 from claude_tui.core.sync import registers
-from claude_tui.core.sync.capture import TABLES, load_state, read_row, save_state, split_ckey
+from claude_tui.core.sync.capture import (
+    TABLES,
+    close_superseded,
+    load_state,
+    read_row,
+    save_state,
+    split_ckey,
+)
 
 Sealer = Callable[[str], tuple[str, bool]]
 
@@ -66,6 +73,7 @@ def apply_event(
         else:
             _write_row(conn, tbl, rkey, registers.row_value(state))
         save_state(conn, tbl, rkey, state)
+        closed = close_superseded(conn, tbl, rkey, state, now)
         for c in conflicts:
             conn.execute(
                 "INSERT OR IGNORE INTO sync_conflicts (tbl, rkey, field, winner, loser, "
@@ -76,6 +84,12 @@ def apply_event(
                     c.winner_origin, c.loser_origin, c.winner_hlc, c.loser_hlc, now,
                 ),
             )  # fmt: skip
+        if conflicts or closed:
+            # Tell the screens even when the local value won (no row changed).
+            conn.execute(
+                "INSERT INTO change_log (ts, tbl, row_id, op) VALUES (?, 'meta', ?, 'conflict')",
+                (now, rkey),
+            )
         # Whatever the triggers logged here came from elsewhere: never capture it.
         conn.execute("UPDATE change_log SET origin = ? WHERE seq > ?", (event["o"], before))
     except BaseException:

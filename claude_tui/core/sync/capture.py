@@ -32,6 +32,7 @@ KIND = {
 }
 SWARM_PREFIX = "swarm\x1f"
 CURSOR_KEY = "sync_captured_seq"
+SUPERSEDED = "superseded by a later write"
 HLC_KEY = "sync_hlc"
 
 
@@ -71,6 +72,30 @@ def save_state(conn: sqlite3.Connection, tbl: str, rkey: str, state: registers.S
         (tbl, rkey, hlc, origin, text),
     )
     return text
+
+
+def close_superseded(
+    conn: sqlite3.Connection, tbl: str, rkey: str, state: registers.State, now: float
+) -> int:
+    """Close open conflicts of a row whose register a later write has replaced since.
+
+    Once anyone writes the field again (taking the other value on another
+    host, say), both recorded values are history. Returns how many closed.
+    """
+    closed = 0
+    for conflict_id, name, winner_hlc in conn.execute(
+        "SELECT id, field, winner_hlc FROM sync_conflicts "
+        "WHERE tbl = ? AND rkey = ? AND resolved_at IS NULL",
+        (tbl, rkey),
+    ).fetchall():
+        reg = state.get("w") if name is None else state.get("f", {}).get(name)
+        if reg is not None and int(reg[2]) > int(winner_hlc):
+            conn.execute(
+                "UPDATE sync_conflicts SET resolved_at = ?, resolution = ? WHERE id = ?",
+                (now, SUPERSEDED, conflict_id),
+            )
+            closed += 1
+    return closed
 
 
 def read_row(conn: sqlite3.Connection, tbl: str, row_id: str) -> dict[str, Any] | None:
@@ -189,6 +214,8 @@ class Capture:
             status = None if row is None else row.get("status")
             level = level_for(self.levels, KIND[tbl], status=status)
         payload = save_state(conn, tbl, rkey, state)
+        if tbl == "memory_entries":
+            close_superseded(conn, tbl, rkey, state, now)
         enqueue(conn, level, tbl, rkey, seq, hlc, payload, now)
         return level
 

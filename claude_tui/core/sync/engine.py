@@ -69,10 +69,16 @@ class SyncEngine:
             cluster=config.sync_cluster,
         )
         self.capture = Capture(self.node, config.sync_levels, clock=self.rt.clock)
-        self.notices: list[str] = []
+        self._notices: list[str] = []
+        self._notices_lock = threading.Lock()
         self.last_error: str | None = None
         self._pending = Captured()
+        # Publishing and consuming each run one at a time in this process; they
+        # do not wait for each other (SQLite's write lock orders their batches).
+        self._publish_lock = threading.RLock()
         self._lock = threading.RLock()
+        self._check_pending = True
+        self._read_upto = ZERO_ID
         self._down_until = 0.0
         self._needs_check = True
         self._trimmed = False
@@ -82,6 +88,17 @@ class SyncEngine:
         self.rt.sync_capture = self._capture_hook
         self.rt.sync_after_write = self._after_write
 
+    def _say(self, notice: str) -> None:
+        with self._notices_lock:
+            self._notices.append(notice)
+        log.warning("%s", notice)
+
+    def take_notices(self) -> list[str]:
+        """Messages for the user (a full resync and why) not shown yet; each is given once."""
+        with self._notices_lock:
+            taken, self._notices = self._notices, []
+        return taken
+
     # -- health -------------------------------------------------------------
     @property
     def up(self) -> bool:
@@ -90,6 +107,7 @@ class SyncEngine:
 
     def _failed(self, exc: BaseException) -> None:
         first = self.up
+        self._check_pending = True
         self._down_until = time.monotonic() + self.config.redis_retry_seconds
         self._needs_check = True
         self.last_error = f"{type(exc).__name__}: {exc}"
@@ -119,7 +137,7 @@ class SyncEngine:
     # -- publishing ---------------------------------------------------------
     def flush(self) -> int:
         """Publish the outbox in order; return how many events left. Never raises."""
-        with self._lock:
+        with self._publish_lock:
             total = 0
             while True:
                 sent = self._guard(self.store.write, self._publish_batch)
@@ -177,10 +195,11 @@ class SyncEngine:
                 if result is None:
                     break
                 ids, applied = result
-                self._guard(self.transport.ack, ids)
+                if self._guard(self.transport.ack, ids) is not None:
+                    self._check_pending = False
                 total += applied
-                if not ids and not self._trimmed and not self._needs_check:
-                    break
+                if len(ids) < READ_BATCH and not self._trimmed and not self._needs_check:
+                    break  # a short batch: the stream has nothing more for now
             if total:
                 self.rt.drain_changes()  # drop stale L1 entries, tell the screens
             return total
@@ -188,7 +207,7 @@ class SyncEngine:
     def _consume_batch(self, conn: sqlite3.Connection) -> tuple[list[str], int]:
         last_id = meta_get(conn, LAST_ID_KEY) or ZERO_ID
         try:
-            entries = self.transport.read(READ_BATCH)
+            entries = self.transport.read(READ_BATCH, pending=self._check_pending)
         except EntriesTrimmed:
             self.transport.ack(self.transport.pending_ids())
             self._trimmed = True
@@ -222,8 +241,11 @@ class SyncEngine:
         if applied:
             retry_deferred(conn, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules)
             self.capture.next_hlc(conn, remote=newest_hlc)
-        if entries:
+            # Only worth a durable write when something applied: entries skipped
+            # (this host's own, duplicates) are acknowledged and never read again.
             meta_set(conn, LAST_ID_KEY, last_id)
+        if entries:
+            self._read_upto = max(self._read_upto, entries[-1][0], key=parse_id)
         return [entry_id for entry_id, _ in entries], applied
 
     def _apply(self, conn: sqlite3.Connection, event: dict[str, Any], now: float) -> bool:
@@ -262,18 +284,32 @@ class SyncEngine:
         """Join the swarm, or notice Redis lost or trimmed what this host needs."""
         epoch = self.transport.epoch()
         stored = self.store.meta(EPOCH_KEY)
-        if stored != epoch:
-            republish = stored is not None
-            queued = self.store.write(lambda conn: seed(conn, self.capture, republish=republish))
-            if republish:
-                reason = (
-                    "the swarm's Redis lost its stream (restarted without persistence?); "
-                    f"republished this host's {queued} rows"
-                )
-            else:
-                reason = f"joined swarm {self.config.sync_swarm!r}"
+        if stored is None:
+            # First join: rows written before sync was on become writes of this
+            # host (a fresh clock), then the swarm's state is merged in.
+            self.store.write(lambda conn: seed(conn, self.capture, republish=False))
             self.flush()
-            self._full_resync(reason, announce=republish)
+            self._full_resync(f"joined swarm {self.config.sync_swarm!r}", announce=False)
+        elif stored != epoch:
+            # Merge what the swarm still has first: the state hash keeps one state
+            # per origin, so what this host republishes must not be older than
+            # what it published before (a restored host had rolled back).
+            if stored == "restored":
+                reason = "this host was restored from a backup"
+            else:
+                reason = "the swarm's Redis lost its stream (restarted without persistence?)"
+            changed = self._full_resync(reason, announce=False)
+            queued = self.store.write(lambda conn: seed(conn, self.capture, republish=True))
+            self.flush()
+            reason += f"; republished this host's {queued} rows"
+            self.store.write(
+                lambda conn: meta_set(
+                    conn,
+                    RESYNC_KEY,
+                    json.dumps({"at": self.rt.clock(), "reason": reason, "rows_changed": changed}),
+                )
+            )
+            self._say(f"sync: {reason}: full resync of shared data ({changed} rows changed)")
         else:
             last_id = self.store.meta(LAST_ID_KEY) or ZERO_ID
             if self.transport.missed_by(last_id):
@@ -338,9 +374,7 @@ class SyncEngine:
         position = self.store.write(finish)
         self.transport.set_group_position(position, start_added if position == start_id else None)
         if announce:
-            notice = f"sync: {reason}: full resync of shared data ({changed} rows changed)"
-            self.notices.append(notice)
-            log.warning("%s", notice)
+            self._say(f"sync: {reason}: full resync of shared data ({changed} rows changed)")
         if changed:
             self.rt.drain_changes()
         return changed
@@ -375,17 +409,24 @@ class SyncEngine:
         while not self._stop.is_set():
             if time.monotonic() >= next_check:
                 self._needs_check = True  # a long stall may have let the stream trim past us
+                self._check_pending = True  # and another process of this host may have died
                 next_check = time.monotonic() + CHECK_SECONDS
             try:
                 if not self.up:
                     self._stop.wait(0.2)
                     continue
+                if self._needs_check:
+                    self.consume()  # checks the stream first (rejoin, trimmed, lost)
                 queued = self.store.scalar("SELECT 1 FROM sync_outbox LIMIT 1")
                 if queued and time.monotonic() - self._last_flush >= block_ms / 1000:
                     self.flush()
-                after = self.store.meta(LAST_ID_KEY) or ZERO_ID
-                if self._guard(self.transport.wait, after, block_ms) is not None:
+                after = max(self.store.meta(LAST_ID_KEY) or ZERO_ID, self._read_upto, key=parse_id)
+                seen = self._guard(self.transport.wait, after, block_ms)
+                if seen is not None:
                     self.consume()
+                    # Everything up to it has now reached this host's group (applied,
+                    # or this host's own): wait past it, even if nothing was new.
+                    self._read_upto = max(self._read_upto, seen, key=parse_id)
             except Exception:  # the database may be busy or closing; never kill the thread
                 log.debug("sync thread iteration failed", exc_info=True)
                 self._stop.wait(0.5)
@@ -415,6 +456,14 @@ class SyncEngine:
                 "SELECT node, last_oseq, last_seen, lag_ms, events FROM sync_peers ORDER BY node"
             )
         ]
+        # Hosts that joined but have not written yet are known by their stream group.
+        known = {p["node"] for p in peers} | {self.node}
+        for group in (stream or {}).get("groups", []):
+            if group["node"] not in known:
+                peers.append(
+                    {"node": group["node"], "last_oseq": 0, "last_seen": None, "lag_ms": None,
+                     "events": 0}
+                )  # fmt: skip
         resync = self.store.meta(RESYNC_KEY)
         return {
             "enabled": True,

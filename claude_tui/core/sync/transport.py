@@ -117,15 +117,18 @@ class StreamTransport:
         self.ensure_group(stream_id)
         self.client.xgroup_setid(self.stream, self.group, stream_id, entries_read=entries_read)
 
-    def read(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+    def read(self, count: int, *, pending: bool = True) -> list[tuple[str, dict[str, Any]]]:
         """Entries this host has not acknowledged: pending ones first, then new ones.
+
+        ``pending=False`` skips the look at entries read but never acknowledged
+        (only a process that died between reading and acknowledging leaves any).
 
         Raises:
             GroupMissing: Redis has no group for this host (it lost the stream).
             EntriesTrimmed: a pending entry was trimmed before it was applied.
         """
         try:
-            for cursor in ("0", ">"):
+            for cursor in ("0", ">") if pending else (">",):
                 reply = self.client.xreadgroup(
                     self.group, self.group, {self.stream: cursor}, count=count
                 )
@@ -146,13 +149,14 @@ class StreamTransport:
         rows = self.client.xpending_range(self.stream, self.group, "-", "+", 10_000)
         return [str(r["message_id"]) for r in rows]
 
-    def ack(self, ids: list[str]) -> None:
+    def ack(self, ids: list[str]) -> bool:
         """Acknowledge entries this host has applied."""
         if ids:
             self.client.xack(self.stream, self.group, *ids)
+        return True
 
-    def wait(self, after_id: str, block_ms: int) -> bool:
-        """Block until the stream has an entry after ``after_id`` (or the timeout)."""
+    def wait(self, after_id: str, block_ms: int) -> str | None:
+        """Block until the stream has an entry after ``after_id``; return its id (None: timeout)."""
         if self._waiter is None:
             # Its own connection: a blocking read must not hold up publishes. Same
             # connection class as the main client (TCP, TLS or unix socket).
@@ -168,7 +172,7 @@ class StreamTransport:
                     )
                 )
         reply = self._waiter.xread({self.stream: after_id}, count=1, block=block_ms)
-        return bool(reply)
+        return str(reply[0][1][0][0]) if reply and reply[0][1] else None
 
     def info(self) -> dict[str, Any]:
         """Stream facts: length, last and first ids, the newest trimmed id, groups."""
