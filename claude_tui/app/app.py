@@ -26,8 +26,10 @@ from claude_tui.app.screens.memory import MemoryScreen
 from claude_tui.app.screens.metrics import MetricsScreen
 from claude_tui.app.screens.patterns import PatternsScreen
 from claude_tui.app.screens.sessions import SessionsScreen
+from claude_tui.app.screens.sync import SyncScreen
 from claude_tui.app.screens.tasks import TasksScreen
 from claude_tui.app.state import UIState
+from claude_tui.app.sync_info import SyncSummary
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.durability.backups import BackupService
@@ -44,9 +46,11 @@ MODE_KEYS = {
     "patterns": ("5", "Patterns"),
     "metrics": ("6", "Metrics"),
     "backups": ("7", "Backups"),
+    "swarm": ("8", "Swarm"),
 }
 THEMES = ("textual-dark", "textual-light")
 POLL_SECONDS = 0.25
+SYNC_CHECK_SECONDS = 2.0
 # The app's return code when it asks launch() to reopen the data dir (after a restore).
 RELAUNCH = 75
 
@@ -80,6 +84,7 @@ class ClaudeTUIApp(App[int]):
         "patterns": PatternsScreen,
         "metrics": MetricsScreen,
         "backups": BackupsScreen,
+        "swarm": SyncScreen,
     }
     BINDINGS = [
         *(
@@ -116,6 +121,7 @@ class ClaudeTUIApp(App[int]):
         self._session_name = ""
         self._state_dirty = False
         self._backends: dict[str, bool | None] = {"SQLite": True, "Redis": None, "Chroma": None}
+        self._sync = SyncSummary("off" if coordinator.sync is None else "checking")
         # Backups and jobs run while the app is open (off in tests unless asked for).
         self.run_scheduler = scheduler
         # Built here (no I/O) so that every thread sees the same two objects.
@@ -134,9 +140,11 @@ class ClaudeTUIApp(App[int]):
     def on_mount(self) -> None:
         self.theme = self.state.theme if self.state.theme in THEMES else THEMES[0]
         self._unsubscribe = self.coordinator.events.subscribe(self._on_local_events)
+        self.start_sync()
         self.restore()
         self.set_interval(self.poll_seconds, self.poll)
         self.set_interval(3.0, self.check_backends)
+        self.set_interval(SYNC_CHECK_SECONDS, self.check_sync)
         self.set_interval(1.0, self.flush_state_in_background)
         if self.vector_search:
             self.set_timer(0.5, self.sync_vector_index)
@@ -149,6 +157,7 @@ class ClaudeTUIApp(App[int]):
                 timeout=12,
             )  # fmt: skip
         self.check_backends()
+        self.check_sync()
 
     def restore(self) -> None:
         """Reopen the last session, screen and row (or what ``--session`` asked for)."""
@@ -394,6 +403,40 @@ class ClaudeTUIApp(App[int]):
     def backend_status(self) -> dict[str, bool | None]:
         """Which backends are up (None: not part of this build), for the status bar."""
         return dict(self._backends)
+
+    # -- cross-host sync ------------------------------------------------------
+    def start_sync(self) -> None:
+        """Follow the swarm's stream in the engine's own thread (when sync is on).
+
+        Each batch it applies is published on the event bus like any other
+        process's writes, so the screens pick remote changes up as they come.
+        The coordinator stops the thread when it is closed.
+        """
+        if self.coordinator.sync is not None:
+            self.coordinator.sync.start()
+
+    @work(thread=True, exclusive=True, group="sync-status", exit_on_error=False)
+    def check_sync(self) -> None:
+        """Read the sync state for the top bar (network I/O: hence a worker)."""
+        summary = SyncSummary.read(self.coordinator)
+        sync = self.coordinator.sync
+        notices = sync.take_notices() if sync is not None else []  # e.g. a full resync
+        self.call_from_thread(self.note_sync, summary)
+        for notice in notices:
+            self.call_from_thread(
+                self.notify, notice.removeprefix("sync: "), title="Sync", severity="warning",
+                timeout=10,
+            )  # fmt: skip
+
+    def note_sync(self, summary: SyncSummary) -> None:
+        """Show a fresh reading of the sync state in the top bar."""
+        if summary != self._sync:
+            self._sync = summary
+            self.refresh_status()
+
+    def sync_summary(self) -> SyncSummary:
+        """The top bar's sync entry (as last read by a worker)."""
+        return self._sync
 
     # -- backups and the scheduler --------------------------------------------
     @property
