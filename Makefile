@@ -37,6 +37,7 @@ bench: $(STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_checkpoints
 	$(BIN)/python -m bench.bench_import
 	$(BIN)/python -m bench.bench_backups
+	$(BIN)/python -m bench.bench_sync
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
