@@ -394,7 +394,8 @@ class ClaudeTUIApp(App[int]):
         learner = self.coordinator.learning_started
         self._backends = {
             "SQLite": report["sqlite"]["up"],
-            "Redis": report["redis"]["up"],
+            # Turned off (config or no redis-server): "–", not a red "down".
+            "Redis": report["redis"]["up"] if report["redis"]["url"] else None,
             "Chroma": None if learner is None else learner.index.available(),
         }
         self._backup_failure = latest_backup_failure(self.backups, self.scheduler)
