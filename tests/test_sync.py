@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,14 +111,6 @@ def test_random_histories_converge_in_any_delivery_order() -> None:
 
 
 # -- hosts over a real Redis -----------------------------------------------------
-@pytest.fixture
-def sync_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 def host_config(root: Path, name: str, url: str | None, **over: object) -> Config:
     path = root / name
     path.mkdir(exist_ok=True)
@@ -134,9 +125,9 @@ def shared_state(c: MemoryCoordinator) -> dict[tuple[str, str], object]:
 
 
 def test_shared_write_on_one_host_is_read_on_another(
-    tmp_path: Path, sync_redis: RedisProcess
+    tmp_path: Path, own_redis: RedisProcess
 ) -> None:
-    url = sync_redis.url
+    url = own_redis.url
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         a.memory.store("plan", {"steps": 3}, memory_type="shared")
         s = a.sessions.create(name="refactor")
@@ -157,8 +148,8 @@ def test_shared_write_on_one_host_is_read_on_another(
         assert [p["node"] for p in peers] == [a.store.node_id]
 
 
-def test_a_received_change_is_never_sent_back(tmp_path: Path, sync_redis: RedisProcess) -> None:
-    url = sync_redis.url
+def test_a_received_change_is_never_sent_back(tmp_path: Path, own_redis: RedisProcess) -> None:
+    url = own_redis.url
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         a.memory.store("k", 1, memory_type="shared")
     with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
@@ -172,9 +163,9 @@ def test_a_received_change_is_never_sent_back(tmp_path: Path, sync_redis: RedisP
 
 
 def test_concurrent_json_edits_merge_and_true_conflicts_are_recorded(
-    tmp_path: Path, sync_redis: RedisProcess
+    tmp_path: Path, own_redis: RedisProcess
 ) -> None:
-    url = sync_redis.url
+    url = own_redis.url
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         a.memory.store("cfg", {"x": 1, "y": 1, "z": 1}, memory_type="shared")
     a = MemoryCoordinator(host_config(tmp_path, "a", url))
@@ -212,10 +203,8 @@ def test_concurrent_json_edits_merge_and_true_conflicts_are_recorded(
         b.close()
 
 
-def test_redelivered_entries_are_not_applied_twice(
-    tmp_path: Path, sync_redis: RedisProcess
-) -> None:
-    url = sync_redis.url
+def test_redelivered_entries_are_not_applied_twice(tmp_path: Path, own_redis: RedisProcess) -> None:
+    url = own_redis.url
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         for i in range(50):
             a.memory.store(f"k{i}", i, memory_type="shared")
@@ -234,12 +223,12 @@ def test_redelivered_entries_are_not_applied_twice(
 
 
 def test_redis_down_queues_in_sqlite_and_drains_in_order(
-    tmp_path: Path, sync_redis: RedisProcess
+    tmp_path: Path, own_redis: RedisProcess
 ) -> None:
-    url = sync_redis.url
+    url = own_redis.url
     with MemoryCoordinator(host_config(tmp_path, "b", url)):
         pass  # b joins first
-    sync_redis.kill()
+    own_redis.kill()
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         for i in range(20):
             a.memory.store("counter", i, memory_type="shared")  # works locally
@@ -247,7 +236,7 @@ def test_redis_down_queues_in_sqlite_and_drains_in_order(
         assert a.sync is not None
         status = a.sync.status()
         assert status["redis_up"] is False and status["queue"]["total"] == 21
-    sync_redis.start()  # an empty server: the swarm's stream is gone
+    own_redis.start()  # an empty server: the swarm's stream is gone
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         assert a.store.scalar("SELECT count(*) FROM sync_outbox") == 0
     with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
@@ -256,9 +245,9 @@ def test_redis_down_queues_in_sqlite_and_drains_in_order(
 
 
 def test_trimmed_stream_makes_a_full_resync_and_says_so(
-    tmp_path: Path, sync_redis: RedisProcess
+    tmp_path: Path, own_redis: RedisProcess
 ) -> None:
-    url = sync_redis.url
+    url = own_redis.url
     with MemoryCoordinator(host_config(tmp_path, "c", url)):
         pass  # c joins, then goes offline
     with MemoryCoordinator(host_config(tmp_path, "a", url, sync_stream_max_len=10)) as a:
@@ -275,9 +264,9 @@ def test_trimmed_stream_makes_a_full_resync_and_says_so(
 
 
 def test_levels_batched_waits_and_lazy_is_pulled_on_demand(
-    tmp_path: Path, sync_redis: RedisProcess
+    tmp_path: Path, own_redis: RedisProcess
 ) -> None:
-    url = sync_redis.url
+    url = own_redis.url
     levels = {"memory:routine": "batched", "memory:history": "lazy"}
     a = MemoryCoordinator(host_config(tmp_path, "a", url, sync_levels=levels))
     try:
@@ -326,10 +315,10 @@ def test_auth_url_works_and_its_password_is_never_shown(tmp_path: Path) -> None:
     assert redact_url("rediss://user:pw@h:6380/0") == "rediss://user:***@h:6380/0"
 
 
-def test_keys_share_one_cluster_slot_per_swarm(tmp_path: Path, sync_redis: RedisProcess) -> None:
+def test_keys_share_one_cluster_slot_per_swarm(tmp_path: Path, own_redis: RedisProcess) -> None:
     from redis.crc import key_slot
 
-    with MemoryCoordinator(host_config(tmp_path, "a", sync_redis.url, sync_swarm="team-1")) as a:
+    with MemoryCoordinator(host_config(tmp_path, "a", own_redis.url, sync_swarm="team-1")) as a:
         assert a.sync is not None
         t = a.sync.transport
         slots = {key_slot(k.encode()) for k in (t.stream, t.state, t.epoch_key)}
@@ -364,9 +353,9 @@ def test_sync_section_of_config_toml(tmp_path: Path) -> None:
         Config.load(tmp_path, env={})
 
 
-def test_redis_flushed_under_a_running_swarm(tmp_path: Path, sync_redis: RedisProcess) -> None:
+def test_redis_flushed_under_a_running_swarm(tmp_path: Path, own_redis: RedisProcess) -> None:
     """FLUSHALL (or a restart without persistence) between two writes loses nothing."""
-    url = sync_redis.url
+    url = own_redis.url
     a = MemoryCoordinator(host_config(tmp_path, "a", url))
     b = MemoryCoordinator(host_config(tmp_path, "b", url))
     try:
@@ -474,8 +463,12 @@ def test_redis_cluster_mode(tmp_path: Path) -> None:
     import time
 
     server = RedisProcess(tmp_path)
+    from tests.redis_proc import free_port
+
+    # The bus port defaults to port + 10000, which may be taken or past 65535.
     server.extra_args = [
         "--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf"),
+        "--cluster-port", str(free_port()),
     ]  # fmt: skip
     server.start()
     try:
@@ -496,8 +489,8 @@ def test_redis_cluster_mode(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_secrets_never_travel(tmp_path: Path, sync_redis: RedisProcess) -> None:
-    url = sync_redis.url
+def test_secrets_never_travel(tmp_path: Path, own_redis: RedisProcess) -> None:
+    url = own_redis.url
     secret = "sk-ant-api03-" + "Z9q" * 12
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         a.memory.store("deploy_token", "abc-123", memory_type="shared")
@@ -522,11 +515,11 @@ def test_secrets_never_travel(tmp_path: Path, sync_redis: RedisProcess) -> None:
 
 
 def test_a_host_restored_from_a_backup_rejoins_and_converges(
-    tmp_path: Path, sync_redis: RedisProcess
+    tmp_path: Path, own_redis: RedisProcess
 ) -> None:
     from claude_tui.core.durability.backups import BackupService
 
-    url = sync_redis.url
+    url = own_redis.url
     config_a = host_config(tmp_path, "a", url)
     with MemoryCoordinator(config_a) as a:
         a.memory.store("plan", {"v": 1}, memory_type="shared")

@@ -22,6 +22,7 @@ from claude_tui.core.sync.capture import (
     TABLES,
     close_superseded,
     load_state,
+    memory_row,
     read_row,
     save_state,
     split_ckey,
@@ -119,11 +120,7 @@ def _write_memory(
 ) -> None:
     raw, expires, node = registers.memory_value(state)
     scope, namespace, key = split_ckey(rkey)
-    current = conn.execute(
-        "SELECT id, value, ttl, version, encrypted FROM memory_entries "
-        "WHERE scope = ? AND namespace = ? AND key = ?",
-        (scope, namespace, key),
-    ).fetchone()
+    current = memory_row(conn, rkey, "id, value, ttl, version, encrypted")
     if raw is None or (expires is not None and expires <= now):
         if current is not None:
             conn.execute("DELETE FROM memory_entries WHERE id = ?", (current[0],))

@@ -107,14 +107,18 @@ def read_row(conn: sqlite3.Connection, tbl: str, row_id: str) -> dict[str, Any] 
     return {d[0]: v for d, v in zip(cur.description, found, strict=True)}
 
 
-def read_memory(conn: sqlite3.Connection, rkey: str) -> tuple[str, float | None, bool] | None:
-    """(value, expiry, sensitive) of a shared entry, or None if absent."""
+def memory_row(conn: sqlite3.Connection, rkey: str, columns: str) -> tuple[Any, ...] | None:
+    """The given columns of the memory entry a row key names, or None if absent."""
     scope, namespace, key = split_ckey(rkey)
-    row = conn.execute(
-        "SELECT value, ttl, sensitive FROM memory_entries "
-        "WHERE scope = ? AND namespace = ? AND key = ?",
+    return conn.execute(
+        f"SELECT {columns} FROM memory_entries WHERE scope = ? AND namespace = ? AND key = ?",
         (scope, namespace, key),
     ).fetchone()
+
+
+def read_memory(conn: sqlite3.Connection, rkey: str) -> tuple[str, float | None, bool] | None:
+    """(value, expiry, sensitive) of a shared entry, or None if absent."""
+    row = memory_row(conn, rkey, "value, ttl, sensitive")
     return None if row is None else (row[0], row[1], bool(row[2]))
 
 
