@@ -535,3 +535,28 @@ def test_a_host_restored_from_a_backup_rejoins_and_converges(
         assert shared_state(a) == {("default", "plan"): {"v": 2}, ("default", "from-b"): 1}
     with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
         assert shared_state(b) == {("default", "plan"): {"v": 2}, ("default", "from-b"): 1}
+
+
+def test_deletes_travel_and_beat_older_writes(tmp_path: Path, own_redis: RedisProcess) -> None:
+    url = own_redis.url
+    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+        a.memory.store("doomed", 1, memory_type="shared")
+        a.memory.store("kept", 1, memory_type="shared")
+        s = a.sessions.create(name="short-lived")
+        a.agents.register(s.id, agent_type="coder")
+        a.tasks.add(s.id, "never done")
+    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        assert set(shared_state(b)) == {("default", "doomed"), ("default", "kept")}
+        assert b.sessions.get(s.id).name == "short-lived"
+    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+        assert a.memory.delete("doomed", memory_type="shared")
+        a.sessions.delete(s.id)  # its agents and tasks go with it
+    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        assert set(shared_state(b)) == {("default", "kept")}
+        assert b.store.scalar("SELECT count(*) FROM sessions") == 0
+        assert b.store.scalar("SELECT count(*) FROM agents") == 0
+        assert b.store.scalar("SELECT count(*) FROM tasks") == 0
+        # A later write of the deleted key brings it back everywhere.
+        b.memory.store("doomed", 2, memory_type="shared")
+    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+        assert shared_state(a)[("default", "doomed")] == 2

@@ -215,3 +215,21 @@ def test_concurrent_edits_of_one_json_object_across_processes(
         lost = json.loads(conflicts[0]["loser"])
         assert {lost, json.loads(conflicts[0]["winner"])} == {100, 120}
         assert values[h]["width"] == json.loads(conflicts[0]["winner"])
+
+
+def test_the_cli_says_when_a_trimmed_stream_forced_a_full_resync(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    url = own_redis.url
+    for h in ("a", "c"):
+        (tmp_path / h).mkdir()
+        assert _sync_cli(tmp_path / h, url, "doctor").returncode == 0  # both joined
+    (tmp_path / "a" / "config.toml").write_text("[sync]\nstream_max_len = 10\n")
+    acked = _acked(_writer(tmp_path / "a", url, "a", 300, 5))
+    assert len(acked) == 300
+    listed = _sync_cli(tmp_path / "c", url, "memory", "list", "--json", "--limit", "1000")
+    assert listed.returncode == 0, listed.stderr
+    assert "trimmed past this host's position" in listed.stderr
+    assert "full resync of shared data" in listed.stderr
+    keys = {e["key"] for e in json.loads(listed.stdout)}
+    assert {f"u-a-{i}" for i in acked if i % 2} <= keys

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from claude_tui.cli import output as out
 from claude_tui.core.coordinator import MemoryCoordinator
@@ -288,11 +289,22 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             ("SQLite", "up"),
             ("Redis (L2)", redis_line),
             ("patterns", _vectors_line(report["vectors"])),
+            ("sync", _sync_line(report["sync"])),
             ("integrity", _integrity_line(report["integrity"])),
             ("backups", report["backups"]["line"]),
         ]
     )
     return 0
+
+
+def _sync_line(r: dict[str, Any]) -> str:
+    if not r["enabled"]:
+        return "off ([sync] url or CLAUDE_TUI_SYNC_URL to share the swarm across hosts)"
+    state = "up" if r["redis_up"] else f"DOWN: {r['last_error'] or 'unreachable'}"
+    return (
+        f"{state} ({r['url']}, swarm {r['swarm']!r}); {len(r['peers'])} peers, "
+        f"{r['queue']['total']} queued, {r['conflicts_open']} open conflicts"
+    )
 
 
 def _integrity_line(r: dict[str, object]) -> str:

@@ -191,6 +191,7 @@ class MemoryCoordinator:
             "change_log_seq": self.store.current_seq(),
             "backends": backends,
             "vectors": self._vector_report(),
+            "sync": self.sync.status() if self.sync is not None else {"enabled": False},
             "stats": self.rt.stats.snapshot(),
         }
 
