@@ -560,3 +560,28 @@ def test_deletes_travel_and_beat_older_writes(tmp_path: Path, own_redis: RedisPr
         b.memory.store("doomed", 2, memory_type="shared")
     with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
         assert shared_state(a)[("default", "doomed")] == 2
+
+
+def test_a_deleted_stream_or_group_is_noticed_and_resynced(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    url = own_redis.url
+    a = MemoryCoordinator(host_config(tmp_path, "a", url))
+    b = MemoryCoordinator(host_config(tmp_path, "b", url))
+    try:
+        assert a.sync is not None and b.sync is not None
+        a.memory.store("one", 1, memory_type="shared")
+        b.sync.consume()
+        t = b.sync.transport
+        t.client.xgroup_destroy(t.stream, t.group)  # b's place in the stream is gone
+        a.memory.store("two", 2, memory_type="shared")
+        b.sync.consume()
+        assert shared_state(b) == {("default", "one"): 1, ("default", "two"): 2}
+        assert any("consumer group was missing" in n for n in b.sync.take_notices())
+        t.client.delete(t.stream)  # the whole stream (the state hash stays)
+        a.memory.store("three", 3, memory_type="shared")
+        b.sync.consume()
+        assert shared_state(b)[("default", "three")] == 3
+    finally:
+        a.close()
+        b.close()

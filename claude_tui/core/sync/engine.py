@@ -76,7 +76,7 @@ class SyncEngine:
         # Publishing and consuming each run one at a time in this process; they
         # do not wait for each other (SQLite's write lock orders their batches).
         self._publish_lock = threading.RLock()
-        self._lock = threading.RLock()
+        self._consume_lock = threading.RLock()
         self._check_pending = True
         self._read_upto = ZERO_ID
         self._down_until = 0.0
@@ -182,7 +182,7 @@ class SyncEngine:
     # -- consuming ----------------------------------------------------------
     def consume(self) -> int:
         """Apply every stream entry this host has not applied; return how many. Never raises."""
-        with self._lock:
+        with self._consume_lock:
             total = 0
             while True:
                 if self._needs_check and self._guard(self._check_stream) is None:
@@ -311,11 +311,9 @@ class SyncEngine:
             )
             self._say(f"sync: {reason}: full resync of shared data ({changed} rows changed)")
         else:
-            last_id = self.store.meta(LAST_ID_KEY) or ZERO_ID
-            if self.transport.missed_by(last_id):
-                self._full_resync(
-                    f"the stream was trimmed past this host's position ({last_id})", announce=True
-                )
+            missed = self.transport.missed_by(self.store.meta(LAST_ID_KEY) or ZERO_ID)
+            if missed is not None:
+                self._full_resync(missed)  # also puts this host's group back in place
         self.store.write(lambda conn: meta_set(conn, EPOCH_KEY, epoch))
         self._needs_check = False
         return True
@@ -328,7 +326,7 @@ class SyncEngine:
         """
         from claude_tui.core.errors import SyncUnavailable
 
-        with self._lock:
+        with self._consume_lock:
             try:
                 if self._needs_check:
                     self._check_stream()

@@ -204,26 +204,29 @@ class StreamTransport:
             "groups": groups,
         }
 
-    def missed_by(self, last_id: str) -> bool:
-        """Whether entries this host never read were trimmed (or deleted) from the stream.
+    def missed_by(self, last_id: str) -> str | None:
+        """Why this host may have missed entries (trimmed, deleted, its group lost), or None.
 
         Redis counts entries added to the stream and read by each group; a
         group whose unread count exceeds what the stream still holds has lost
-        some. Without those counts (an old group), an oldest surviving entry
-        newer than this host's position after any trimming means the same.
+        some. Without those counts (a group placed by id), an oldest surviving
+        entry newer than this host's position after any trimming means the same.
         """
         info = self.info()
+        trimmed = f"the stream was trimmed past this host's position ({last_id})"
         if parse_id(info["max_deleted_id"]) > parse_id(last_id):
-            return True
+            return trimmed
         mine = next((g for g in info["groups"] if g["node"] == self.group), None)
-        if mine is not None and mine["entries_read"] is not None and mine["lag"] is not None:
-            return int(mine["lag"]) > int(info["length"])
+        if mine is None:
+            return "this host's consumer group was missing from the stream"
+        if mine["entries_read"] is not None and mine["lag"] is not None:
+            return trimmed if int(mine["lag"]) > int(info["length"]) else None
         first = info.get("first_id")
         added = info.get("entries_added")
-        position = max(parse_id(last_id), parse_id(mine["last_delivered_id"]) if mine else (0, 0))
-        return bool(
-            first and added is not None and added > info["length"] and parse_id(first) > position
-        )
+        position = max(parse_id(last_id), parse_id(mine["last_delivered_id"]))
+        if first and added is not None and added > info["length"] and parse_id(first) > position:
+            return trimmed
+        return None
 
     def position(self) -> tuple[str, int]:
         """The newest id the stream gave out and how many entries it has added."""
