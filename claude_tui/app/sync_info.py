@@ -40,9 +40,9 @@ def peer_rows(status: dict[str, Any]) -> list[PeerRow]:
     """
     me = str(status["node"])
     groups = {str(g["node"]): g for g in (status.get("stream") or {}).get("groups", [])}
-    seen = {str(p["node"]): p for p in status.get("peers", [])}
+    seen = {str(p["node"]): p for p in status.get("peers", [])}  # groups' nodes included
     rows = []
-    for node in [me, *sorted((set(seen) | set(groups)) - {me})]:
+    for node in [me, *sorted(set(seen) - {me})]:
         peer, group = seen.get(node, {}), groups.get(node, {})
         rows.append(
             PeerRow(

@@ -170,15 +170,11 @@ class Capture:
             (cursor, self.node, *TABLES),
         ).fetchall()
         changed: dict[tuple[str, str], int] = {}
-        for seq, tbl, row_id, ckey in rows:
-            if tbl == "memory_entries":
-                if not ckey or not ckey.startswith(SWARM_PREFIX):
-                    continue  # private memory stays on its host
-                changed.pop((tbl, ckey), None)
-                changed[(tbl, ckey)] = seq
-            else:
-                changed.pop((tbl, str(row_id)), None)
+        for seq, tbl, row_id, ckey in rows:  # a row changed twice is captured once
+            if tbl != "memory_entries":
                 changed[(tbl, str(row_id))] = seq
+            elif ckey and ckey.startswith(SWARM_PREFIX):  # private memory stays on its host
+                changed[(tbl, ckey)] = seq
         order = {t: i for i, t in enumerate(TABLES)}
         for (tbl, rkey), seq in sorted(changed.items(), key=lambda kv: (order[kv[0][0]], kv[1])):
             level = self._capture_one(conn, tbl, rkey, seq)

@@ -28,6 +28,7 @@ from claude_tui.core.sync.capture import (
     meta_set,
     seed,
 )
+from claude_tui.core.sync.conflicts import count_open
 from claude_tui.core.sync.transport import (
     ZERO_ID,
     EntriesTrimmed,
@@ -289,7 +290,8 @@ class SyncEngine:
             # host (a fresh clock), then the swarm's state is merged in.
             self.store.write(lambda conn: seed(conn, self.capture, republish=False))
             self.flush()
-            self._full_resync(f"joined swarm {self.config.sync_swarm!r}", announce=False)
+            changed = self._pull_state()
+            self._resynced(f"joined swarm {self.config.sync_swarm!r}", changed, announce=False)
         elif stored != epoch:
             # Merge what the swarm still has first: the state hash keeps one state
             # per origin, so what this host republishes must not be older than
@@ -298,18 +300,10 @@ class SyncEngine:
                 reason = "this host was restored from a backup"
             else:
                 reason = "the swarm's Redis lost its stream (restarted without persistence?)"
-            changed = self._full_resync(reason, announce=False)
+            changed = self._pull_state()
             queued = self.store.write(lambda conn: seed(conn, self.capture, republish=True))
             self.flush()
-            reason += f"; republished this host's {queued} rows"
-            self.store.write(
-                lambda conn: meta_set(
-                    conn,
-                    RESYNC_KEY,
-                    json.dumps({"at": self.rt.clock(), "reason": reason, "rows_changed": changed}),
-                )
-            )
-            self._say(f"sync: {reason}: full resync of shared data ({changed} rows changed)")
+            self._resynced(f"{reason}; republished this host's {queued} rows", changed)
         else:
             missed = self.transport.missed_by(self.store.meta(LAST_ID_KEY) or ZERO_ID)
             if missed is not None:
@@ -331,13 +325,23 @@ class SyncEngine:
                 if self._needs_check:
                     self._check_stream()
                 self.flush()
-                return self._full_resync(reason, announce=True)
+                return self._full_resync(reason)
             except self.transport.errors as exc:
                 self._failed(exc)
                 raise SyncUnavailable(f"cannot reach the sync server: {exc}") from None
 
-    def _full_resync(self, reason: str, *, announce: bool = True) -> int:
-        # Entries after this point are read from the stream, as usual.
+    def _full_resync(self, reason: str) -> int:
+        """Pull and merge the swarm's whole state, record why, and say so."""
+        changed = self._pull_state()
+        self._resynced(reason, changed)
+        return changed
+
+    def _pull_state(self) -> int:
+        """Merge every origin's newest state from the hash; return rows changed.
+
+        Leaves this host's stream position where the stream was before the scan,
+        so entries added meanwhile are read from the stream as usual.
+        """
         start_id, start_added = self.transport.position()
         changed = 0
         now = self.rt.clock()
@@ -362,20 +366,20 @@ class SyncEngine:
             current = meta_get(conn, LAST_ID_KEY) or ZERO_ID
             position = max(start_id, current, key=parse_id)
             meta_set(conn, LAST_ID_KEY, position)
-            meta_set(
-                conn,
-                RESYNC_KEY,
-                json.dumps({"at": now, "reason": reason, "rows_changed": changed}),
-            )
             return position
 
         position = self.store.write(finish)
         self.transport.set_group_position(position, start_added if position == start_id else None)
-        if announce:
-            self._say(f"sync: {reason}: full resync of shared data ({changed} rows changed)")
         if changed:
             self.rt.drain_changes()
         return changed
+
+    def _resynced(self, reason: str, changed: int, *, announce: bool = True) -> None:
+        """Record the last full resync (shown by status) and, unless routine, say so."""
+        record = {"at": self.rt.clock(), "reason": reason, "rows_changed": changed}
+        self.store.write(lambda conn: meta_set(conn, RESYNC_KEY, json.dumps(record)))
+        if announce:
+            self._say(f"sync: {reason}: full resync of shared data ({changed} rows changed)")
 
     # -- lifecycle --------------------------------------------------------------
     def open(self) -> None:
@@ -476,9 +480,7 @@ class SyncEngine:
             },
             "last_applied_id": self.store.meta(LAST_ID_KEY) or ZERO_ID,
             "peers": peers,
-            "conflicts_open": int(
-                self.store.scalar("SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL")
-            ),
+            "conflicts_open": count_open(self.c),
             "deferred": int(self.store.scalar("SELECT count(*) FROM sync_deferred")),
             "stream": stream,
             "last_resync": json.loads(resync) if resync else None,

@@ -59,7 +59,6 @@ def memory_write(
     another field on another host is not overwritten when the two merge.
     """
     state: State = {
-        "k": list((prev or {}).get("k") or [1, None, 0, ""]),
         "w": list((prev or {}).get("w") or [0, None, 0, ""]),
         "f": {name: list(reg) for name, reg in (prev or {}).get("f", {}).items()},
         "vc": dict((prev or {}).get("vc", {})),
