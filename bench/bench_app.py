@@ -80,7 +80,7 @@ async def measure_app(data_dir: Path, session_id: str) -> dict[str, float]:
     from claude_tui.core.coordinator import MemoryCoordinator
 
     started = time.perf_counter()
-    coordinator = MemoryCoordinator(Config.load(data_dir, env={}, redis_enabled=False))
+    coordinator = MemoryCoordinator.open(Config.load(data_dir, env={}, redis_enabled=False))
     app = ClaudeTUIApp(coordinator, fresh=True)
     result: dict[str, float] = {}
     try:

@@ -150,7 +150,7 @@ def build(root: Path, size_gb: float, rng: random.Random) -> dict[str, Any]:
     started = time.perf_counter()
     target = int(size_gb * GB)
     config = Config.load(root, env={}, redis_enabled=False)
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         sessions = [c.sessions.create(name=f"bench-{i}").id for i in range(5)]
         agents = [c.agents.register(s, "coder", f"a{i}").id for s in sessions for i in range(2)]
     conn = sqlite3.connect(config.db_path, isolation_level=None)
@@ -392,7 +392,7 @@ def writer_loop(
                     )
                     conn.execute("COMMIT")
             else:
-                c = stack.enter_context(MemoryCoordinator(config, use_redis=False))
+                c = stack.enter_context(MemoryCoordinator.open(config, use_redis=False))
 
                 def store(i: int, value: Any) -> None:
                     c.memory.store(f"load-{tag}-{i}", value, session_id=sid, namespace="load")
@@ -486,7 +486,7 @@ def under_load(
     else:
         samples, errors = [], []
         stop_t, ready_t = threading.Event(), threading.Event()
-        with MemoryCoordinator(config, use_redis=False) as c:
+        with MemoryCoordinator.open(config, use_redis=False) as c:
             thread = threading.Thread(
                 target=thread_writer, args=(c, sid, stop_t, ready_t, samples, errors, tag)
             )

@@ -46,7 +46,7 @@ PARTS = {
 def build(root: Path) -> tuple[Path, str, str]:
     """A data dir with the session, and the id of a checkpoint of it."""
     config = Config.load(root, env={}, redis_enabled=False)
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         s = c.sessions.create(name="bench")
         agents = [c.agents.register(s.id, "coder", f"a{i}").id for i in range(10)]
         now = time.time()
@@ -139,7 +139,7 @@ def measure(
         shutil.rmtree(work)
     shutil.copytree(base, work)
     config = Config.load(work, env={}, redis_enabled=False)
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         prepare(c)
         started = time.perf_counter()
         c.checkpoints.restore(sid, cp, safety=False)
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             if work.exists():
                 shutil.rmtree(work)
             shutil.copytree(base, work)
-            with MemoryCoordinator(
+            with MemoryCoordinator.open(
                 Config.load(work, env={}, redis_enabled=False), use_redis=False
             ) as c:
                 started = time.perf_counter()
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 ours.append(measure(base, work, sid, cp, prepare))
                 shutil.rmtree(work)
                 shutil.copytree(base, work)
-                with MemoryCoordinator(
+                with MemoryCoordinator.open(
                     Config.load(work, env={}, redis_enabled=False), use_redis=False
                 ) as c:
                     prepare(c)

@@ -62,7 +62,7 @@ def _setup(root: Path, fraction: float = 1.0) -> tuple[Path, bytes]:
 def _coordinator(root: Path) -> MemoryCoordinator:
     data = root / "data"
     data.mkdir()
-    return MemoryCoordinator(Config.load(data, env={}, redis_enabled=False), use_redis=False)
+    return MemoryCoordinator.open(Config.load(data, env={}, redis_enabled=False), use_redis=False)
 
 
 def case_import() -> float:

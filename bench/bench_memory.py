@@ -129,7 +129,7 @@ def populate(data_dir: Path, n: int, rng: random.Random) -> tuple[str, list[str]
     Returns the session id and the keys.
     """
     cfg = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(cfg, use_redis=False) as c:
+    with MemoryCoordinator.open(cfg, use_redis=False) as c:
         session_id = c.sessions.create(name="bench").id
         node_id = c.store.node_id
     keys = make_keys(n, rng)
@@ -254,8 +254,8 @@ class Bench:
         self.keys = keys
         self.rng = rng
         self.cfg = Config.load(data_dir, env={}, redis_url=redis_url)
-        self.c = MemoryCoordinator(self.cfg)  # L1 -> L2 -> SQLite
-        self.cs = MemoryCoordinator(  # L1 -> SQLite
+        self.c = MemoryCoordinator.open(self.cfg)  # L1 -> L2 -> SQLite
+        self.cs = MemoryCoordinator.open(  # L1 -> SQLite
             Config.load(data_dir, env={}, redis_enabled=False), use_redis=False
         )
         self.raw = sqlite3.connect(str(self.cfg.db_path), isolation_level=None)
@@ -534,7 +534,7 @@ class Bench:
             "best_cold_hit_rate": 1 - distinct / gets,
             "store": summary(put_ns),
         }
-        fresh = MemoryCoordinator(self.cfg)
+        fresh = MemoryCoordinator.open(self.cfg)
         try:
             for label, c in (("warm", self.c), ("cold", fresh)):
                 before = c.rt.stats.snapshot()["tiers"]
@@ -652,7 +652,7 @@ def _writer(
     elapsed = 0.0
     signalled = False
     try:
-        with MemoryCoordinator(Config.load(data_dir, env={}, redis_url=redis_url)) as c:
+        with MemoryCoordinator.open(Config.load(data_dir, env={}, redis_url=redis_url)) as c:
             ready.put(os.getpid())
             signalled = True
             go.wait(120)

@@ -271,7 +271,7 @@ def bench_end_to_end(tmp: Path, learn: int, searches: int, seed: int) -> dict[st
     queries = make_sentences(WARMUP + searches, rng, exclude=seen)
     data_dir = tmp / "end-to-end"
     cfg = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(cfg, use_redis=False) as c:
+    with MemoryCoordinator.open(cfg, use_redis=False) as c:
         learner = c.learning
         learner.index = PatternIndex(data_dir, url="")  # the embedded client, whatever the env
         learn_ns: list[int] = []

@@ -34,7 +34,7 @@ ids carry its wall-clock milliseconds).
    file each) plus a redis-py XADD per write.
 3. Catch-up: host C joins the swarm, closes; another host publishes K shared entries
    (namespace ``bench-catchup`` set to the batched level, so the publisher is quick;
-   the stream still gets K entries); then the time of ``MemoryCoordinator(config)`` on
+   the stream still gets K entries); then the time of ``MemoryCoordinator.open(config)`` on
    C is measured in a fresh process (after a warm-up open of a scratch dir with sync
    off, so lazy imports are not on the clock), which is the catch-up (K stream entries
    applied before the constructor returns). Also: the same open with nothing to catch
@@ -120,7 +120,7 @@ def host_config(data_dir: str, url: str, swarm: str, **overrides: Any) -> Config
 
 
 def open_host(data_dir: str, url: str, swarm: str, **overrides: Any) -> MemoryCoordinator:
-    c = MemoryCoordinator(host_config(data_dir, url, swarm, **overrides), use_redis=False)
+    c = MemoryCoordinator.open(host_config(data_dir, url, swarm, **overrides), use_redis=False)
     if c.sync is None:
         c.close()
         raise RuntimeError("sync is not on")
@@ -372,7 +372,7 @@ def tp_raw_host(
 
 
 def timed_open(data_dir: str, url: str, swarm: str, out: Any) -> None:
-    """Time ``MemoryCoordinator(config)`` (with sync on: the catch-up) in a fresh process."""
+    """Time ``MemoryCoordinator.open(config)`` (with sync on: the catch-up) in a fresh process."""
     result: dict[str, Any] = {"error": None}
     try:
         # Load what an open imports lazily (sqlite_utils pulls in numpy: ~170 ms), so the
@@ -382,10 +382,10 @@ def timed_open(data_dir: str, url: str, swarm: str, out: Any) -> None:
         import claude_tui.core.sync.engine  # noqa: F401
 
         scratch = Config.load(f"{data_dir}-warmup", env={}, redis_enabled=False)
-        MemoryCoordinator(scratch, use_redis=False).close()
+        MemoryCoordinator.open(scratch, use_redis=False).close()
         config = host_config(data_dir, url, swarm)
         p0 = time.perf_counter()
-        c = MemoryCoordinator(config, use_redis=False)
+        c = MemoryCoordinator.open(config, use_redis=False)
         result["open_s"] = time.perf_counter() - p0
         try:
             assert c.sync is not None

@@ -31,7 +31,7 @@ def open_coordinator(
         config = Config.load(data_dir, env={}, redis_enabled=False)
     else:
         config = Config.load(data_dir, env={}, redis_url=redis_url)
-    return MemoryCoordinator(config, clock=clock or time.time)
+    return MemoryCoordinator.open(config, clock=clock or time.time)
 
 
 def demo_coordinator(

@@ -77,7 +77,7 @@ def write_until_replaced(data_dir: str) -> None:
     """Store keys one by one, printing each acknowledged one, until StoreReplaced."""
     from claude_tui.core.coordinator import MemoryCoordinator
 
-    with MemoryCoordinator(_config(data_dir)) as c:
+    with MemoryCoordinator.open(_config(data_dir)) as c:
         session = c.sessions.create(name="writer")
         print(f"session {session.id}", flush=True)
         i = 0

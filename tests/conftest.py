@@ -53,7 +53,7 @@ def config(data_dir: Path, redis_server: RedisProcess) -> Config:
 
 @pytest.fixture
 def coordinator(config: Config) -> Iterator[MemoryCoordinator]:
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         yield c
 
 

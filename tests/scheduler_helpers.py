@@ -22,7 +22,7 @@ def tick(c: MemoryCoordinator) -> str:
 def main(data_dir: str) -> int:
     config = Config.load(data_dir, env={}, redis_enabled=False)
     jobs = [JobSpec("tick", every(seconds=1), tick, run_if_never=True)]
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         return run_worker(c, jobs=jobs, lease_retry=0.5)
 
 

@@ -22,7 +22,7 @@ def write_shared(data_dir: str, url: str, tag: str, count: str, keys: str) -> No
     a key of this host's alone, so every acknowledged write can be checked for.
     """
     rng = random.Random(tag)
-    with MemoryCoordinator(_config(data_dir, url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, url)) as c:
         assert c.sync is not None
         c.sync.start()  # receive while writing, as a running host does
         for i in range(int(count)):
@@ -38,7 +38,7 @@ def write_shared(data_dir: str, url: str, tag: str, count: str, keys: str) -> No
 
 def dump_shared(data_dir: str, url: str) -> None:
     """Open (which catches up) and print the host's shared state as JSON."""
-    with MemoryCoordinator(_config(data_dir, url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, url)) as c:
         rows = c.store.rows(
             "SELECT namespace, key, value FROM memory_entries WHERE scope = 'swarm' ORDER BY 1, 2"
         )

@@ -41,13 +41,13 @@ def shared_value(c: MemoryCoordinator, key: str) -> Any:
 
 def store_on(root: Path, name: str, url: str | None, key: str, value: Any) -> None:
     """Open host ``name``, write a shared entry, close (so it is published)."""
-    with MemoryCoordinator(host_config(root, name, url)) as c:
+    with MemoryCoordinator.open(host_config(root, name, url)) as c:
         c.memory.store(key, value, memory_type="shared")
 
 
 def read_on(root: Path, name: str, url: str | None, key: str) -> Any:
     """Open host ``name`` (catching up with the swarm when ``url`` is set) and read."""
-    with MemoryCoordinator(host_config(root, name, url)) as c:
+    with MemoryCoordinator.open(host_config(root, name, url)) as c:
         return shared_value(c, key)
 
 
@@ -59,7 +59,7 @@ def make_conflict(root: Path, url: str) -> ConflictRow:
     store_on(root, "a", None, KEY, "ana (written on a)")
     store_on(root, "b", None, KEY, "bo (written on b)")
     read_on(root, "a", url, KEY)  # a joins and publishes its write
-    with MemoryCoordinator(host_config(root, "b", url)) as b:  # b publishes, receives a's
+    with MemoryCoordinator.open(host_config(root, "b", url)) as b:  # b publishes, receives a's
         [conflict] = list_conflicts(b)
     assert conflict.winner is not None and conflict.loser is not None
     assert {conflict.winner, conflict.loser} == {'"ana (written on a)"', '"bo (written on b)"'}
@@ -98,7 +98,7 @@ def _app(coordinator: MemoryCoordinator):
 
 async def test_a_shared_write_on_another_host_appears_live(tmp_path, own_redis):
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         app = _app(b)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("4")
@@ -129,7 +129,7 @@ async def test_a_conflict_is_shown_and_taking_the_other_value_wins_everywhere(tm
     url = own_redis.url
     conflict = make_conflict(tmp_path, url)
     winner, loser = _json(conflict.winner), _json(conflict.loser)
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert shared_value(b, KEY) == winner
         app = _app(b)
         async with app.run_test(size=SIZE) as pilot:
@@ -164,7 +164,7 @@ async def test_a_conflict_is_shown_and_taking_the_other_value_wins_everywhere(tm
     # The value taken back was written as a new change: host A catches up to it.
     assert await asyncio.to_thread(read_on, tmp_path, "a", url, KEY) == loser
     # Host A recorded the same conflict; the later write closed it there too.
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         assert list_conflicts(a) == []
         closed = list_conflicts(a, include_resolved=True)
         assert [c.resolution for c in closed] == ["superseded by a later write"]
@@ -203,7 +203,7 @@ async def test_with_sync_off_the_swarm_screen_says_how_to_turn_it_on(data_dir):
 async def test_with_sync_off_conflicts_are_listed_kept_and_shown_when_resolved(tmp_path, own_redis):
     conflict = make_conflict(tmp_path, own_redis.url)
     winner = _json(conflict.winner)
-    with MemoryCoordinator(host_config(tmp_path, "b", None)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", None)) as b:
         app = _app(b)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("8")
@@ -229,7 +229,7 @@ async def test_with_sync_off_conflicts_are_listed_kept_and_shown_when_resolved(t
 
 
 async def test_the_top_bar_follows_the_sync_server_going_down_and_coming_back(tmp_path, own_redis):
-    with MemoryCoordinator(host_config(tmp_path, "b", own_redis.url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", own_redis.url)) as b:
         b.memory.store("survives", {"v": 1}, memory_type="shared")
         app = _app(b)
         async with app.run_test(size=SIZE) as pilot:

@@ -155,7 +155,7 @@ def test_chain_restore_latest_point_in_time_and_search(config, coordinator, data
     assert blob == [(b"\x00\xff\x00binary",)]
 
     restored_cfg = Config.load(data_dir, env={}, redis_url=config.redis_url)
-    with MemoryCoordinator(restored_cfg) as r:
+    with MemoryCoordinator.open(restored_cfg) as r:
         assert {e.key for e in r.memory.search("charlie", session_id=s.id)} == {"note-3"}
         alpha = {e.key for e in r.memory.search("alpha", session_id=s.id)}
         assert alpha == {f"note-{i}" for i in range(20)} - {
@@ -173,7 +173,7 @@ def test_chain_restore_latest_point_in_time_and_search(config, coordinator, data
     report = BackupService(config).restore(at=at)
     assert report.applied == [full.id, i1.id]
     assert snapshot(db) == before_i1
-    with MemoryCoordinator(restored_cfg) as r:
+    with MemoryCoordinator.open(restored_cfg) as r:
         # The restore moved the cache to a new epoch: Redis' "delta" is not trusted.
         assert r.memory.get("note-4", session_id=s.id).value == "alpha text 4"
         assert {e.key for e in r.memory.search("bravo", session_id=s.id)} == {"note-1"}
@@ -317,7 +317,7 @@ def _damage(db: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["truncate", "garble"])
 def test_damaged_database_exits_2_and_restore_latest_repairs_it(data_dir, how):
     config = _plain(data_dir)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         s = c.sessions.create()
         for i in range(200):
             c.memory.store(f"key-{i}", "x" * 300, session_id=s.id)
@@ -328,7 +328,7 @@ def test_damaged_database_exits_2_and_restore_latest_repairs_it(data_dir, how):
     damaged = config.db_path.read_bytes()
     assert not integrity.quick_check(config.db_path).ok
     with pytest.raises(StoreCorrupt):
-        MemoryCoordinator(config)
+        MemoryCoordinator.open(config)
 
     result = run_cli(data_dir, "memory", "list", "--all")
     assert result.returncode == 2
@@ -342,14 +342,14 @@ def test_damaged_database_exits_2_and_restore_latest_repairs_it(data_dir, how):
     assert kept.read_bytes() == damaged
     result = run_cli(data_dir, "memory", "get", "after", "--session", s.id)
     assert (result.returncode, result.stdout.strip()) == (0, "kept")
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert len(c.memory.list(session_id=s.id, limit=1000)) == 201
 
 
 def test_secondary_dir_gets_every_backup_and_serves_a_lost_file(data_dir, tmp_path):
     mirror = tmp_path / "mirror"
     config = _plain(data_dir, backup_secondary_dir=str(mirror))
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         s = c.sessions.create()
         c.memory.store("a", 1, session_id=s.id)
         full = BackupService(config, c).run()
@@ -362,7 +362,7 @@ def test_secondary_dir_gets_every_backup_and_serves_a_lost_file(data_dir, tmp_pa
     (config.backups_path / str(inc.file)).unlink()
     report = BackupService(config).restore()
     assert report.applied == [full.id, inc.id]
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert c.memory.get("b", session_id=s.id).value == 2
 
 
@@ -468,7 +468,7 @@ def test_cli_run_list_restore_and_bad_input(data_dir):
 
 def test_quick_check_and_full_check_on_files(tmp_path):
     config = _plain(tmp_path / "d")
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         s = c.sessions.create()
         for i in range(50):
             c.memory.store(f"k{i}", "y" * 500, session_id=s.id)
@@ -503,7 +503,7 @@ def test_restore_rebuilds_the_pattern_index_from_the_restored_rows(config, coord
     report = BackupService(config).restore()
     assert report.applied
     assert not (data_dir / "chroma").exists() or not any((data_dir / "chroma").iterdir())
-    with MemoryCoordinator(Config.load(data_dir, env={}, redis_url=config.redis_url)) as r:
+    with MemoryCoordinator.open(Config.load(data_dir, env={}, redis_url=config.redis_url)) as r:
         found = r.learning.search("missing key in the settings", pattern_type="error_fix")
         assert found.mode == "vector"
         assert [p.id for p, _ in found.hits][:1] == [kept.id]

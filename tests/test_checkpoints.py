@@ -157,11 +157,11 @@ def test_another_process_sees_the_restored_values(
     sid = w["s"].id
     coordinator.checkpoints.create(sid)
     coordinator.memory.store("note5", "new", session_id=sid)
-    with MemoryCoordinator(config) as other:
+    with MemoryCoordinator.open(config) as other:
         assert other.memory.get("note5", session_id=sid).value == "new"  # cached in L1 and L2
         coordinator.checkpoints.restore(sid)
         assert other.memory.get("note5", session_id=sid).value == {"i": 5}
-        with MemoryCoordinator(config) as third:  # cold L1: must not trust the old L2 record
+        with MemoryCoordinator.open(config) as third:  # cold L1: must not trust the old L2 record
             assert third.memory.get("note5", session_id=sid).value == {"i": 5}
 
 
@@ -205,7 +205,7 @@ def test_bad_checkpoints_are_refused_and_change_nothing(
 
 
 def test_automatic_checkpoints_and_pruning(config: Config) -> None:
-    with MemoryCoordinator(Config.load(config.data_dir, env={}, checkpoint_keep=2)) as c:
+    with MemoryCoordinator.open(Config.load(config.data_dir, env={}, checkpoint_keep=2)) as c:
         a = c.sessions.create(name="a")
         b = c.sessions.create(name="b")
         archived = c.sessions.create(name="old")

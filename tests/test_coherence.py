@@ -28,7 +28,7 @@ def test_process_a_reads_the_value_process_b_just_wrote(data_dir, redis_server, 
         config = Config.load(data_dir, env={}, redis_url=redis_server.url)
     else:
         config = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(config) as a:
+    with MemoryCoordinator.open(config) as a:
         s = a.sessions.create()
         a.memory.store("plan", "v1", session_id=s.id)
         assert a.memory.get("plan", session_id=s.id).tier == "l1"
@@ -57,7 +57,7 @@ def test_remote_changes_reach_listeners(coordinator):
 def test_without_per_read_checks_pubsub_invalidates_l1(data_dir, redis_server):
     """With strict coherence off, the watcher thread (woken by pub/sub) drops stale copies."""
     config = Config.load(data_dir, env={}, redis_url=redis_server.url, strict_coherence=False)
-    with MemoryCoordinator(config) as a:
+    with MemoryCoordinator.open(config) as a:
         s = a.sessions.create()
         a.memory.store("k", "v1", session_id=s.id)
         assert a.memory.get("k", session_id=s.id).tier == "l1"

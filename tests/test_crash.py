@@ -77,7 +77,7 @@ def test_kill_9_mid_burst_keeps_every_acknowledged_write(
         assert len(acked[n]) >= BEFORE_KILL
         missing = [i for i in acked[n] if f"w{n}-{i}" not in stored]
         assert missing == [], f"writer {n} lost acknowledged writes {missing[:5]}"
-    with MemoryCoordinator(config) as reopened:  # and the product reads them back
+    with MemoryCoordinator.open(config) as reopened:  # and the product reads them back
         last = acked[0][-1]
         entry = reopened.memory.get(f"w0-{last}", session_id=session.id)
         assert entry is not None and entry.value == {"writer": "w0", "i": last}
@@ -108,7 +108,7 @@ def test_another_process_closing_its_connection_never_deletes_our_wal(
             other = sqlite3.connect(config.db_path)
             other.execute("SELECT count(*) FROM memory_entries").fetchone()
             other.close()
-            with MemoryCoordinator(config, use_redis=False) as c:
+            with MemoryCoordinator.open(config, use_redis=False) as c:
                 c.memory.store("from another process", 3, session_id=session.id)
         assert wal.exists(), "the WAL of a process still writing was deleted"
         holder.stdin.write("go\n")
@@ -136,7 +136,7 @@ def _plain_bytes(path: Path) -> bytes:
 def test_no_backup_holds_a_secret_in_clear(data_dir: Path, tmp_path: Path) -> None:
     secondary = tmp_path / "mirror"
     config = Config.load(data_dir, env={}, redis_enabled=False, backup_secondary_dir=str(secondary))
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         s = c.sessions.create()
         c.memory.store("github", SECRET, session_id=s.id)
         c.memory.store("visible", "plain words", session_id=s.id)

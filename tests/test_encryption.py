@@ -100,7 +100,7 @@ def test_missing_key_is_a_clear_error_and_other_data_stays_readable(
     coordinator.close()
     stored = dict(sqlite3.connect(config.db_path).execute("SELECT key, value FROM memory_entries"))
     config.key_path.rename(config.key_path.with_name("elsewhere.key"))
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         with pytest.raises(SecretUnavailable, match=r"no key was found.*secret\.key"):
             c.memory.get("anthropic", session_id=sid)
         assert c.memory.get("plain", session_id=sid).value == "nothing to hide"
@@ -117,7 +117,7 @@ def test_missing_key_is_a_clear_error_and_other_data_stays_readable(
     assert result.returncode == 2
     assert "no key was found" in result.stderr and result.stderr.count("\n") == 1
     config.key_path.with_name("elsewhere.key").rename(config.key_path)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert c.memory.get("anthropic", session_id=sid).value == SECRET
 
 
@@ -130,13 +130,13 @@ def test_wrong_key_is_refused_before_anything_is_written(
     coordinator.close()
     right = config.key_path.read_bytes()
     config.key_path.write_bytes(Fernet.generate_key() + b"\n")
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         with pytest.raises(SecretUnavailable, match="does not open this database"):
             c.memory.get("db_password", session_id=sid)
         with pytest.raises(SecretUnavailable, match="does not open this database"):
             c.memory.store("other_password", "y", session_id=sid)
     config.key_path.write_bytes(right)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert c.memory.get("db_password", session_id=sid).value == PASSWORD
         assert c.memory.get("other_password", session_id=sid) is None
 
@@ -146,7 +146,7 @@ def test_key_from_the_environment(data_dir: Path) -> None:
 
     key = Fernet.generate_key().decode()
     config = Config.load(data_dir, env={"CLAUDE_TUI_ENCRYPTION_KEY": key}, redis_enabled=False)
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         s = c.sessions.create()
         c.memory.store("token", "t0k3n", session_id=s.id)
         sealed = c.store.scalar("SELECT value FROM memory_entries")
@@ -155,13 +155,13 @@ def test_key_from_the_environment(data_dir: Path) -> None:
     bad = Config.load(data_dir, env={"CLAUDE_TUI_ENCRYPTION_KEY": "not-a-key"})
     result = run_cli(data_dir, "memory", "get", "token", "--session", s.id)
     assert result.returncode == 2  # no key in this environment: a sentence, not a traceback
-    with MemoryCoordinator(bad, use_redis=False) as c, pytest.raises(SecretUnavailable):
+    with MemoryCoordinator.open(bad, use_redis=False) as c, pytest.raises(SecretUnavailable):
         c.memory.get("token", session_id=s.id)
 
 
 def test_secrets_stored_in_clear_before_are_sealed_at_open(data_dir: Path) -> None:
     config = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         s = c.sessions.create()
     conn = sqlite3.connect(config.db_path)
     conn.execute(
@@ -171,7 +171,7 @@ def test_secrets_stored_in_clear_before_are_sealed_at_open(data_dir: Path) -> No
     )
     conn.commit()
     conn.close()
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         assert c.store.rows("SELECT encrypted FROM memory_entries") == [(1,)]
         assert c.memory.get("old_token", session_id=s.id).value == SECRET
     assert files_containing(data_dir, SECRET) == []
@@ -197,7 +197,7 @@ def test_rotation_re_encrypts_everything(
     with pytest.raises(InvalidToken):
         Fernet(old_key).decrypt(after.encode())
     coordinator.close()
-    with MemoryCoordinator(config) as c:  # the new key alone opens values and checkpoints
+    with MemoryCoordinator.open(config) as c:  # the new key alone opens values and checkpoints
         assert c.memory.get("anthropic", session_id=sid).value == SECRET
         c.memory.store("anthropic", "sk-ant-" + "z" * 30, session_id=sid)
         c.checkpoints.restore(sid)
@@ -214,14 +214,14 @@ def progress(what, done):
     if what == "values" and done >= 400:
         os.kill(os.getpid(), signal.SIGKILL)  # a real kill -9 halfway through
 
-with MemoryCoordinator(Config.load(sys.argv[1]), use_redis=False) as c:
+with MemoryCoordinator.open(Config.load(sys.argv[1]), use_redis=False) as c:
     rotate_keys(c, batch=200, progress=progress)
 """
 
 
 def test_an_interrupted_rotation_resumes_and_loses_nothing(data_dir: Path) -> None:
     config = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         s = c.sessions.create()
         for i in range(1000):
             c.memory.store(f"token_{i}", f"value {i}", session_id=s.id)
@@ -234,7 +234,7 @@ def test_an_interrupted_rotation_resumes_and_loses_nothing(data_dir: Path) -> No
     )
     assert killed.returncode == -signal.SIGKILL
     assert len(config.key_path.read_text().split()) == 2  # new key first, old one behind
-    with MemoryCoordinator(config, use_redis=False) as c:  # readable in the middle
+    with MemoryCoordinator.open(config, use_redis=False) as c:  # readable in the middle
         assert c.store.meta("key_rotation") is not None
         assert [c.memory.get(f"token_{i}", session_id=s.id).value for i in (0, 500, 999)] == [
             "value 0", "value 500", "value 999",
@@ -242,7 +242,7 @@ def test_an_interrupted_rotation_resumes_and_loses_nothing(data_dir: Path) -> No
     result = run_cli(data_dir, "keys", "rotate", "--drop-old", check=True)
     assert "resumed an interrupted rotation" in result.stdout
     assert len(config.key_path.read_text().split()) == 1
-    with MemoryCoordinator(config, use_redis=False) as c:
+    with MemoryCoordinator.open(config, use_redis=False) as c:
         assert c.store.meta("key_rotation") is None
         values = {e.key: e.value for e in c.memory.list(session_id=s.id, limit=2000)}
         assert values == {f"token_{i}": f"value {i}" for i in range(1000)}
@@ -254,7 +254,7 @@ def test_what_counts_as_a_secret_is_configurable(data_dir: Path) -> None:
         '[secrets]\nnamespaces = ["vault"]\nkey_pattern = "^pin"\nvalue_pattern = "ACME-[0-9]{6}"\n'
     )
     config = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         c.memory.store("door", "1234", namespace="vault")  # by namespace
         c.memory.store("pin_code", 4321)  # by key pattern
         c.memory.store("license", "ACME-123456")  # by value pattern

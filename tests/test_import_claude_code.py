@@ -110,7 +110,7 @@ def expected(main: Path, agent_files: list[Path]) -> dict[str, Any]:
 
 def _coordinator(path: Path) -> MemoryCoordinator:
     path.mkdir(parents=True, exist_ok=True)
-    return MemoryCoordinator(Config.load(path, env={}, redis_enabled=False), use_redis=False)
+    return MemoryCoordinator.open(Config.load(path, env={}, redis_enabled=False), use_redis=False)
 
 
 def _count(c: MemoryCoordinator, table: str, where: str = "1", params: tuple[Any, ...] = ()) -> int:

@@ -38,7 +38,7 @@ def test_using_the_core_loads_neither_textual_nor_chromadb(tmp_path):
 import sys
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
-with MemoryCoordinator(Config.load({str(tmp_path)!r}, env={{}}, redis_enabled=False)) as c:
+with MemoryCoordinator.open(Config.load({str(tmp_path)!r}, env={{}}, redis_enabled=False)) as c:
     s = c.sessions.create()
     c.memory.store("k", 1, session_id=s.id)
     assert c.memory.get("k", session_id=s.id).value == 1
@@ -64,3 +64,79 @@ print('sqlite_utils' in sys.modules, 'redis' in sys.modules)
         cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert out.stdout.strip() == "False False"
+
+
+# -- one door per record ------------------------------------------------------
+
+ROOT = CORE.parent
+RECORDS = CORE / "records"
+# Each door table and the one module allowed to write it (rows.py serves them all).
+DOORS = {
+    "sessions": "sessions.py",
+    "agents": "agents.py",
+    "tasks": "tasks.py",
+    "memory_entries": "memory.py",
+    "neural_patterns": "patterns.py",
+    "metrics": "metrics.py",
+    "checkpoints": "checkpoints.py",
+    "import_sessions": "imports.py",
+    "import_files": "imports.py",
+}
+_VERB = r"(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
+
+
+def _writes(text: str) -> list[str]:
+    """Tables a module's SQL writes, by name or through an f-string placeholder ('{')."""
+    import re
+
+    found = re.findall(_VERB + r"""\s+\\?["'`]?(\{|[A-Za-z_][A-Za-z0-9_.]*)""", text)
+    return [t.split(".")[-1] for t in found]
+
+
+def test_no_module_but_the_door_writes_a_table():
+    """A second writer of a record kind is how secrets slipped past the rules before."""
+    offenders: list[str] = []
+    scanned = 0
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "core/store/schema.py":
+            continue  # the migrations create and backfill the tables
+        scanned += 1
+        for table in _writes(path.read_text(encoding="utf-8")):
+            if table == "{":
+                if path != RECORDS / "rows.py":
+                    offenders.append(f"{rel}: writes a table named at run time")
+            elif table in DOORS and path != RECORDS / DOORS[table] and path != RECORDS / "rows.py":
+                offenders.append(f"{rel}: writes {table} (its door is records/{DOORS[table]})")
+    assert scanned > 50
+    assert offenders == []
+
+
+def test_the_writer_check_finds_a_second_writer():
+    """The grep above must be able to fail: it sees each way SQL names a table."""
+    samples = {
+        'conn.execute("INSERT INTO tasks (id) VALUES (?)")': ["tasks"],
+        "conn.execute('UPDATE memory_entries SET value = ?')": ["memory_entries"],
+        'f"DELETE FROM {table} WHERE id = ?"': ["{"],
+        '"INSERT OR REPLACE INTO import_files (path) VALUES (?)"': ["import_files"],
+        '"REPLACE INTO \\"sessions\\" VALUES (?)"': ["sessions"],
+    }
+    for text, tables in samples.items():
+        assert _writes(text) == tables, text
+
+
+def test_statuses_and_types_are_defined_once():
+    """Task statuses, memory types: one tuple each, which the services check against."""
+    from claude_tui.core import models
+    from claude_tui.core.services import tasks
+
+    assert tuple(tasks.TRANSITIONS) == models.TASK_STATUSES
+    assert set(models.OPEN_TASK_STATUSES) | set(models.TERMINAL_TASK_STATUSES) == set(
+        models.TASK_STATUSES
+    )
+    spelled: list[str] = []
+    for path in ROOT.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name != "models.py" and '"pending", "in_progress", "blocked"' in text:
+            spelled.append(path.relative_to(ROOT).as_posix())
+    assert spelled == []

@@ -115,8 +115,9 @@ async def test_lists_its_tools_and_round_trips_memory(world: World, tmp_path: Pa
             assert tool.description and tool.input_schema["type"] == "object", tool.name
         store = next(t for t in listed if t.name == "memory_store")
         assert set(store.input_schema["required"]) == {"key", "value"}
+        # The one list of memory types (core/models.py), in its order.
         assert store.input_schema["properties"]["type"]["enum"] == [
-            "persistent", "working", "shared",
+            "working", "persistent", "shared",
         ]  # fmt: skip
 
         stored = await s.ok("memory_store", key="plan", value={"steps": [1, 2], "done": False})

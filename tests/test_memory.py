@@ -29,7 +29,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def timed(config: Config, clock: Clock):
-    with MemoryCoordinator(config, clock=clock) as c:
+    with MemoryCoordinator.open(config, clock=clock) as c:
         yield c
 
 
@@ -118,7 +118,7 @@ def test_bad_input_is_refused_and_nothing_is_written(coordinator, kwargs, messag
 
 def test_values_must_be_json_and_within_the_size_limit(data_dir, redis_server):
     config = Config.load(data_dir, env={}, redis_url=redis_server.url, max_value_bytes=64)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         s = c.sessions.create()
         before = c.store.current_seq()
         with pytest.raises(BadInput, match="over the limit"):
@@ -158,7 +158,7 @@ def test_an_expired_entry_is_invisible_to_every_read_the_instant_it_expires(time
 def test_ttl_expires_in_real_time_across_processes(coordinator, redis_server):
     s = coordinator.sessions.create()
     coordinator.memory.store("blink", "now you see me", session_id=s.id, ttl=1)
-    with MemoryCoordinator(coordinator.config) as other:
+    with MemoryCoordinator.open(coordinator.config) as other:
         assert other.memory.get("blink", session_id=s.id).value == "now you see me"
         time.sleep(2.0)
         assert other.memory.get("blink", session_id=s.id) is None

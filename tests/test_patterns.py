@@ -151,7 +151,7 @@ YAML_FIX_REWORDED = "ImportError: No module named 'yaml' while running the deplo
 
 def open_coordinator(data_dir: Path, **kwargs: Any) -> MemoryCoordinator:
     """A coordinator on ``data_dir`` without Redis (the tests that need Redis say so)."""
-    return MemoryCoordinator(Config.load(data_dir, env={}), use_redis=False, **kwargs)
+    return MemoryCoordinator.open(Config.load(data_dir, env={}), use_redis=False, **kwargs)
 
 
 def release(*learners: PatternLearner) -> None:

@@ -19,7 +19,7 @@ def _config(data_dir, url, **kw):
 def test_a_second_process_is_served_from_l2(coordinator):
     s = coordinator.sessions.create()
     coordinator.memory.store("k", {"v": 1}, session_id=s.id)
-    with MemoryCoordinator(coordinator.config) as other:
+    with MemoryCoordinator.open(coordinator.config) as other:
         entry = other.memory.get("k", session_id=s.id)
         assert (entry.value, entry.tier) == ({"v": 1}, "l2")
         assert other.memory.get("k", session_id=s.id).tier == "l1"
@@ -30,7 +30,7 @@ def test_a_second_process_is_served_from_l2(coordinator):
 def test_killing_redis_mid_run_fails_nothing_and_loses_nothing(data_dir, own_redis):
     import time
 
-    with MemoryCoordinator(_config(data_dir, own_redis.url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, own_redis.url)) as c:
         s = c.sessions.create()
         for i in range(50):
             c.memory.store(f"before-{i}", i, session_id=s.id)
@@ -65,15 +65,15 @@ def test_killing_redis_mid_run_fails_nothing_and_loses_nothing(data_dir, own_red
 
 def test_writes_that_missed_redis_never_leave_a_stale_value_in_l2(data_dir, own_redis):
     """Process A caches v1 in L2; B rewrites the key while it cannot reach Redis; A reads v2."""
-    with MemoryCoordinator(_config(data_dir, own_redis.url)) as a:
+    with MemoryCoordinator.open(_config(data_dir, own_redis.url)) as a:
         s = a.sessions.create()
         a.memory.store("k", "v1", session_id=s.id)
         # B believes Redis is unreachable (a closed port), commits v2, and exits.
         blind = _config(data_dir, "redis://127.0.0.1:1/0")
-        with MemoryCoordinator(blind) as b:
+        with MemoryCoordinator.open(blind) as b:
             b.memory.store("k", "v2", session_id=s.id)
         # A new process C, with no history of the change, must not trust L2's v1.
-        with MemoryCoordinator(_config(data_dir, own_redis.url)) as c:
+        with MemoryCoordinator.open(_config(data_dir, own_redis.url)) as c:
             assert c.memory.get("k", session_id=s.id).value == "v2"
         assert a.memory.get("k", session_id=s.id).value == "v2"
         a.rt.l1.clear()
@@ -82,7 +82,7 @@ def test_writes_that_missed_redis_never_leave_a_stale_value_in_l2(data_dir, own_
 
 def test_no_redis_at_all_runs_on_l1_and_sqlite(data_dir):
     config = Config.load(data_dir, env={}, redis_enabled=False)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         s = c.sessions.create()
         c.memory.store("k", 1, session_id=s.id)
         c.rt.l1.clear()
@@ -97,7 +97,7 @@ def test_private_server_is_started_in_the_data_dir_and_shared(tmp_path):
     data_dir = tmp_path / "d"
     config = Config.load(data_dir, env={})
     try:
-        with MemoryCoordinator(config) as c:
+        with MemoryCoordinator.open(config) as c:
             endpoint = c.redis_endpoint
             assert endpoint.private and endpoint.url.startswith("unix://")
             assert endpoint.socket_path == data_dir / "redis" / "redis.sock"
@@ -112,7 +112,7 @@ def test_private_server_is_started_in_the_data_dir_and_shared(tmp_path):
             [sys.executable, "-c",
              "from claude_tui.core.config import Config;"
              "from claude_tui.core.coordinator import MemoryCoordinator;"
-             "c = MemoryCoordinator(Config.load());"
+             "c = MemoryCoordinator.open(Config.load());"
              "print(c.redis_endpoint.url, c.backends()['redis']['up']); c.close()"],
             env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, cwd=ROOT,
             timeout=60,
@@ -135,7 +135,7 @@ def test_long_data_dir_paths_get_a_short_socket(tmp_path):
 def test_missing_redis_binary_is_reported_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAUDE_TUI_REDIS_SERVER", str(tmp_path / "no-such-redis"))
     config = Config.load(tmp_path / "d", env={})
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         s = c.sessions.create()
         c.memory.store("k", 1, session_id=s.id)
         report = c.backends()["redis"]

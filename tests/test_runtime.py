@@ -57,7 +57,7 @@ def test_a_read_never_waits_for_another_writers_lock(coordinator):
 def test_pruning_the_change_log_makes_lagging_readers_drop_their_cache(coordinator):
     s = coordinator.sessions.create()
     coordinator.memory.store("k", "v1", session_id=s.id)
-    with MemoryCoordinator(coordinator.config) as reader:
+    with MemoryCoordinator.open(coordinator.config) as reader:
         assert reader.memory.get("k", session_id=s.id).value == "v1"
         assert reader.memory.get("k", session_id=s.id).tier == "l1"
         coordinator.memory.store("k", "v2", session_id=s.id)

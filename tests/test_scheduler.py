@@ -34,7 +34,7 @@ from tests.conftest import ROOT, run_cli
 
 
 def _open(data_dir: Path) -> MemoryCoordinator:
-    return MemoryCoordinator(Config.load(data_dir, env={}, redis_enabled=False))
+    return MemoryCoordinator.open(Config.load(data_dir, env={}, redis_enabled=False))
 
 
 @pytest.fixture

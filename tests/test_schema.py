@@ -95,7 +95,7 @@ def test_a_migration_1_database_upgrades_in_place_with_nothing_lost(tmp_path, re
     data = tmp_path / "d"
     _v1_database(data / "claude-tui.db")
     config = Config.load(data, env={}, redis_url=redis_server.url)
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert c.store.applied_migrations == list(range(2, LATEST_VERSION + 1))
         assert c.store.schema_version() == LATEST_VERSION
         assert c.sessions.get("s1").user_id == "ann"
@@ -117,20 +117,20 @@ def test_a_migration_1_database_upgrades_in_place_with_nothing_lost(tmp_path, re
 
 
 def test_reopening_applies_nothing(config):
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert c.store.applied_migrations == list(range(1, LATEST_VERSION + 1))
-    with MemoryCoordinator(config) as c:
+    with MemoryCoordinator.open(config) as c:
         assert c.store.applied_migrations == []
 
 
 def test_a_newer_schema_is_refused_and_left_alone(config):
-    MemoryCoordinator(config).close()
+    MemoryCoordinator.open(config).close()
     conn = sqlite3.connect(config.db_path)
     conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 5}")
     conn.close()
     before = config.db_path.read_bytes()
     with pytest.raises(StoreUnusable, match="newer than this claude-tui"):
-        MemoryCoordinator(config)
+        MemoryCoordinator.open(config)
     assert config.db_path.read_bytes() == before
 
 
@@ -140,7 +140,7 @@ def test_a_newer_schema_is_refused_and_left_alone(config):
 def test_a_non_sqlite_file_is_refused_and_left_alone(config, content):
     config.db_path.write_bytes(content)
     with pytest.raises(StoreUnusable, match="not a SQLite database"):
-        MemoryCoordinator(config)
+        MemoryCoordinator.open(config)
     assert config.db_path.read_bytes() == content
 
 
@@ -149,7 +149,7 @@ def test_another_programs_sqlite_file_is_refused(config):
     conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
     conn.close()
     with pytest.raises(StoreUnusable, match="another program"):
-        MemoryCoordinator(config)
+        MemoryCoordinator.open(config)
     conn = sqlite3.connect(config.db_path)
     assert _names(conn, "table") == {"invoices"}
 

@@ -128,14 +128,14 @@ def test_shared_write_on_one_host_is_read_on_another(
     tmp_path: Path, own_redis: RedisProcess
 ) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         a.memory.store("plan", {"steps": 3}, memory_type="shared")
         s = a.sessions.create(name="refactor")
         agent = a.agents.register(s.id, agent_type="coder")
         task = a.tasks.add(s.id, "Split the parser", agent_id=agent.id)
         a.tasks.update(task.id, status="completed")
         a.memory.store("private", 1, session_id=s.id)  # stays on host a
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:  # opening catches up
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:  # opening catches up
         got = b.memory.get("plan", memory_type="shared")
         assert got is not None and json.loads(got.raw) == {"steps": 3}
         assert got.origin != b.store.node_id
@@ -150,9 +150,9 @@ def test_shared_write_on_one_host_is_read_on_another(
 
 def test_a_received_change_is_never_sent_back(tmp_path: Path, own_redis: RedisProcess) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         a.memory.store("k", 1, memory_type="shared")
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert b.sync is not None
         b.sync.flush()
         length = b.sync.transport.info()["length"]
@@ -166,10 +166,10 @@ def test_concurrent_json_edits_merge_and_true_conflicts_are_recorded(
     tmp_path: Path, own_redis: RedisProcess
 ) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         a.memory.store("cfg", {"x": 1, "y": 1, "z": 1}, memory_type="shared")
-    a = MemoryCoordinator(host_config(tmp_path, "a", url))
-    b = MemoryCoordinator(host_config(tmp_path, "b", url))
+    a = MemoryCoordinator.open(host_config(tmp_path, "a", url))
+    b = MemoryCoordinator.open(host_config(tmp_path, "b", url))
     try:
         # Neither consumes before writing: the two edits are truly concurrent.
         a.memory.store("cfg", {"x": 2, "y": 1, "z": 5}, memory_type="shared")
@@ -205,10 +205,10 @@ def test_concurrent_json_edits_merge_and_true_conflicts_are_recorded(
 
 def test_redelivered_entries_are_not_applied_twice(tmp_path: Path, own_redis: RedisProcess) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         for i in range(50):
             a.memory.store(f"k{i}", i, memory_type="shared")
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert b.sync is not None
         before = shared_state(b)
         events = b.store.scalar("SELECT events FROM sync_peers")
@@ -226,10 +226,10 @@ def test_redis_down_queues_in_sqlite_and_drains_in_order(
     tmp_path: Path, own_redis: RedisProcess
 ) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "b", url)):
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)):
         pass  # b joins first
     own_redis.kill()
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         for i in range(20):
             a.memory.store("counter", i, memory_type="shared")  # works locally
         a.memory.store("other", "x", memory_type="shared")
@@ -237,9 +237,9 @@ def test_redis_down_queues_in_sqlite_and_drains_in_order(
         status = a.sync.status()
         assert status["redis_up"] is False and status["queue"]["total"] == 21
     own_redis.start()  # an empty server: the swarm's stream is gone
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         assert a.store.scalar("SELECT count(*) FROM sync_outbox") == 0
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert shared_state(b) == {("default", "counter"): 19, ("default", "other"): "x"}
         assert b.sync is not None and any("lost its stream" in n for n in b.sync.take_notices())
 
@@ -248,15 +248,15 @@ def test_trimmed_stream_makes_a_full_resync_and_says_so(
     tmp_path: Path, own_redis: RedisProcess
 ) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "c", url)):
+    with MemoryCoordinator.open(host_config(tmp_path, "c", url)):
         pass  # c joins, then goes offline
-    with MemoryCoordinator(host_config(tmp_path, "a", url, sync_stream_max_len=10)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url, sync_stream_max_len=10)) as a:
         for i in range(400):
             a.memory.store(f"k{i}", i, memory_type="shared")
         assert a.sync is not None
         info = a.sync.transport.info()
         assert info["length"] < 400 and info["entries_added"] >= 400
-    with MemoryCoordinator(host_config(tmp_path, "c", url)) as c:
+    with MemoryCoordinator.open(host_config(tmp_path, "c", url)) as c:
         assert len(shared_state(c)) == 400
         assert c.sync is not None
         assert any("trimmed past this host's position" in n for n in c.sync.take_notices())
@@ -268,7 +268,7 @@ def test_levels_batched_waits_and_lazy_is_pulled_on_demand(
 ) -> None:
     url = own_redis.url
     levels = {"memory:routine": "batched", "memory:history": "lazy"}
-    a = MemoryCoordinator(host_config(tmp_path, "a", url, sync_levels=levels))
+    a = MemoryCoordinator.open(host_config(tmp_path, "a", url, sync_levels=levels))
     try:
         assert a.sync is not None
         a.memory.store("now", 1, namespace="decisions", memory_type="shared")
@@ -283,12 +283,12 @@ def test_levels_batched_waits_and_lazy_is_pulled_on_demand(
         assert "old" not in keys and {"now", "later"} <= set(keys)
     finally:
         a.close()
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         # b joined after: its first catch-up is a full pull, lazy rows included.
         assert ("history", "old") in shared_state(b)
-    with MemoryCoordinator(host_config(tmp_path, "a", url, sync_levels=levels)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url, sync_levels=levels)) as a:
         a.memory.store("old2", 2, namespace="history", memory_type="shared")
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert ("history", "old2") not in shared_state(b)  # lazy: not pushed
         assert b.sync is not None and b.sync.resync() >= 1  # pulled on demand
         assert shared_state(b)[("history", "old2")] == 2
@@ -300,14 +300,16 @@ def test_auth_url_works_and_its_password_is_never_shown(tmp_path: Path) -> None:
     server.start()
     try:
         url = f"redis://:s3cret-pw@127.0.0.1:{server.port}/0"
-        with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+        with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
             a.memory.store("k", "v", memory_type="shared")
             assert a.sync is not None
             status = a.sync.status()
             assert status["redis_up"] and "s3cret-pw" not in json.dumps(status)
-        with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
             assert json.loads(b.memory.get("k", memory_type="shared").raw) == "v"  # type: ignore[union-attr]
-        with MemoryCoordinator(host_config(tmp_path, "c", url.replace("s3cret", "wrong"))) as c:
+        with MemoryCoordinator.open(
+            host_config(tmp_path, "c", url.replace("s3cret", "wrong"))
+        ) as c:
             assert c.sync is not None and c.sync.status()["redis_up"] is False
             c.memory.store("local", 1, memory_type="shared")  # still works locally
     finally:
@@ -318,7 +320,9 @@ def test_auth_url_works_and_its_password_is_never_shown(tmp_path: Path) -> None:
 def test_keys_share_one_cluster_slot_per_swarm(tmp_path: Path, own_redis: RedisProcess) -> None:
     from redis.crc import key_slot
 
-    with MemoryCoordinator(host_config(tmp_path, "a", own_redis.url, sync_swarm="team-1")) as a:
+    with MemoryCoordinator.open(
+        host_config(tmp_path, "a", own_redis.url, sync_swarm="team-1")
+    ) as a:
         assert a.sync is not None
         t = a.sync.transport
         slots = {key_slot(k.encode()) for k in (t.stream, t.state, t.epoch_key)}
@@ -356,8 +360,8 @@ def test_sync_section_of_config_toml(tmp_path: Path) -> None:
 def test_redis_flushed_under_a_running_swarm(tmp_path: Path, own_redis: RedisProcess) -> None:
     """FLUSHALL (or a restart without persistence) between two writes loses nothing."""
     url = own_redis.url
-    a = MemoryCoordinator(host_config(tmp_path, "a", url))
-    b = MemoryCoordinator(host_config(tmp_path, "b", url))
+    a = MemoryCoordinator.open(host_config(tmp_path, "a", url))
+    b = MemoryCoordinator.open(host_config(tmp_path, "b", url))
     try:
         a.memory.store("before", 1, memory_type="shared")
         redis.Redis.from_url(url).flushall()
@@ -442,16 +446,16 @@ def test_tls_url(tmp_path: Path) -> None:
             except redis.RedisError:
                 assert time.monotonic() < deadline, "TLS redis-server did not start"
                 time.sleep(0.05)
-        with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+        with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
             a.memory.store("over-tls", [1, 2], memory_type="shared")
-        with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+        with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
             assert b.sync is not None
             b.sync.start()  # the blocking reader opens its own TLS connection
             got = b.memory.get("over-tls", memory_type="shared")
             assert got is not None and json.loads(got.raw) == [1, 2]
             assert b.sync.status()["redis_up"] is True
         plain = f"redis://127.0.0.1:{port}/0"
-        with MemoryCoordinator(host_config(tmp_path, "c", plain)) as c:
+        with MemoryCoordinator.open(host_config(tmp_path, "c", plain)) as c:
             assert c.sync is not None and c.sync.status()["redis_up"] is False
     finally:
         proc.kill()
@@ -479,10 +483,10 @@ def test_redis_cluster_mode(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the one-node cluster did not come up"
             time.sleep(0.1)
         url = server.url
-        with MemoryCoordinator(host_config(tmp_path, "a", url, sync_cluster=True)) as a:
+        with MemoryCoordinator.open(host_config(tmp_path, "a", url, sync_cluster=True)) as a:
             a.memory.store("slot", {"one": 1}, memory_type="shared")
             assert a.sync is not None and a.sync.transport.cluster
-        with MemoryCoordinator(host_config(tmp_path, "b", url, sync_cluster=True)) as b:
+        with MemoryCoordinator.open(host_config(tmp_path, "b", url, sync_cluster=True)) as b:
             got = b.memory.get("slot", memory_type="shared")
             assert got is not None and json.loads(got.raw) == {"one": 1}
     finally:
@@ -492,7 +496,7 @@ def test_redis_cluster_mode(tmp_path: Path) -> None:
 def test_secrets_never_travel(tmp_path: Path, own_redis: RedisProcess) -> None:
     url = own_redis.url
     secret = "sk-ant-api03-" + "Z9q" * 12
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         a.memory.store("deploy_token", "abc-123", memory_type="shared")
         a.memory.store("anthropic", secret, memory_type="shared")
         a.memory.store("visible", "yes", memory_type="shared")
@@ -510,7 +514,7 @@ def test_secrets_never_travel(tmp_path: Path, own_redis: RedisProcess) -> None:
     text = b"".join(parts)
     assert b"visible" in text and b'\\"yes\\"' in text  # the check sees what Redis holds
     assert secret.encode() not in text and b"abc-123" not in text
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert set(shared_state(b)) == {("default", "visible")}
 
 
@@ -521,44 +525,44 @@ def test_a_host_restored_from_a_backup_rejoins_and_converges(
 
     url = own_redis.url
     config_a = host_config(tmp_path, "a", url)
-    with MemoryCoordinator(config_a) as a:
+    with MemoryCoordinator.open(config_a) as a:
         a.memory.store("plan", {"v": 1}, memory_type="shared")
         BackupService(config_a, a).run("full")
         a.memory.store("plan", {"v": 2}, memory_type="shared")  # published, then rolled back
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         b.memory.store("from-b", 1, memory_type="shared")
     BackupService(config_a).restore()
-    with MemoryCoordinator(config_a) as a:
+    with MemoryCoordinator.open(config_a) as a:
         assert a.sync is not None
         assert any("restored from a backup" in n for n in a.sync.take_notices())
         # The swarm's newer state (a's own published write, b's write) came back.
         assert shared_state(a) == {("default", "plan"): {"v": 2}, ("default", "from-b"): 1}
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert shared_state(b) == {("default", "plan"): {"v": 2}, ("default", "from-b"): 1}
 
 
 def test_deletes_travel_and_beat_older_writes(tmp_path: Path, own_redis: RedisProcess) -> None:
     url = own_redis.url
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         a.memory.store("doomed", 1, memory_type="shared")
         a.memory.store("kept", 1, memory_type="shared")
         s = a.sessions.create(name="short-lived")
         a.agents.register(s.id, agent_type="coder")
         a.tasks.add(s.id, "never done")
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert set(shared_state(b)) == {("default", "doomed"), ("default", "kept")}
         assert b.sessions.get(s.id).name == "short-lived"
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         assert a.memory.delete("doomed", memory_type="shared")
         a.sessions.delete(s.id)  # its agents and tasks go with it
-    with MemoryCoordinator(host_config(tmp_path, "b", url)) as b:
+    with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
         assert set(shared_state(b)) == {("default", "kept")}
         assert b.store.scalar("SELECT count(*) FROM sessions") == 0
         assert b.store.scalar("SELECT count(*) FROM agents") == 0
         assert b.store.scalar("SELECT count(*) FROM tasks") == 0
         # A later write of the deleted key brings it back everywhere.
         b.memory.store("doomed", 2, memory_type="shared")
-    with MemoryCoordinator(host_config(tmp_path, "a", url)) as a:
+    with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
         assert shared_state(a)[("default", "doomed")] == 2
 
 
@@ -566,8 +570,8 @@ def test_a_deleted_stream_or_group_is_noticed_and_resynced(
     tmp_path: Path, own_redis: RedisProcess
 ) -> None:
     url = own_redis.url
-    a = MemoryCoordinator(host_config(tmp_path, "a", url))
-    b = MemoryCoordinator(host_config(tmp_path, "b", url))
+    a = MemoryCoordinator.open(host_config(tmp_path, "a", url))
+    b = MemoryCoordinator.open(host_config(tmp_path, "b", url))
     try:
         assert a.sync is not None and b.sync is not None
         a.memory.store("one", 1, memory_type="shared")

@@ -17,7 +17,7 @@ def _config(data_dir: str, redis_url: str) -> Config:
 def write_many(data_dir: str, redis_url: str, session_id: str, prefix: str, count: str) -> None:
     """Store ``count`` distinct keys; print how many stores were acknowledged."""
     acknowledged = 0
-    with MemoryCoordinator(_config(data_dir, redis_url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, redis_url)) as c:
         for i in range(int(count)):
             c.memory.store(f"{prefix}-{i}", {"writer": prefix, "i": i}, session_id=session_id)
             acknowledged += 1
@@ -26,13 +26,13 @@ def write_many(data_dir: str, redis_url: str, session_id: str, prefix: str, coun
 
 def store_one(data_dir: str, redis_url: str, session_id: str, key: str, value: str) -> None:
     """Rewrite one key (the 'process B' of the coherence test)."""
-    with MemoryCoordinator(_config(data_dir, redis_url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, redis_url)) as c:
         c.memory.store(key, value, session_id=session_id)
 
 
 def write_acked(data_dir: str, redis_url: str, session_id: str, prefix: str) -> None:
     """Store keys until killed; print each index once its store has returned (acknowledged)."""
-    with MemoryCoordinator(_config(data_dir, redis_url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, redis_url)) as c:
         i = 0
         while True:
             c.memory.store(f"{prefix}-{i}", {"writer": prefix, "i": i}, session_id=session_id)
@@ -42,7 +42,7 @@ def write_acked(data_dir: str, redis_url: str, session_id: str, prefix: str) -> 
 
 def hold_open(data_dir: str, redis_url: str, session_id: str) -> None:
     """Open the data dir, write, then wait for a line on stdin before writing again."""
-    with MemoryCoordinator(_config(data_dir, redis_url)) as c:
+    with MemoryCoordinator.open(_config(data_dir, redis_url)) as c:
         c.memory.store("before", 1, session_id=session_id)
         print("ready", flush=True)
         sys.stdin.readline()

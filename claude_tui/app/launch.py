@@ -29,16 +29,13 @@ def launch(config: Config, *, session_id: str | None = None, fresh: bool = False
     notice: Notice | None = None
     while True:
         try:
-            coordinator = MemoryCoordinator(config)
+            coordinator = MemoryCoordinator.open(config)
         except StoreCorrupt as exc:
             notice = recover(config, exc)
-            coordinator = MemoryCoordinator(config)
+            coordinator = MemoryCoordinator.open(config)
         with coordinator:
             if session_id is not None:
-                if (
-                    coordinator.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (session_id,))
-                    is None
-                ):
+                if not coordinator.session_exists(session_id):
                     raise BadInput(
                         f"unknown session {session_id!r} (see 'claude-tui session list')"
                     )

@@ -36,7 +36,7 @@ def session_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 
 def session_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    session = c.sessions.get(a.id)
+    session = c.sessions.get(a.id, reveal=True)  # this host's owner sees sealed fields
     data = {**session.to_dict(), **c.sessions.summary(a.id)}
     if a.json:
         out.emit_json(data)
@@ -162,6 +162,15 @@ def task_update(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     result = None if a.result is None else parse_json(a.result, "result")
     task = c.tasks.update(a.id, status=a.status, result=result, priority=a.priority)
     print(task.status)
+    return 0
+
+
+def task_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    task = c.tasks.get(a.id, reveal=True)  # this host's owner sees sealed fields
+    if a.json:
+        out.emit_json(task.to_dict())
+    else:
+        out.fields([(k, v) for k, v in task.to_dict().items()])
     return 0
 
 
@@ -374,7 +383,7 @@ def patterns_search(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 
 def patterns_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    pattern = c.patterns.get(a.id)
+    pattern = c.patterns.reveal(c.patterns.get(a.id))  # this host's owner sees sealed fields
     if a.json:
         out.emit_json(pattern.to_dict())
     else:
@@ -422,6 +431,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("task", "add"): task_add,
     ("task", "update"): task_update,
     ("task", "list"): task_list,
+    ("task", "show"): task_show,
     ("memory", "store"): memory_store,
     ("memory", "get"): memory_get,
     ("memory", "list"): memory_list,

@@ -21,6 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from claude_tui.core.secrets import install_log_redaction
+
+    install_log_redaction()  # built-in formats now; the configured rules once config is read
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except ClaudeTUIError as exc:
@@ -43,10 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     from claude_tui.cli.parser import build_parser
+    from claude_tui.cli.values import resolve_user_values
     from claude_tui.core.config import Config
 
     args = build_parser().parse_args(argv)
-    config = Config.load(args.data_dir)
+    config = Config.load(args.data_dir)  # reads config.toml only: creates and opens nothing
+    from claude_tui.core.secrets import install_log_redaction
+
+    install_log_redaction(config.secret_rules())
+    # '-' and '@FILE' values are read before the store is opened (a bad file writes
+    # nothing); after Config.load because the configured value size bounds the read
+    resolve_user_values(args, max_bytes=config.max_value_bytes)
     if args.command is None:
         from claude_tui.app.launch import launch  # the only path that imports Textual
 
@@ -77,7 +87,7 @@ def _run(argv: list[str]) -> int:
     from claude_tui.core.coordinator import MemoryCoordinator
 
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
-    with MemoryCoordinator(config) as coordinator:
+    with MemoryCoordinator.open(config) as coordinator:
         try:
             return handler(coordinator, args)
         finally:

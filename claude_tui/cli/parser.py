@@ -6,7 +6,9 @@ import argparse
 from typing import NoReturn
 
 from claude_tui import __version__
+from claude_tui.cli.values import HELP_HINT
 from claude_tui.core.errors import BadInput
+from claude_tui.core.models import MEMORY_TYPES, SESSION_STATUSES, TASK_STATUSES
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,14 +39,14 @@ def _scope(p: argparse.ArgumentParser, *, typed: bool = True) -> None:
     p.add_argument("--agent", help="agent id (must belong to the session)")
     if typed:
         p.add_argument("--namespace", default="default", help="namespace (default: default)")
-        p.add_argument("--type", choices=["working", "persistent", "shared"], dest="memory_type")
+        p.add_argument("--type", choices=MEMORY_TYPES, dest="memory_type")
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--session", help="only this session's entries (and shared ones)")
     p.add_argument("--agent", help="only this agent's entries (and its session's and shared)")
     p.add_argument("--namespace", help="only this namespace")
-    p.add_argument("--type", choices=["working", "persistent", "shared"], dest="memory_type")
+    p.add_argument("--type", choices=MEMORY_TYPES, dest="memory_type")
     p.add_argument(
         "--all", action="store_true", dest="all_sessions", help="every session's entries"
     )
@@ -72,7 +74,7 @@ def build_parser() -> Parser:
         dest="action", metavar="ACTION", required=True, parser_class=Parser
     )
     p = session.add_parser("new", help="create a session; prints its id")
-    p.add_argument("--name")
+    p.add_argument("--name", help=f"session name {HELP_HINT}")
     p.add_argument("--user")
     p = session.add_parser("list", help="list sessions")
     p.add_argument("--status")
@@ -82,14 +84,14 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true")
     p = session.add_parser("status", help="set a session's status")
     p.add_argument("id")
-    p.add_argument("status", choices=["active", "paused", "completed", "archived"])
+    p.add_argument("status", choices=SESSION_STATUSES)
     p = session.add_parser("archive", help="archive a session")
     p.add_argument("id")
     p = session.add_parser("delete", help="delete a session (a checkpoint is taken first)")
     p.add_argument("id")
     p = session.add_parser("checkpoint", help="checkpoint a session now; prints the checkpoint id")
     p.add_argument("id")
-    p.add_argument("--label")
+    p.add_argument("--label", help=f"checkpoint label {HELP_HINT}")
     p = session.add_parser("checkpoints", help="list a session's checkpoints, newest first")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
@@ -110,7 +112,7 @@ def build_parser() -> Parser:
     p = agent.add_parser("register", help="register an agent; prints its id")
     p.add_argument("--session", required=True)
     p.add_argument("--type", required=True, dest="agent_type")
-    p.add_argument("--role")
+    p.add_argument("--role", help=f"what the agent does {HELP_HINT}")
     p.add_argument("--capability", action="append", default=[], dest="capabilities")
     p = agent.add_parser("list", help="list agents")
     p.add_argument("--session")
@@ -121,19 +123,22 @@ def build_parser() -> Parser:
     )
     p = task.add_parser("add", help="add a task; prints its id")
     p.add_argument("--session", required=True)
-    p.add_argument("title")
+    p.add_argument("title", help=f"task title {HELP_HINT}")
     p.add_argument("--parent")
     p.add_argument("--priority", type=_priority, default=0)
     p.add_argument("--agent")
-    p.add_argument("--payload", help="JSON payload")
+    p.add_argument("--payload", help=f"JSON payload {HELP_HINT}")
     p = task.add_parser("update", help="change a task's status or result")
     p.add_argument("id")
-    p.add_argument("--status")
-    p.add_argument("--result", help="JSON result")
+    p.add_argument("--status", choices=TASK_STATUSES)
+    p.add_argument("--result", help=f"JSON result {HELP_HINT}")
     p.add_argument("--priority", type=_priority)
+    p = task.add_parser("show", help="show one task (sealed fields in clear, for you)")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
     p = task.add_parser("list", help="list tasks")
     p.add_argument("--session")
-    p.add_argument("--status")
+    p.add_argument("--status", choices=TASK_STATUSES)
     p.add_argument("--json", action="store_true")
 
     memory = cmds.add_parser(
@@ -141,7 +146,7 @@ def build_parser() -> Parser:
     ).add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     p = memory.add_parser("store", help="store KEY VALUE (VALUE is JSON; a bare word is a string)")
     p.add_argument("key")
-    p.add_argument("value")
+    p.add_argument("value", help=f"JSON, or a bare word as a string {HELP_HINT}")
     _scope(p)
     p.add_argument("--ttl", help="seconds until the entry expires")
     p = memory.add_parser("get", help="print one entry's value (exit code 1 when absent)")
@@ -154,7 +159,7 @@ def build_parser() -> Parser:
     p.add_argument("key")
     _scope(p)
     p = memory.add_parser("search", help="full-text search over keys and values")
-    p.add_argument("text")
+    p.add_argument("text", help=f"what to search for {HELP_HINT}")
     _filters(p)
     p = memory.add_parser("purge", help="delete expired entries now")
     p.add_argument(
@@ -166,16 +171,23 @@ def build_parser() -> Parser:
     ).add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     p = patterns.add_parser("learn", help="record an experience; prints the pattern id")
     p.add_argument("--type", required=True, dest="pattern_type")
-    p.add_argument("--context")
-    p.add_argument("--input", required=True, dest="input_text")
-    p.add_argument("--output", dest="output_text")
+    p.add_argument("--context", help=f"free-text context {HELP_HINT}")
+    p.add_argument(
+        "--input",
+        required=True,
+        dest="input_text",
+        help=f"what happened (a task, an error) {HELP_HINT}",
+    )
+    p.add_argument(
+        "--output", dest="output_text", help=f"what came of it (a result, a fix) {HELP_HINT}"
+    )
     outcome = p.add_mutually_exclusive_group()
     outcome.add_argument("--success", action="store_true", default=None)
     outcome.add_argument("--failure", action="store_false", dest="success")
     p.add_argument("--session")
     p.add_argument("--json", action="store_true")
     p = patterns.add_parser("search", help="find patterns by meaning")
-    p.add_argument("text")
+    p.add_argument("text", help=f"what to look for {HELP_HINT}")
     p.add_argument("--type", dest="pattern_type")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--min-score", type=float, dest="min_score")

@@ -19,6 +19,9 @@ from claude_tui.core.cache import redis_server
 from claude_tui.core.cache.l2 import RedisTier
 from claude_tui.core.config import Config
 from claude_tui.core.events import ChangeEvent, EventBus
+from claude_tui.core.records import agents as agent_door
+from claude_tui.core.records import sessions as session_door
+from claude_tui.core.records.guard import Guard
 from claude_tui.core.secrets import Sealer
 from claude_tui.core.services.memory import MemoryService
 from claude_tui.core.services.metrics import MetricService
@@ -40,38 +43,62 @@ log = logging.getLogger(__name__)
 class MemoryCoordinator:
     """Sessions, agents, tasks, memory, patterns and metrics over one data dir.
 
+    Open one with :meth:`open` (which does the I/O: SQLite, Redis, the key,
+    the watcher, sync); the constructor only wires parts that are open already.
     Use as a context manager, or call :meth:`close`. Safe to share between
     threads of one process; each process opens its own.
     """
 
-    def __init__(
-        self,
+    @classmethod
+    def open(
+        cls,
         config: Config,
         *,
         clock: Callable[[], float] = time.time,
         use_redis: bool = True,
         sealer: Sealer | None = None,
-    ) -> None:
-        self.config = config
-        self.store = Store(config)
-        self.redis_endpoint = (
-            redis_server.resolve(config)
-            if use_redis
-            else redis_server.RedisEndpoint(None, reason="disabled by caller")
-        )
-        l2 = None
-        if self.redis_endpoint.url:
-            l2 = RedisTier(
-                self.redis_endpoint.url,
-                self.store.db_id,
-                timeout=config.redis_timeout_seconds,
-                retry_seconds=config.redis_retry_seconds,
-            )
-        if sealer is None:
-            from claude_tui.core.durability.encryption import FernetSealer
+    ) -> MemoryCoordinator:
+        """Open the data dir: the store, the L2 tier, the key; then start what runs beside.
 
-            sealer = FernetSealer(config, self.store)
-        self.rt = Runtime(config, self.store, l2, clock=clock, sealer=sealer)
+        Raises:
+            StoreUnusable, StoreCorrupt, ConfigError: the data dir cannot be used.
+        """
+        store = Store(config)
+        try:
+            endpoint = (
+                redis_server.resolve(config)
+                if use_redis
+                else redis_server.RedisEndpoint(None, reason="disabled by caller")
+            )
+            l2 = None
+            if endpoint.url:
+                l2 = RedisTier(
+                    endpoint.url,
+                    store.db_id,
+                    timeout=config.redis_timeout_seconds,
+                    retry_seconds=config.redis_retry_seconds,
+                )
+            if sealer is None:
+                from claude_tui.core.durability.encryption import FernetSealer
+
+                sealer = FernetSealer(config, store)
+            coordinator = cls(Runtime(config, store, l2, clock=clock, sealer=sealer), endpoint)
+        except BaseException:
+            store.close()
+            raise
+        try:
+            coordinator._start()
+        except BaseException:
+            coordinator.close()
+            raise
+        return coordinator
+
+    def __init__(self, rt: Runtime, redis_endpoint: redis_server.RedisEndpoint) -> None:
+        """Wire the services over an open runtime (no I/O: see :meth:`open`)."""
+        self.config = rt.config
+        self.store = rt.store
+        self.redis_endpoint = redis_endpoint
+        self.rt = rt
         self.sessions = SessionService(self.rt)
         self.agents = AgentService(self.rt)
         self.tasks = TaskService(self.rt)
@@ -84,6 +111,11 @@ class MemoryCoordinator:
         self.sessions.before_delete.append(
             lambda sid: self.checkpoints.create(sid, reason="before-delete")
         )
+        self.sync: SyncEngine | None = None
+
+    def _start(self) -> None:
+        """The I/O of an open after the parts exist: seal, watch, join the swarm."""
+        config = self.config
         # Secrets stored before a key existed get sealed now (an index lookup: free
         # when every secret is sealed already).
         if self.store.scalar(
@@ -92,9 +124,12 @@ class MemoryCoordinator:
             from claude_tui.core.durability.encryption import seal_plain_secrets
 
             seal_plain_secrets(self.rt)
+        from claude_tui.core.records import reprotect
+
+        if reprotect.needed(self.rt):  # a meta read; the walk only after an upgrade or rule change
+            reprotect.reprotect(self.rt)
         if not config.strict_coherence:
             self.watch()
-        self.sync: SyncEngine | None = None
         if config.sync_url:
             from claude_tui.core.sync.engine import SyncEngine
 
@@ -102,6 +137,20 @@ class MemoryCoordinator:
             # Catch up before anything is read: a `memory get` here right after a
             # `memory store` on another host returns that host's value.
             self.sync.open()
+
+    # -- the narrow API other modules use ------------------------------------
+    @property
+    def guard(self) -> Guard:
+        """The door's guard: sensitivity with the configured rules, sealing, revealing."""
+        return self.rt.guard
+
+    def session_exists(self, session_id: str) -> bool:
+        """Whether a session exists."""
+        return session_door.exists(self.store, session_id)
+
+    def agent_owner(self, agent_id: str) -> str | None:
+        """The session an agent belongs to (None: no such agent)."""
+        return agent_door.owner(self.store, agent_id)
 
     @property
     def learning(self) -> PatternLearner:
@@ -251,12 +300,8 @@ class _Watcher(threading.Thread):
         pubsub = None
         l2 = self.coordinator.rt.l2
         while not self._stop_event.is_set():
-            if pubsub is None and l2 is not None and l2.available:
-                try:
-                    pubsub = l2.client.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(l2.channel)
-                except Exception:  # Redis down: keep polling; retried next loop
-                    pubsub = None
+            if pubsub is None and l2 is not None:
+                pubsub = l2.subscribe()  # None while Redis is down: keep polling
             try:
                 if pubsub is not None:
                     pubsub.get_message(timeout=self.interval)

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+# Record kinds, statuses and memory types: defined here once; the CLI, the MCP
+# schemas, the app and the checkpoints read them from here.
 MemoryType = Literal["working", "persistent", "shared"]
-MEMORY_TYPES: tuple[str, ...] = ("working", "persistent", "shared")
+MEMORY_TYPES: tuple[str, ...] = get_args(MemoryType)
+SessionStatus = Literal["active", "paused", "completed", "archived"]
+SESSION_STATUSES: tuple[str, ...] = get_args(SessionStatus)
+AgentStatus = Literal["idle", "busy", "active", "blocked", "offline", "terminated"]
+AGENT_STATUSES: tuple[str, ...] = get_args(AgentStatus)
+TaskStatus = Literal["pending", "in_progress", "blocked", "completed", "failed", "cancelled"]
+TASK_STATUSES: tuple[str, ...] = get_args(TaskStatus)
+OPEN_TASK_STATUSES: tuple[str, ...] = ("pending", "in_progress", "blocked")
+TERMINAL_TASK_STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled")
+RecordKind = Literal["sessions", "agents", "tasks", "memory", "patterns", "metrics"]
+RECORD_KINDS: tuple[str, ...] = get_args(RecordKind)
 SWARM_SCOPE = "swarm"
+
+# Cache keys join (scope, namespace, key) with US (0x1f). Each part is escaped
+# first (RS 0x1e -> RS '0', US -> RS '1'), so no two triples share a key whatever
+# bytes they hold; parts without RS or US (nearly all) read exactly as before.
+_US, _RS = "\x1f", "\x1e"
 
 
 def private_scope(session_id: str, agent_id: str | None) -> str:
@@ -16,9 +33,45 @@ def private_scope(session_id: str, agent_id: str | None) -> str:
     return f"{session_id}/{agent_id or ''}"
 
 
+def _escape(part: str) -> str:
+    if _RS in part or _US in part:
+        return part.replace(_RS, _RS + "0").replace(_US, _RS + "1")
+    return part
+
+
+def _unescape(part: str) -> str:
+    if _RS in part:
+        return part.replace(_RS + "1", _US).replace(_RS + "0", _RS)
+    return part
+
+
 def cache_key(scope: str, namespace: str, key: str) -> str:
-    """The identity of an entry in every cache tier (matches the change log's ckey)."""
-    return f"{scope}\x1f{namespace}\x1f{key}"
+    """The identity of an entry in every cache tier (matches the change log's ckey).
+
+    Injective: distinct (scope, namespace, key) triples never share a cache key.
+    """
+    return f"{_escape(scope)}{_US}{_escape(namespace)}{_US}{_escape(key)}"
+
+
+def split_cache_key(ckey: str) -> tuple[str, str, str]:
+    """(scope, namespace, key) of a cache key made by :func:`cache_key`.
+
+    Raises:
+        ValueError: not a cache key.
+    """
+    scope, namespace, key = ckey.split(_US)
+    return _unescape(scope), _unescape(namespace), _unescape(key)
+
+
+def ckey_sql(ref: str) -> str:
+    """The SQL expression of :func:`cache_key` over a memory row (``ref`` = new/old/alias)."""
+
+    def esc(col: str) -> str:
+        return (
+            f"replace(replace({ref}.{col}, char(30), char(30) || '0'), char(31), char(30) || '1')"
+        )
+
+    return f"{esc('scope')} || char(31) || {esc('namespace')} || char(31) || {esc('key')}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +85,7 @@ class Session:
     created_at: float
     updated_at: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    sealed: bool = False  # some field holds a secret: shown redacted until revealed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -51,6 +105,7 @@ class Agent:
     memory_context: dict[str, Any]
     created_at: float
     updated_at: float
+    sealed: bool = False  # some field holds a secret: shown redacted until revealed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -73,6 +128,7 @@ class Task:
     created_at: float
     updated_at: float
     completed_at: float | None
+    sealed: bool = False  # some field holds a secret: shown redacted until revealed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -159,6 +215,7 @@ class Pattern:
     last_used: float | None
     last_updated: float | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    sealed: bool = False  # some field holds a secret: shown redacted until revealed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

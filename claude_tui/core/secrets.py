@@ -1,4 +1,4 @@
-"""The seam for secrets: spotting sensitive entries, and sealing them at rest.
+"""The seam for secrets: spotting sensitive text, redacting it, and sealing it at rest.
 
 Sensitive entries are never cached in Redis and never indexed for full-text
 search. Encrypting them before they reach SQLite is the job of a ``Sealer``
@@ -6,13 +6,18 @@ search. Encrypting them before they reach SQLite is the job of a ``Sealer``
 so (``encrypted`` stays false). What counts as sensitive is configurable
 (``[secrets]`` in config.toml): more namespaces, and extra patterns for keys
 and values, on top of the built-in ones, which always apply.
+
+Sensitivity is judged at any depth of a JSON value: a string that looks like
+a credential anywhere, or a field whose *name* says it holds one
+(``{"db": {"password": ...}}``), makes the whole value sensitive.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 SENSITIVE_NAMES = ("api_keys", "passwords", "tokens")
 _KEY_WORDS = re.compile(
@@ -22,12 +27,29 @@ _KEY_WORDS = re.compile(
 _CREDENTIAL_VALUES = re.compile(
     r"(sk-(ant-)?[A-Za-z0-9_-]{20,}"  # OpenAI / Anthropic style keys
     r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
+    r"|github_pat_[A-Za-z0-9_]{30,}"  # GitHub fine-grained tokens
     r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack tokens
-    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
+    r"|(AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
     r"|AIza[0-9A-Za-z_-]{35}"  # Google API keys
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
     r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"  # JWTs
 )
+# A credential in free text runs to the next blank or quote: redacting only the
+# prefix the pattern needs would leave the rest of the token readable.
+_CREDENTIAL_SPAN = re.compile(
+    r"(?:sk-(?:ant-)?|gh[pousr]_|github_pat_|xox[abprs]-|AKIA|ASIA|AIza|eyJ)[^\s\"'`<>]*"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+)
+# The last word(s) of a field name that says its value is a credential. "tokens"
+# is left out on purpose: input_tokens / max_tokens are counts, not secrets.
+_FIELD_WORDS = frozenset(
+    {"password", "passwords", "passwd", "pwd", "passphrase", "secret", "secrets", "token",
+     "credential", "credentials", "authorization", "apikey", "apikeys", "cookie", "auth"}
+)  # fmt: skip
+_FIELD_PAIRS = frozenset({"api", "private", "secret", "access", "signing", "encryption", "client"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# A quoted JSON object key: finding field names by regex avoids parsing every value.
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:')
 
 
 @dataclass(frozen=True)
@@ -57,17 +79,93 @@ def rules_from(
     )
 
 
+def sensitive_field(name: str) -> bool:
+    """Whether a field called ``name`` holds a credential (``password``, ``awsSecretAccessKey``)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower()) if w]
+    if not words:
+        return False
+    last = words[-1]
+    if last in _FIELD_WORDS:
+        return True
+    return last in ("key", "keys") and len(words) > 1 and words[-2] in _FIELD_PAIRS
+
+
+def looks_like_credential(text: str, rules: SecretRules) -> bool:
+    """Whether ``text`` holds something shaped like a credential (built-in or custom formats)."""
+    if _CREDENTIAL_VALUES.search(text) is not None:
+        return True
+    return rules.value_pattern is not None and rules.value_pattern.search(text) is not None
+
+
+def has_sensitive_field(raw_json: str) -> bool:
+    """Whether a JSON text has an object field, at any depth, named like a credential."""
+    if '":' not in raw_json and '" :' not in raw_json:
+        return False
+    return any(sensitive_field(m.group(1)) for m in _JSON_KEY.finditer(raw_json))
+
+
 def is_sensitive(
     key: str, namespace: str, raw_value: str, rules: SecretRules = DEFAULT_RULES
 ) -> bool:
-    """Whether an entry holds a credential, judged by its name or its value."""
+    """Whether an entry holds a credential, judged by its name, its value and its fields."""
     if namespace.lower() in rules.namespaces or _KEY_WORDS.search(key):
         return True
     if rules.key_pattern is not None and key and rules.key_pattern.search(key):
         return True
-    if rules.value_pattern is not None and rules.value_pattern.search(raw_value):
-        return True
-    return _CREDENTIAL_VALUES.search(raw_value) is not None
+    return looks_like_credential(raw_value, rules) or has_sensitive_field(raw_value)
+
+
+def text_is_sensitive(text: str, rules: SecretRules = DEFAULT_RULES) -> bool:
+    """Whether free text (a title, a prompt, a pattern) holds a credential."""
+    return looks_like_credential(text, rules) or has_sensitive_field(text)
+
+
+def redact_text(text: str, rules: SecretRules, placeholder: str) -> str:
+    """``text`` with every credential-shaped span replaced by ``placeholder``."""
+    out = _CREDENTIAL_SPAN.sub(placeholder, text)
+    if _CREDENTIAL_VALUES.search(out) is not None:
+        out = _CREDENTIAL_VALUES.sub(placeholder, out)
+    if rules.value_pattern is not None:
+        out = rules.value_pattern.sub(placeholder, out)
+    return out
+
+
+def redact_value(value: Any, rules: SecretRules, placeholder: str, *, _depth: int = 0) -> Any:
+    """A copy of a JSON value with credential fields and credential-shaped strings replaced."""
+    if _depth > 200:
+        return placeholder  # deeper than anything legitimate: keep none of it
+    if isinstance(value, str):
+        return redact_text(value, rules, placeholder) if text_is_sensitive(value, rules) else value
+    if isinstance(value, dict):
+        return {
+            k: (
+                placeholder
+                if isinstance(k, str) and sensitive_field(k) and v not in (None, "", [], {})
+                else redact_value(v, rules, placeholder, _depth=_depth + 1)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_value(v, rules, placeholder, _depth=_depth + 1) for v in value]
+    return value
+
+
+def check_identifier(text: str, what: str, rules: SecretRules = DEFAULT_RULES) -> None:
+    """Refuse a key or namespace that is itself a credential.
+
+    An identifier is stored in clear (it is how the entry is found again, in
+    SQLite, the change log and Redis key names), so it cannot be sealed.
+
+    Raises:
+        BadInput: the text looks like a credential.
+    """
+    if looks_like_credential(text, rules):
+        from claude_tui.core.errors import BadInput
+
+        raise BadInput(
+            f"the {what} looks like a credential; a {what} is stored in clear so it can be "
+            f"looked up: store the credential as the value, under a descriptive {what}"
+        )
 
 
 class Sealer(Protocol):
@@ -90,3 +188,40 @@ class PlainSealer:
 
     def open(self, stored: str, encrypted: bool) -> str:
         return stored
+
+
+class RedactingFilter(logging.Filter):
+    """A log filter that masks credential-shaped text in every record it passes.
+
+    Installed on the product's log handlers, so a message that quotes a value
+    (an error about a row, a failed request) never writes a credential out.
+    """
+
+    def __init__(self, rules: SecretRules = DEFAULT_RULES) -> None:
+        super().__init__()
+        self.rules = rules
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is logging's business, not ours
+            return True
+        if looks_like_credential(message, self.rules):
+            record.msg = redact_text(message, self.rules, "[redacted]")
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            if looks_like_credential(str(exc), self.rules):
+                # The traceback would quote the value: keep the exception's kind only.
+                record.exc_info = None
+                record.exc_text = None
+                record.msg = f"{record.msg} ({type(exc).__name__}: [redacted])"
+        return True
+
+
+def install_log_redaction(rules: SecretRules = DEFAULT_RULES) -> None:
+    """Put :class:`RedactingFilter` (with ``rules``) on every handler of the root logger."""
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(RedactingFilter(rules))

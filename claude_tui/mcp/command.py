@@ -23,7 +23,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     """Resolve the identity (BadInput, exit 2, when unknown), then serve until stdin closes."""
     if not os.environ.get("CLAUDE_TUI_DEBUG"):
         logging.getLogger().setLevel(logging.WARNING)  # warnings and tool crashes, on stderr
-    with MemoryCoordinator(config) as coordinator:
+    with MemoryCoordinator.open(config) as coordinator:
         identity = resolve_identity(
             coordinator,
             session=args.session,

@@ -62,10 +62,7 @@ def resolve_identity(
             "mcp needs a session: pass --session ID (or set CLAUDE_TUI_SESSION), "
             "or --create-session NAME"
         )
-    if (
-        session is not None
-        and c.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (session,)) is None
-    ):
+    if session is not None and not c.session_exists(session):
         raise BadInput(f"unknown session {session!r} (see 'claude-tui session list')")
     if agent is not None:
         owner = _agent_session(c, agent)
@@ -77,7 +74,7 @@ def resolve_identity(
 
 
 def _agent_session(c: MemoryCoordinator, agent: str) -> str:
-    owner = c.store.scalar("SELECT session_id FROM agents WHERE id = ?", (agent,))
+    owner = c.agent_owner(agent)
     if owner is None:
         raise BadInput(f"unknown agent {agent!r} (see 'claude-tui agent list')")
     return str(owner)

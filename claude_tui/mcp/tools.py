@@ -23,14 +23,12 @@ from pydantic import Field
 
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import BadInput, ClaudeTUIError, NotFound
-from claude_tui.core.models import SWARM_SCOPE, MemoryEntry, Pattern, Task
-from claude_tui.core.secrets import is_sensitive
+from claude_tui.core.models import SWARM_SCOPE, MemoryEntry, MemoryType, Pattern, Task, TaskStatus
 from claude_tui.mcp.identity import Identity
 
 log = logging.getLogger(__name__)
 
-MemoryType = Literal["persistent", "working", "shared"]
-TaskStatus = Literal["pending", "in_progress", "blocked", "completed", "failed", "cancelled"]
+__all__ = ["MemoryType", "TaskStatus"]  # the schemas' enums come from core/models.py
 SECRET_MASK = "<secret: read it with memory_retrieve>"
 SEMANTIC_WINDOW = 500  # newest visible entries ranked by meaning per semantic search
 _VECTOR_CACHE = 5000  # entry vectors kept in-process, by (id, version)
@@ -264,7 +262,7 @@ class MemoryTools:
         compares the query with the newest visible entries only (see `considered`)
         and never with secrets. Pattern knowledge is searched with pattern_search.
         """
-        if mode == "text" or is_sensitive("", "", query, self.c.rt.secret_rules):
+        if mode == "text" or self.c.rt.guard.text_sensitive(query):
             note = None if mode == "text" else "the query looks like a credential: text search"
             entries = self.c.memory.search(
                 query, limit=limit, session_id=self.who.session_id, agent_id=self.who.agent_id

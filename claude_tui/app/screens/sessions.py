@@ -21,7 +21,7 @@ from claude_tui.app.formatting import esc, size, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.durability.checkpoints import Checkpoint, RestorePlan
-from claude_tui.core.models import Session
+from claude_tui.core.models import TASK_STATUSES, Session
 from claude_tui.core.services.sessions import SESSION_STATUSES
 
 COLUMNS = ("ID", "Name", "Status", "User", "Created", "Updated", "Agents", "Tasks", "Memory")
@@ -372,7 +372,7 @@ def restore_plan_text(plan: RestorePlan, keeping: RestorePlan) -> Text:
 
 
 def _task_summary(by_status: dict[str, int]) -> str:
-    order = ("pending", "in_progress", "blocked", "completed", "failed", "cancelled")
+    order = TASK_STATUSES
     short = {"pending": "pend", "in_progress": "run", "blocked": "blk", "completed": "done",
              "failed": "fail", "cancelled": "canc"}  # fmt: skip
     return " ".join(f"{by_status[s]} {short[s]}" for s in order if by_status.get(s))

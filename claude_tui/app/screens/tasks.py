@@ -13,9 +13,9 @@ from textual.widgets.tree import TreeNode
 from claude_tui.app.formatting import TASK_GLYPHS, esc, json_view, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
-from claude_tui.core.models import Task
+from claude_tui.core.models import TASK_STATUSES, Task
 
-STATUS_FILTERS = (None, "pending", "in_progress", "blocked", "completed", "failed", "cancelled")
+STATUS_FILTERS = (None, *TASK_STATUSES)
 
 
 def _label(task: Task) -> Text:

@@ -15,6 +15,7 @@ before (used after writes that could not reach Redis).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +25,68 @@ log = logging.getLogger(__name__)
 
 TOMBSTONE = "-"
 TOMBSTONE_MS = 60_000
+EMBEDDING_TTL_SECONDS = 86_400
+
+# -- the epoch/dirty protocol ------------------------------------------------------
+# Kept in SQLite's ``meta`` table, because it must hold while Redis is down: a
+# committed write that could not reach Redis marks L2 dirty; the next process
+# that sees Redis moves everyone to a new epoch (every key name changes), so no
+# record cached before the outage is trusted again. Both changes are announced
+# through the change log (ops ``l2dirty`` / ``l2epoch``).
+EPOCH_KEY = "l2_epoch"
+DIRTY_KEY = "l2_dirty"
+OP_DIRTY = "l2dirty"
+OP_EPOCH = "l2epoch"
+_NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+def stored_epoch(meta: Callable[[str], str | None]) -> int:
+    """The epoch recorded in the database (``meta``: a store's meta reader)."""
+    value = meta(EPOCH_KEY)
+    return int(value) if value and value.isdigit() else 1
+
+
+def is_dirty(meta: Callable[[str], str | None]) -> bool:
+    """Whether some committed write missed L2 since the last epoch bump."""
+    return meta(DIRTY_KEY) == "1"
+
+
+def mark_dirty(conn: sqlite3.Connection, *, announce: bool = True) -> None:
+    """Record (inside the caller's transaction) that L2 may hold records older than SQLite."""
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (DIRTY_KEY,))
+    if announce:
+        conn.execute(
+            f"INSERT INTO change_log (ts, tbl, row_id, op) VALUES ({_NOW_SQL}, 'meta', ?, ?)",
+            (DIRTY_KEY, OP_DIRTY),
+        )
+
+
+def bump_if_dirty(conn: sqlite3.Connection) -> int:
+    """Move to a new epoch if L2 is dirty (inside a write transaction); return the epoch."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (DIRTY_KEY,)).fetchone()
+    found = conn.execute("SELECT value FROM meta WHERE key = ?", (EPOCH_KEY,)).fetchone()
+    epoch = int(found[0]) if found else 1
+    if row is None or row[0] != "1":
+        return epoch
+    epoch += 1
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (EPOCH_KEY, str(epoch)))
+    conn.execute("UPDATE meta SET value = '0' WHERE key = ?", (DIRTY_KEY,))
+    conn.execute(
+        f"INSERT INTO change_log (ts, tbl, row_id, op) VALUES ({_NOW_SQL}, 'meta', ?, ?)",
+        (EPOCH_KEY, OP_EPOCH),
+    )
+    return epoch
+
+
+def epoch_after_restore(restored: str | None, live: int, now: float) -> list[tuple[str, str]]:
+    """The meta rows a restored database starts with: an epoch above any used before.
+
+    Milliseconds: above any epoch bumped one by one, and above earlier restores.
+    """
+    epoch = max(int(restored or 1), live) + 1
+    epoch = max(epoch, int(now * 1000))
+    return [(EPOCH_KEY, str(epoch)), (DIRTY_KEY, "0")]
+
 
 _CAS_SET = """
 local cur = redis.call('GET', KEYS[1])
@@ -141,6 +204,32 @@ class RedisTier:
     def tombstone(self, ckey: str, version: int) -> bool:
         """Mark a deleted key so an older value cannot be cached again for a minute."""
         return self.put(ckey, version, TOMBSTONE, TOMBSTONE_MS)
+
+    def subscribe(self) -> Any | None:
+        """A pub/sub connection listening on the change channel (None while Redis is down).
+
+        The caller polls it with ``get_message(timeout=...)`` and closes it.
+        """
+        if not self.available:
+            return None
+        try:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(self.channel)
+        except (self._redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return None
+        return pubsub
+
+    def get_embedding(self, digest: str) -> bytes | None:
+        """A cached query embedding (its bytes, as :meth:`put_embedding` stored them)."""
+        ok, raw = self._call(lambda: self.client.get(f"{self.base}:emb:{digest}"))
+        return raw if ok and isinstance(raw, bytes) else None
+
+    def put_embedding(self, digest: str, data: bytes) -> bool:
+        """Cache a query embedding for a day, shared by every process of the host."""
+        key = f"{self.base}:emb:{digest}"
+        ok, _ = self._call(lambda: self.client.set(key, data, ex=EMBEDDING_TTL_SECONDS))
+        return ok
 
     def publish(self, message: str) -> bool:
         """Announce a change on the channel; False if Redis is down."""

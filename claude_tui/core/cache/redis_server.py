@@ -1,7 +1,8 @@
 """Finding L2: ``CLAUDE_TUI_REDIS_URL``, or a private redis-server for the data dir.
 
 The private server listens only on a unix socket (mode 0700), keeps nothing
-on disk, is capped in memory, and is shared by every process that opens the
+on disk, is capped in memory, runs with umask 077 in a 0700 directory (its
+pidfile, log and any dump are the owner's only), and is shared by every process that opens the
 same data dir: the first one starts it (under a file lock), the rest connect.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claude_tui.core.config import Config
+from claude_tui.core.durability.files import open_private, private_dir, tighten_tree
 
 # sun_path is 108 bytes on Linux, including the terminating NUL.
 _MAX_SOCKET_PATH = 100
@@ -95,8 +97,10 @@ def resolve(config: Config, *, start: bool = True) -> RedisEndpoint:
 
 
 def _start_private(binary: str, run_dir: Path, sock: Path) -> bool:
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (run_dir / "start.lock").open("w") as lock:
+    private_dir(run_dir)
+    tighten_tree(run_dir)  # a log or pidfile an older version left 0644
+    lock = open_private(run_dir / "start.lock")
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _ping(sock):
             return True  # another process started it while we waited
@@ -121,12 +125,15 @@ def _start_private(binary: str, run_dir: Path, sock: Path) -> bool:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=10,
+            umask=0o077,  # the server's files: the child's umask, never ours
         )  # fmt: skip
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if _ping(sock):
                 return True
             time.sleep(0.02)
+    finally:
+        os.close(lock)
     return False
 
 

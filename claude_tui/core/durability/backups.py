@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.config import Config
 from claude_tui.core.durability import restore as restoring
 from claude_tui.core.durability.changeset import (
@@ -39,7 +40,13 @@ from claude_tui.core.durability.changeset import (
     fetch_rows,
     table_shape,
 )
-from claude_tui.core.durability.files import fsync_dir, fsync_file
+from claude_tui.core.durability.files import (
+    fsync_dir,
+    fsync_file,
+    open_private,
+    private_dir,
+    secure_tree,
+)
 from claude_tui.core.durability.integrity import corrupt_error, is_corruption
 from claude_tui.core.durability.manifest import (
     FAILED,
@@ -83,6 +90,7 @@ def copy_database(src: Path, dest: Path, busy_timeout_ms: int) -> None:
 
     The copy is switched to rollback-journal mode so it is one self-contained file.
     """
+    os.close(open_private(dest))  # 0600 before SQLite makes it (and its journal)
     source = sqlite3.connect(str(src), isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
         source.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -232,6 +240,14 @@ class BackupService:
         self.manifest = Manifest(self.dir)
         secondary = config.secondary_backups_path
         self.secondary = Manifest(secondary) if secondary is not None else None
+        self._secured: set[Path] = set()  # dirs tightened by this service already
+
+    def _private(self, directory: Path) -> None:
+        """Create ``directory`` 0700; the first time, tighten what it already holds."""
+        if directory not in self._secured:
+            self._secured.add(directory)
+            secure_tree(directory)
+        private_dir(directory)
 
     # -- reading the manifest ---------------------------------------------------
     def list(self) -> builtins.list[BackupRecord]:
@@ -254,17 +270,20 @@ class BackupService:
     def _exclusive(self) -> Iterator[None]:
         """One backup or restore at a time per backup dir (released if we are killed)."""
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            self._private(self.dir)
         except OSError as exc:
             raise BackupFailed(
                 f"cannot create backup dir {self.dir}: {exc.strerror or exc}"
             ) from None
-        with (self.dir / RUN_LOCK).open("a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        fd = open_private(self.dir / RUN_LOCK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _clean_temps(self) -> builtins.list[Path]:
         """Delete what a backup killed half-way left (never listed in the manifest)."""
@@ -465,7 +484,7 @@ class BackupService:
                 "columns": {t: s.columns for t, s in shapes.items()},
                 "keys": {t: s.pk for t, s in shapes.items()},
             }
-            with tmp.open("wb") as handle:
+            with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
                 writer = ChangesWriter(handle, header)
                 for table, ks in keys.items():
                     for key in ks:
@@ -507,16 +526,14 @@ class BackupService:
                 return
             import json
 
+            from claude_tui.core.records import metrics as metric_door
+
+            row = {"metric_type": name, "value": float(value), "timestamp": self.clock(),
+                   "metadata": json.dumps(meta)}  # fmt: skip
+            rules = self.config.secret_rules()
             conn = self._connect()
             try:
-                txn.write(
-                    conn,
-                    lambda c: c.execute(
-                        "INSERT INTO metrics (metric_type, value, timestamp, metadata) "
-                        "VALUES (?, ?, ?, ?)",
-                        (name, float(value), self.clock(), json.dumps(meta)),
-                    ),
-                )
+                txn.write(conn, lambda c: metric_door.insert_redacted(c, rules, row))
             finally:
                 conn.close()
         except Exception:  # a metric must never hide the backup's own outcome
@@ -529,7 +546,8 @@ class BackupService:
         target_dir = self.secondary.dir
         tmp = target_dir / f"{TMP_PREFIX}{record.file}"
         try:
-            target_dir.mkdir(parents=True, exist_ok=True)
+            self._private(target_dir)
+            os.close(open_private(tmp, os.O_WRONLY | os.O_TRUNC))  # copyfile keeps the mode
             shutil.copyfile(self.dir / record.file, tmp)
             fsync_file(tmp)
             if sha256_file(tmp) != record.sha256:
@@ -724,7 +742,7 @@ class BackupService:
             files = [self._usable_file(r) for r in chain]
             tmp = restoring.temp_path(self.config.db_path, chain[-1].id)
             try:
-                epoch = self._live_meta("l2_epoch")
+                epoch = self._live_meta(l2_protocol.EPOCH_KEY)
                 stats = restoring.build(
                     list(zip(chain, files, strict=True)),
                     tmp,

@@ -20,9 +20,14 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.errors import BadInput, NotFound
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import new_id, next_version
+from claude_tui.core.models import OPEN_TASK_STATUSES
+from claude_tui.core.records import checkpoints as checkpoint_door
+from claude_tui.core.records import sessions as session_door
+from claude_tui.core.records.guard import Protected
 from claude_tui.core.validation import check_text
 
 if TYPE_CHECKING:
@@ -44,7 +49,7 @@ _COUNT_NAMES = {
     "memory_entries": "memory",
     "neural_patterns": "patterns",
 }
-_OPEN_TASKS = ("pending", "in_progress", "blocked")
+_OPEN_TASKS = OPEN_TASK_STATUSES
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,8 @@ class CheckpointService:
         self.c.sessions.get(session_id)
         checkpoint_id = new_id("cp")
         now = self.rt.clock()
+        # The label is user text: protected (and sealed when it holds a credential) first.
+        label_row = checkpoint_door.protect(self.rt.guard, {"label": label})
 
         def body(conn: sqlite3.Connection) -> Checkpoint:
             # Read inside the write transaction: the snapshot and its sequence agree.
@@ -216,12 +223,10 @@ class CheckpointService:
             )
             blob = encode_snapshot(snapshot)
             seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0])
-            conn.execute(
-                "INSERT INTO checkpoints (id, session_id, label, reason, created_at, seq, counts, "
-                "size, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (checkpoint_id, session_id, label, reason, now, seq, json.dumps(counts),
-                 len(blob), blob),
-            )  # fmt: skip
+            row = {"id": checkpoint_id, "session_id": session_id, **label_row.values,
+                   "reason": reason, "created_at": now, "seq": seq, "counts": json.dumps(counts),
+                   "size": len(blob), "data": blob}  # fmt: skip
+            checkpoint_door.insert(conn, Protected(checkpoint_door.KIND, row))
             return Checkpoint(checkpoint_id, session_id, label, reason, now, seq, counts, len(blob))
 
         checkpoint = self.rt.write(body)
@@ -315,7 +320,7 @@ class CheckpointService:
         checkpoint = self._resolve(session_id, checkpoint_id)
         snapshot = self._snapshot(checkpoint.id)
         safety_id = None
-        exists = self.rt.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (session_id,))
+        exists = session_door.exists(self.rt.store, session_id)
         if safety and exists and self._changed_since_checkpoint(session_id):
             safety_id = self.create(session_id, reason="before-restore").id
         now = self.rt.clock()
@@ -334,7 +339,9 @@ class CheckpointService:
                 [(i, "upsert", now) for i in upserted] + [(i, "delete", now) for i in deleted],
             )
             if not plan.empty:
-                _mark_l2_dirty(conn)
+                # Restored rows carry new versions: a new L2 epoch makes sure no
+                # process serves an older cached record.
+                l2_protocol.mark_dirty(conn, announce=False)
             return plan, upserted, deleted
 
         plan, _, _ = self.rt.write(body)
@@ -379,23 +386,12 @@ class CheckpointService:
         """
         keep = self.rt.config.checkpoint_keep if keep is None else keep
 
-        def body(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "DELETE FROM checkpoints WHERE id IN (SELECT id FROM ("
-                "  SELECT id, row_number() OVER (PARTITION BY session_id "
-                "    ORDER BY created_at DESC, rowid DESC) AS n "
-                "  FROM checkpoints WHERE reason != 'manual') WHERE n > ?)",
-                (keep,),
-            ).rowcount
-
-        return int(self.rt.write(body))
+        return int(self.rt.write(lambda conn: checkpoint_door.prune_automatic(conn, keep)))
 
     def delete(self, checkpoint_id: str) -> None:
         """Delete one checkpoint."""
         self.get(checkpoint_id)
-        self.rt.write(
-            lambda conn: conn.execute("DELETE FROM checkpoints WHERE id = ?", (checkpoint_id,))
-        )
+        self.rt.write(lambda conn: checkpoint_door.delete(conn, checkpoint_id))
 
 
 Ops = dict[str, dict[str, Any]]
@@ -464,93 +460,36 @@ def _ignored_columns(table: str, columns: list[str]) -> set[int]:
 def _apply(
     conn: sqlite3.Connection, session_id: str, snapshot: dict[str, Any], ops: Ops, now: float
 ) -> None:
-    saved = snapshot["session"]
-    names = list(saved)
-    marks = ", ".join("?" for _ in names)
-    excluded = ", ".join(f"{n} = excluded.{n}" for n in names if n != "id")
-    conn.execute(
-        f"INSERT INTO sessions ({', '.join(names)}) VALUES ({marks}) "
-        f"ON CONFLICT (id) DO UPDATE SET {excluded}",
-        [saved[n] for n in names],
-    )
+    checkpoint_door.restore_session_row(conn, snapshot["session"])
     # Deletes first (children before parents for tasks), then puts (parents first).
     for table in ("memory_entries", "neural_patterns", "tasks", "agents"):
-        ids = ops[table]["delete"]
-        if ids:
-            conn.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
+        checkpoint_door.delete_rows(conn, table, ops[table]["delete"])
     for table in ("agents", "tasks", "neural_patterns", "memory_entries"):
         op = ops[table]
         columns: list[str] = op["columns"]
         inserts: list[list[Any]] = op["insert"]
         updates: list[tuple[list[Any], tuple[int, ...]]] = op["update"]
         if table == "memory_entries":
-            inserts, updates = _restamped(conn, inserts, updates, columns, now)
-        if inserts:
-            if table == "tasks":
-                inserts = _parents_first(inserts, columns.index("parent_task_id"))
-            _bulk_insert(conn, table, columns, inserts)
-        # UPDATE only the columns that differ (never delete + insert: deleting a task
-        # would cascade to its children, and untouched columns keep their indexes).
-        by_columns: dict[tuple[int, ...], list[list[Any]]] = {}
-        for row, differing in updates:
-            by_columns.setdefault(differing, []).append([row[0], *(row[i] for i in differing)])
-        for differing, params in by_columns.items():
-            _bulk_update(conn, table, [columns[i] for i in differing], params)
-
-
-def _staged(conn: sqlite3.Connection, columns: list[str], rows: list[list[Any]]) -> str:
-    """Rows in a temporary table, so one set-based statement can apply them.
-
-    One statement over 10,000 rows is several times faster than 10,000
-    statements here: the FTS index and the triggers do their work in one pass.
-    """
-    conn.execute("DROP TABLE IF EXISTS temp.restore_rows")
-    conn.execute(f"CREATE TEMP TABLE restore_rows ({', '.join(columns)})")
-    marks = ", ".join("?" for _ in columns)
-    conn.executemany(f"INSERT INTO temp.restore_rows VALUES ({marks})", rows)
-    return "temp.restore_rows"
-
-
-def _bulk_insert(
-    conn: sqlite3.Connection, table: str, columns: list[str], rows: list[list[Any]]
-) -> None:
-    names = ", ".join(columns)
-    staged = _staged(conn, columns, rows)
-    conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staged} ORDER BY rowid")
-    conn.execute(f"DROP TABLE {staged}")
-
-
-def _bulk_update(
-    conn: sqlite3.Connection, table: str, columns: list[str], rows: list[list[Any]]
-) -> None:
-    staged = _staged(conn, ["id", *(f"v_{c}" for c in columns)], rows)
-    assignments = ", ".join(f"{c} = s.v_{c}" for c in columns)
-    conn.execute(f"UPDATE {table} SET {assignments} FROM {staged} AS s WHERE {table}.id = s.id")
-    conn.execute(f"DROP TABLE {staged}")
+            inserts, updates = _restamped(inserts, updates, columns, now)
+        if table == "tasks" and inserts:
+            inserts = _parents_first(inserts, columns.index("parent_task_id"))
+        checkpoint_door.restore_rows(conn, table, columns, inserts, updates)
 
 
 def _restamped(
-    conn: sqlite3.Connection,
     inserts: list[list[Any]],
     updates: list[tuple[list[Any], tuple[int, ...]]],
     columns: list[str],
     now: float,
 ) -> tuple[list[list[Any]], list[tuple[list[Any], tuple[int, ...]]]]:
     """Memory rows get a new version (a restore is a new write); inserts take back their key."""
-    at = {c: columns.index(c) for c in ("id", "scope", "namespace", "key", "version")}
-    version_at = at["version"]
+    version_at = columns.index("version")
 
     def stamped(row: list[Any]) -> list[Any]:
         copy = list(row)
         copy[version_at] = next_version(now, int(row[version_at]))
         return copy
 
-    for row in inserts:
-        # The same key may have been deleted and written again under a new id since.
-        conn.execute(
-            "DELETE FROM memory_entries WHERE scope = ? AND namespace = ? AND key = ? AND id != ?",
-            (row[at["scope"]], row[at["namespace"]], row[at["key"]], row[at["id"]]),
-        )
     return (
         [stamped(r) for r in inserts],
         [(stamped(r), tuple(sorted({*d, version_at}))) for r, d in updates],
@@ -579,8 +518,3 @@ def _parents_first(rows: list[list[Any]], parent_at: int) -> list[list[Any]]:
     for row in rows:
         visit(row)
     return ordered
-
-
-def _mark_l2_dirty(conn: sqlite3.Connection) -> None:
-    """Restored rows carry new versions; a new L2 epoch makes sure no old record is served."""
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('l2_dirty', '1')")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_tui.core.config import Config
-from claude_tui.core.durability.files import fsync_dir, write_atomic
+from claude_tui.core.durability.files import fsync_dir, private_dir, write_atomic
 from claude_tui.core.errors import BadInput, SecretUnavailable
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _create_key_file(path: Path) -> None:
     """Create the key file unless another process just did (O_EXCL decides)."""
     from cryptography.fernet import Fernet
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -241,15 +241,10 @@ def seal_plain_secrets(rt: Any, *, batch: int = 500) -> int:
             return sealed
 
         def body(conn: sqlite3.Connection, updates: list[tuple[str, int, str]] = updates) -> int:
-            done = 0
-            for token, row_id, value in updates:
-                # Only if unchanged since read: a concurrent write wins and is sealed itself.
-                done += conn.execute(
-                    "UPDATE memory_entries SET value = ?, encrypted = 1 "
-                    "WHERE id = ? AND value = ? AND encrypted = 0",
-                    (token, row_id, value),
-                ).rowcount
-            return done
+            # Only if unchanged since read: a concurrent write wins and is sealed itself.
+            from claude_tui.core.records import memory as memory_door
+
+            return memory_door.reseal(conn, updates, was_encrypted=False)
 
         done = rt.write(body)
         sealed += done

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from claude_tui.core.durability.files import private_dir
+
 
 class Lease:
     """An exclusive lease on ``path``, taken without waiting."""
@@ -37,7 +39,7 @@ class Lease:
         with self._lock:
             if self._fd is not None:
                 return True
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -102,7 +104,7 @@ class Lease:
 @contextmanager
 def exclusive(path: Path) -> Iterator[None]:
     """Hold a blocking exclusive ``flock`` on ``path`` for the ``with`` block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from claude_tui.core.durability.files import write_atomic
+from claude_tui.core.durability.files import open_private, private_dir, write_atomic
 from claude_tui.core.errors import BackupFailed
 
 MANIFEST_NAME = "manifest.json"
@@ -83,13 +84,16 @@ class Manifest:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the manifest's exclusive lock (blocks while another process holds it)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with (self.dir / LOCK_NAME).open("a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        private_dir(self.dir)
+        fd = open_private(self.dir / LOCK_NAME)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def load(self) -> list[BackupRecord]:
         """Every record, oldest first ([] when there is no manifest yet).
@@ -117,8 +121,7 @@ class Manifest:
             "version": FORMAT_VERSION,
             "backups": [r.to_dict() for r in sorted(records, key=lambda r: (r.created_at, r.id))],
         }
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps(doc, indent=1).encode())
+        write_atomic(self.path, json.dumps(doc, indent=1).encode())  # 0600, dir 0700
 
     def update(self, change: Callable[[list[BackupRecord]], list[BackupRecord]]) -> None:
         """Read, change and write the records under the lock."""

@@ -22,12 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.config import Config
-from claude_tui.core.durability.changeset import ChangeRow, quote, read_changes, table_shape
-from claude_tui.core.durability.files import fsync_dir
+from claude_tui.core.durability.changeset import ChangeRow, read_changes, table_shape
+from claude_tui.core.durability.files import fsync_dir, open_private, private_dir
 from claude_tui.core.durability.manifest import BackupRecord
 from claude_tui.core.errors import BackupFailed, NotFound
 from claude_tui.core.ids import new_id
+from claude_tui.core.records import memory as memory_door
+from claude_tui.core.records import rows as row_door
 
 log = logging.getLogger(__name__)
 
@@ -170,22 +173,17 @@ def _apply_row(
     conn: sqlite3.Connection, row: ChangeRow, columns: list[str], pk: str, integer_pk: bool
 ) -> None:
     key: Any = int(row.key) if integer_pk else row.key
-    # DELETE then INSERT, never INSERT OR REPLACE: the rows REPLACE deletes do not
-    # fire delete triggers, and the full-text index would keep the old text.
-    conn.execute(f"DELETE FROM {quote(row.table)} WHERE {quote(pk)} = ?", (key,))
-    if row.values is None:
-        return
-    if row.table == "memory_entries":
+    values = None if row.values is None else dict(zip(columns, row.values, strict=True))
+    if values is not None and row.table == "memory_entries":
         # The same (scope, namespace, key) may have been deleted and stored again
         # under a new id: the old row's delete marker may come later in the file.
-        values = dict(zip(columns, row.values, strict=True))
-        conn.execute(
-            "DELETE FROM memory_entries WHERE scope = ? AND namespace = ? AND key = ? AND id != ?",
-            (values["scope"], values["namespace"], values["key"], key),
-        )
-    marks = ",".join("?" * len(columns))
-    names = ", ".join(quote(c) for c in columns)
-    conn.execute(f"INSERT INTO {quote(row.table)} ({names}) VALUES ({marks})", row.values)
+        memory_door.delete_same_key(conn, values["scope"], values["namespace"], values["key"], key)
+    try:
+        row_door.replace_row(conn, row.table, pk, key, values)
+    except ValueError as exc:
+        raise BackupFailed(
+            f"a changes file names a table this version does not restore: {exc}"
+        ) from None
 
 
 def replay_file(conn: sqlite3.Connection, path: Path, record: BackupRecord) -> int:
@@ -218,6 +216,7 @@ def replay_file(conn: sqlite3.Connection, path: Path, record: BackupRecord) -> i
 
 
 def _copy_synced(src: Path, dest: Path) -> None:
+    os.close(open_private(dest, os.O_WRONLY | os.O_TRUNC))  # 0600: it becomes the database
     shutil.copyfile(src, dest)
     with dest.open("rb+") as handle:
         os.fsync(handle.fileno())
@@ -263,11 +262,12 @@ def build(
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('change_log', ?)", (seq,))
         conn.execute("DELETE FROM pattern_index_queue")
         chain_id = new_id("chain")
-        # Milliseconds: above any epoch bumped one by one, and above earlier restores.
-        epoch = max(int(meta.get("l2_epoch") or 1), live_epoch) + 1
-        epoch = max(epoch, int(time.time() * 1000))
+        fresh_epoch = l2_protocol.epoch_after_restore(
+            meta.get(l2_protocol.EPOCH_KEY), live_epoch, time.time()
+        )
         for key, value in (
-            ("backup_chain", chain_id), ("l2_epoch", str(epoch)), ("l2_dirty", "0"),
+            ("backup_chain", chain_id),
+            *fresh_epoch,
             ("restored_from", steps[-1][0].id), ("restored_at", str(time.time())),
             # Sync: the replayed rows are history, not new writes to send (capture
             # resumes after them), and the host re-joins its swarm on next open:
@@ -376,7 +376,7 @@ def swap_in(tmp: Path, db_path: Path, replaced_dir: Path, *, busy_timeout_ms: in
         os.replace(tmp, db_path)
         fsync_dir(db_path.parent)
         return None
-    replaced_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(replaced_dir)
     aside = _aside_name(replaced_dir, db_path)
     live = _lock_live(db_path, busy_timeout_ms)
     try:

@@ -23,6 +23,10 @@ from claude_tui.core.durability.encryption import (
     write_key_file,
 )
 from claude_tui.core.errors import SecretUnavailable
+from claude_tui.core.records import checkpoints as checkpoint_door
+from claude_tui.core.records import imports as import_door
+from claude_tui.core.records import memory as memory_door
+from claude_tui.core.records import rows as row_door
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -90,6 +94,7 @@ def rotate_keys(
     sealer.reload()
     multi = load_keys(c.config).multi()
     values = _rotate_values(c, multi, batch, progress)
+    values += _rotate_sealed_columns(c, multi, batch, progress)
     checkpoints = _rotate_checkpoints(c, multi, progress)
     sealed = seal_plain_secrets(c.rt, batch=batch)
     token = multi.encrypt(b"claude-tui key check").decode("ascii")
@@ -135,15 +140,57 @@ def _rotate_values(
 
         def body(conn: sqlite3.Connection, updates: list[tuple[str, int, str]] = updates) -> None:
             # Only rows unchanged since read: a newer write is sealed with the new key anyway.
-            conn.executemany(
-                "UPDATE memory_entries SET value = ? WHERE id = ? AND value = ?", updates
-            )
+            memory_door.reseal(conn, updates, was_encrypted=True)
 
         c.rt.write(body)
         done += len(rows)
         last = rows[-1][0]
         if progress is not None:
             progress("values", done)
+
+
+def _rotate_sealed_columns(
+    c: MemoryCoordinator,
+    multi: MultiFernet,
+    batch: int,
+    progress: Callable[[str, int], None] | None,
+) -> int:
+    """Re-encrypt the sealed originals of every record kind, and the import ledger's states."""
+    done = 0
+    for table in row_door.SEALED_TABLES:
+        last: Any = ""
+        if table == "metrics":
+            last = -1
+        while True:
+            found = row_door.sealed_tokens(c.store.rows, table, last, batch)
+            if not found:
+                break
+            updates = [(multi.rotate(t.encode("ascii")).decode("ascii"), i, t) for i, t in found]
+            c.rt.write(
+                lambda conn, t=table, u=updates: row_door.reseal(conn, t, u)  # type: ignore[misc]
+            )
+            done += len(found)
+            last = found[-1][0]
+            if progress is not None:
+                progress("values", done)
+    states = [
+        (sid, text)
+        for sid, text in c.store.rows("SELECT session_id, state FROM import_sessions")
+        if text.startswith(import_door.SEALED_PREFIX)
+    ]
+    updates = [
+        (
+            import_door.SEALED_PREFIX
+            + multi.rotate(text[len(import_door.SEALED_PREFIX) :].encode("ascii")).decode("ascii"),
+            sid,
+            text,
+        )
+        for sid, text in states
+    ]
+    if updates:
+        c.rt.write(lambda conn: import_door.reseal_states(conn, updates))
+        done += len(updates)
+    return done
 
 
 def _rotate_checkpoints(
@@ -155,14 +202,29 @@ def _rotate_checkpoints(
         if blob is None:
             continue
         snapshot = decode_snapshot(bytes(blob))
+
+        def rotated(token: str) -> str:
+            return multi.rotate(token.encode("ascii")).decode("ascii")
+
         part = snapshot["tables"]["memory_entries"]
         at_value = part["columns"].index("value")
         at_encrypted = part["columns"].index("encrypted")
         touched = False
         for row in part["rows"]:
             if row[at_encrypted]:
-                row[at_value] = multi.rotate(row[at_value].encode("ascii")).decode("ascii")
+                row[at_value] = rotated(row[at_value])
                 touched = True
+        # Sealed originals of the other kinds (checkpoints taken since migration 8).
+        for other in snapshot["tables"].values():
+            if "sealed" in other["columns"]:
+                at_sealed = other["columns"].index("sealed")
+                for row in other["rows"]:
+                    if row[at_sealed]:
+                        row[at_sealed] = rotated(row[at_sealed])
+                        touched = True
+        if snapshot["session"].get("sealed"):
+            snapshot["session"]["sealed"] = rotated(snapshot["session"]["sealed"])
+            touched = True
         if not touched:
             continue
         new_blob = encode_snapshot(snapshot)
@@ -173,10 +235,7 @@ def _rotate_checkpoints(
             old: Any = blob,
             new: bytes = new_blob,
         ) -> None:
-            conn.execute(
-                "UPDATE checkpoints SET data = ?, size = ? WHERE id = ? AND data = ?",
-                (new, len(new), cid, old),
-            )
+            checkpoint_door.replace_data(conn, cid, old, new)
 
         c.rt.write(body)
         done += 1

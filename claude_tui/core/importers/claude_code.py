@@ -32,11 +32,13 @@ from claude_tui.core.importers.mapping import (
     MemoryRow,
     materialize,
     prepare_memory,
+    protect_desired,
     session_id_for,
     sync,
 )
 from claude_tui.core.importers.records import Malformed, read_chunk
 from claude_tui.core.importers.transcript import Folder, new_state
+from claude_tui.core.records import sessions as session_door
 
 if TYPE_CHECKING:
     import sqlite3
@@ -296,7 +298,7 @@ class ClaudeCodeImporter:
         sid = session_id_for(files.claude_id)
         store = self.c.store
         marks = ledger.marks_for(store, sid)
-        saved, saved_time = ledger.load_state(store, sid)
+        saved, saved_time = ledger.load_state(store, self.c.rt.guard, sid)
         plan: list[tuple[Path, str | None, os.stat_result, ledger.FileMark | None]] = []
         reset = saved is None
         for path, agent in files.files():
@@ -315,7 +317,7 @@ class ClaudeCodeImporter:
             for _, _, st, m in plan
         ):
             return SessionReport(sid, "unchanged")
-        existed = store.scalar("SELECT 1 FROM sessions WHERE id = ?", (sid,)) is not None
+        existed = session_door.exists(store, sid)
         state = new_state(files.claude_id) if reset or saved is None else saved
         if reset:
             state["session"]["fallback_ts"] = min(
@@ -368,18 +370,22 @@ class ClaudeCodeImporter:
             MemoryRow(COMPACTION_NS, p["key"], p["value"], p["at"])
             for p in folder.emitted.compactions
         ]
-        desired = materialize(state, sid, now)
         rt = self.c.rt
-        prepare_memory(memory, rt.sealer, rt.config.max_value_bytes, rt.secret_rules)
+        desired = materialize(state, sid, now, secret=rt.guard.text_sensitive)
+        # Everything is sealed before the write transaction (the first seal of a
+        # data dir writes the key check in a transaction of its own).
+        prepare_memory(memory, rt.guard, rt.config.max_value_bytes)
+        protected = protect_desired(desired, rt.guard)
+        sealed_state = ledger.seal(rt.guard, state)
 
         def body(conn: sqlite3.Connection) -> Any:
             if ledger.saved_at(conn, sid) != saved_time:
                 raise _Raced()
             outcome = sync(
-                conn, desired, memory, reset=reset, sealer=rt.sealer, node_id=store.node_id,
+                conn, protected, memory, reset=reset, guard=rt.guard, node_id=store.node_id,
                 now=now,
             )  # fmt: skip
-            ledger.save(conn, sid, state, new_marks, now)
+            ledger.save(conn, sid, sealed_state, new_marks, now)
             return outcome
 
         outcome = rt.write(body)

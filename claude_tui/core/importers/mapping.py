@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from claude_tui.core.events import ChangeEvent
-from claude_tui.core.ids import next_version
 from claude_tui.core.importers.transcript import iso, sha
-from claude_tui.core.models import cache_key, private_scope
-from claude_tui.core.secrets import DEFAULT_RULES, Sealer, SecretRules, is_sensitive
+from claude_tui.core.models import TERMINAL_TASK_STATUSES, cache_key
+from claude_tui.core.records import agents as agent_door
+from claude_tui.core.records import memory as memory_door
+from claude_tui.core.records import metrics as metric_door
+from claude_tui.core.records import patterns as pattern_door
+from claude_tui.core.records import rows as row_door
+from claude_tui.core.records import sessions as session_door
+from claude_tui.core.records import tasks as task_door
+from claude_tui.core.records.guard import Guard, Kind, Protected
 
 SOURCE = "claude-code"
 PROMPTS_NS = "claude-code/prompts"
@@ -39,7 +46,7 @@ _TODO_STATUS = {
     "cancelled": "cancelled",
     "blocked": "blocked",
 }
-_TERMINAL = ("completed", "failed", "cancelled")
+_TERMINAL = TERMINAL_TASK_STATUSES
 KINDS = ("sessions", "agents", "tasks", "memory", "patterns", "metrics")
 
 
@@ -135,8 +142,18 @@ def link_subagents(state: dict[str, Any]) -> dict[str, str]:
     return links
 
 
-def materialize(state: dict[str, Any], sid: str, now: float) -> Desired:
-    """The rows of a session state (``sid``: the session id, ``now``: for status only)."""
+def _never(text: str) -> bool:
+    return False
+
+
+def materialize(
+    state: dict[str, Any], sid: str, now: float, *, secret: Callable[[str], bool] = _never
+) -> Desired:
+    """The rows of a session state (``sid``: the session id, ``now``: for status only).
+
+    ``secret`` tells text that holds a credential (the configured rules): a
+    pattern made of such text is never learned.
+    """
     s = state["session"]
     fallback = s.get("fallback_ts") or 0.0
     first = s["first_ts"] if s["first_ts"] is not None else fallback
@@ -272,7 +289,7 @@ def materialize(state: dict[str, Any], sid: str, now: float) -> Desired:
                 _todo_row(sid, key, owner, parent, ident, entry["subject"], entry, 0, extra, first)
             )
 
-    desired.patterns = _patterns(state, sid, first)
+    desired.patterns = _patterns(state, sid, first, secret)
     desired.metrics = _metrics(state, agent_ids, by_agent, first, last)
     return desired
 
@@ -300,7 +317,9 @@ def _todo_row(
     )  # fmt: skip
 
 
-def _patterns(state: dict[str, Any], sid: str, fallback: float) -> list[tuple[Any, ...]]:
+def _patterns(
+    state: dict[str, Any], sid: str, fallback: float, secret: Callable[[str], bool]
+) -> list[tuple[Any, ...]]:
     found: dict[str, dict[str, Any]] = {}
     for key, agent in state["agents"].items():
         for seq in agent["sequences"]:
@@ -327,7 +346,7 @@ def _patterns(state: dict[str, Any], sid: str, fallback: float) -> list[tuple[An
     rows = []
     for ident, p in found.items():
         input_text, output_text = _t(p["input"]), None if p["output"] is None else _t(p["output"])
-        if is_sensitive("", "", input_text) or (output_text and is_sensitive("", "", output_text)):
+        if secret(input_text) or (output_text and secret(output_text)):
             continue  # secrets are never learned
         at = p["at"] if p["at"] is not None else fallback
         success = p["success"]
@@ -389,68 +408,87 @@ def _metrics(
 
 # -- writing ------------------------------------------------------------------
 
-_SESSION_COLS = "id, name, user_id, status, created_at, updated_at, metadata"
-_AGENT_COLS = (
-    "id, session_id, agent_type, role, status, capabilities, memory_context, created_at, updated_at"
-)
-_TASK_COLS = (
-    "id, session_id, agent_id, parent_task_id, title, status, priority, payload, result, "
-    "created_at, updated_at, completed_at"
-)
-_PATTERN_COLS = (
-    "id, session_id, pattern_type, context, input_pattern, output_pattern, confidence, "
-    "usage_count, success_rate, outcomes, created_at, last_used, last_updated, metadata"
-)
+
+@dataclass
+class ProtectedRows:
+    """``Desired`` with every row also in the form the doors store (protected)."""
+
+    desired: Desired
+    session: Protected
+    agents: list[Protected]
+    tasks: list[Protected]
+    patterns: list[Protected]
+
+
+def protect_desired(desired: Desired, guard: Guard) -> ProtectedRows:
+    """Protect every row of ``desired`` (before the write transaction: sealing may write)."""
+
+    def each(kind: Kind, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Protected]:
+        return [guard.protect(kind, dict(zip(columns, r, strict=True))) for r in rows]
+
+    return ProtectedRows(
+        desired,
+        each(session_door.KIND, session_door.COLUMNS, [desired.session])[0],
+        each(agent_door.KIND, agent_door.COLUMNS, desired.agents),
+        each(task_door.KIND, task_door.COLUMNS, desired.tasks),
+        each(pattern_door.KIND, pattern_door.COLUMNS, desired.patterns),
+    )
+
+
+def _same(guard: Guard, old: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether a stored row (read whole, ``sealed`` included) holds what ``wanted`` says."""
+    token = old.get("sealed")
+    shown = guard.reveal(old, token) if token else old
+    return all(shown.get(c) == v for c, v in wanted.items() if c != "sealed")
 
 
 def _upsert_rows(
     conn: sqlite3.Connection,
-    table: str,
-    cols: str,
+    guard: Guard,
+    put: Callable[[sqlite3.Connection, Protected], None],
+    columns: tuple[str, ...],
     sid: str,
-    rows: list[tuple[Any, ...]],
+    rows: list[Protected],
     out: Outcome,
     kind: str,
     *,
-    keep: frozenset[int] = frozenset(),
+    keep: frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[str]]:
-    """Insert new rows, update changed ones, delete the import's rows no longer wanted.
+    """Put new and changed rows through their door, delete the import's rows no longer wanted.
 
-    ``keep``: column positions whose stored value wins once a row exists (a
-    pattern's usage, which searches update). Returns (inserted ids, removed ids).
+    ``keep``: columns whose stored value wins once a row exists (a pattern's
+    usage, which searches update). Returns (inserted ids, removed ids).
     """
-    prefix = f"{sid}:"
-    names = [c.strip() for c in cols.split(",")]
-    existing = {
-        r[0]: r
-        for r in conn.execute(
-            f"SELECT {cols} FROM {table} WHERE session_id = ? AND substr(id, 1, ?) = ?",
-            (sid, len(prefix), prefix),
-        )
-    }
-    marks = ",".join("?" * len(names))
-    sets = ", ".join(f"{n} = ?" for n in names[1:])
+    table = _TABLE_OF[kind]
+    existing = row_door.owned(conn, table, sid)
     inserted: list[str] = []
     for row in rows:
-        old = existing.pop(row[0], None)
+        row_id = row.values["id"]
+        old = existing.pop(row_id, None)
         if old is None:
-            conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", row)
-            inserted.append(row[0])
+            put(conn, row)
+            inserted.append(row_id)
             out.add(kind, 0)
-            out.events.append(ChangeEvent(None, table, "insert", row[0], sid))
+            out.events.append(ChangeEvent(None, table, "insert", row_id, sid))
             continue
+        wanted = guard.reveal(row.values, row.values.get("sealed"))
         if keep:
-            row = tuple(old[i] if i in keep else v for i, v in enumerate(row))
-        if tuple(old) != row:
-            conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*row[1:], row[0]))
+            wanted = {c: (old[c] if c in keep else v) for c, v in wanted.items()}
+            kept = {c: (old[c] if c in keep else v) for c, v in row.values.items()}
+            row = Protected(row.kind, kept)
+        if not _same(guard, old, {c: wanted[c] for c in columns}):
+            put(conn, row)
             out.add(kind, 1)
-            out.events.append(ChangeEvent(None, table, "update", row[0], sid))
+            out.events.append(ChangeEvent(None, table, "update", row_id, sid))
     removed = list(existing)
+    row_door.delete(conn, table, removed)
     for row_id in removed:
-        conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
         out.add(kind, 2)
         out.events.append(ChangeEvent(None, table, "delete", row_id, sid))
     return inserted, removed
+
+
+_TABLE_OF = {"agents": "agents", "tasks": "tasks", "patterns": "neural_patterns"}
 
 
 @dataclass
@@ -462,17 +500,10 @@ class MemoryRow:
     value: dict[str, Any]
     at: float | None
     raw: str = ""
-    sensitive: bool = False
-    stored: str = ""
-    encrypted: bool = False
+    sealed: memory_door.Sealed | None = None
 
 
-def prepare_memory(
-    rows: list[MemoryRow],
-    sealer: Sealer,
-    max_value_bytes: int,
-    rules: SecretRules = DEFAULT_RULES,
-) -> None:
+def prepare_memory(rows: list[MemoryRow], guard: Guard, max_value_bytes: int) -> None:
     """Encode each value (cut to the size limit) and seal the secrets among them.
 
     Done before the write transaction: the first seal of a data dir writes the
@@ -485,50 +516,50 @@ def prepare_memory(
             mem.value["truncated"] = True
             raw = _j(mem.value)
         mem.raw = raw
-        mem.sensitive = is_sensitive(mem.key, mem.namespace, raw, rules)
-        mem.stored, mem.encrypted = sealer.seal(raw) if mem.sensitive else (raw, False)
+        mem.sealed = memory_door.prepare(guard, mem.key, mem.namespace, raw)
 
 
 def sync(
     conn: sqlite3.Connection,
-    desired: Desired,
+    protected: ProtectedRows,
     memory: list[MemoryRow],
     *,
     reset: bool,
-    sealer: Sealer,
+    guard: Guard,
     node_id: str,
     now: float,
 ) -> Outcome:
-    """Write the difference between ``desired`` (+ ``memory``, prepared) and the stored rows.
+    """Write the difference between the wanted rows (+ ``memory``, prepared) and the stored ones.
 
     ``reset``: the session is being imported from scratch, so the import's
     memory entries not in ``memory`` are removed (otherwise memory only grows).
     """
     out = Outcome()
+    desired = protected.desired
     sid = desired.session[0]
-    old = conn.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", (sid,)).fetchone()
-    row = desired.session
+    old = row_door.read(conn, "sessions", sid)
+    row = protected.session
     if old is None:
-        conn.execute(f"INSERT INTO sessions ({_SESSION_COLS}) VALUES (?,?,?,?,?,?,?)", row)
+        session_door.put(conn, row)
         out.add("sessions", 0)
         out.events.append(ChangeEvent(None, "sessions", "insert", sid, sid))
     else:
-        if old[3] in ("paused", "archived"):
-            row = (*row[:3], old[3], *row[4:])  # a person's choice outlives the import
-        if tuple(old) != row:
-            conn.execute(
-                "UPDATE sessions SET name = ?, user_id = ?, status = ?, created_at = ?, "
-                "updated_at = ?, metadata = ? WHERE id = ?",
-                (*row[1:], sid),
-            )
+        if old["status"] in ("paused", "archived"):
+            # A person's choice outlives the import.
+            row = Protected(row.kind, {**row.values, "status": old["status"]})
+        wanted = guard.reveal(row.values, row.values.get("sealed"))
+        if not _same(guard, old, {c: wanted[c] for c in session_door.COLUMNS}):
+            session_door.put(conn, row)
             out.add("sessions", 1)
             out.events.append(ChangeEvent(None, "sessions", "update", sid, sid))
-    _upsert_rows(conn, "agents", _AGENT_COLS, sid, desired.agents, out, "agents")
-    # Children first when deleting, parents first when inserting (foreign keys).
-    _upsert_rows(conn, "tasks", _TASK_COLS, sid, desired.tasks, out, "tasks")
+    _upsert_rows(
+        conn, guard, agent_door.put, agent_door.COLUMNS, sid, protected.agents, out, "agents"
+    )
+    _upsert_rows(conn, guard, task_door.put, task_door.COLUMNS, sid, protected.tasks, out, "tasks")
     inserted, removed = _upsert_rows(
-        conn, "neural_patterns", _PATTERN_COLS, sid, desired.patterns, out, "patterns",
-        keep=frozenset({6, 7, 8, 9, 11}),
+        conn, guard, pattern_door.put, pattern_door.COLUMNS, sid, protected.patterns, out,
+        "patterns",
+        keep=frozenset({"confidence", "usage_count", "success_rate", "outcomes", "last_used"}),
     )  # fmt: skip
     queue = [(i, "upsert", now) for i in inserted] + [(i, "delete", now) for i in removed]
     if queue:  # the vector index picks these up on its next sync (embedding is lazy)
@@ -537,13 +568,14 @@ def sync(
             "VALUES (?, ?, ?)",
             queue,
         )
-    _sync_metrics(conn, sid, desired.metrics, out)
-    _sync_memory(conn, sid, memory, out, reset, sealer, node_id, now)
+    _sync_metrics(conn, guard, sid, desired.metrics, out)
+    _sync_memory(conn, guard, sid, memory, out, reset, node_id, now)
     return out
 
 
 def _sync_metrics(
     conn: sqlite3.Connection,
+    guard: Guard,
     sid: str,
     wanted: dict[tuple[str | None, str], tuple[float, float]],
     out: Outcome,
@@ -559,34 +591,35 @@ def _sync_metrics(
     for (agent_id, kind), (value, stamp) in wanted.items():
         old = existing.pop((agent_id, kind), None)
         if old is None:
-            cur = conn.execute(
-                "INSERT INTO metrics (session_id, agent_id, metric_type, value, timestamp, "
-                "metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                (sid, agent_id, kind, value, stamp, meta),
-            )
+            # No secret can be in these columns (counters): protecting cannot seal.
+            row = metric_door.protect(
+                guard,
+                {"session_id": sid, "agent_id": agent_id, "metric_type": kind, "value": value,
+                 "timestamp": stamp, "metadata": meta},
+            )  # fmt: skip
+            metric_id = metric_door.insert(conn, row)
             out.add("metrics", 0)
-            out.events.append(ChangeEvent(None, "metrics", "insert", str(cur.lastrowid), sid))
+            out.events.append(ChangeEvent(None, "metrics", "insert", str(metric_id), sid))
         elif (old[1], old[2]) != (value, stamp):
-            conn.execute(
-                "UPDATE metrics SET value = ?, timestamp = ? WHERE id = ?", (value, stamp, old[0])
-            )
+            metric_door.set_value(conn, old[0], value, stamp)
             out.add("metrics", 1)
-    for mid, _, _ in existing.values():
-        conn.execute("DELETE FROM metrics WHERE id = ?", (mid,))
-        out.add("metrics", 2)
+    gone = [mid for mid, _, _ in existing.values()]
+    if gone:
+        metric_door.delete(conn, gone)
+        out.add("metrics", 2, len(gone))
 
 
 def _sync_memory(
     conn: sqlite3.Connection,
+    guard: Guard,
     sid: str,
     rows: list[MemoryRow],
     out: Outcome,
     reset: bool,
-    sealer: Sealer,
     node_id: str,
     now: float,
 ) -> None:
-    scope = private_scope(sid, None)
+    scope = memory_door.import_scope(sid)
     spaces = (PROMPTS_NS, COMPACTION_NS)
     existing = {
         (r[1], r[2]): r
@@ -599,50 +632,32 @@ def _sync_memory(
     wanted: set[tuple[str, str]] = set()
     for mem in rows:
         ident = (mem.namespace, mem.key)
-        if ident in wanted:
+        if ident in wanted or mem.sealed is None:
             continue
         wanted.add(ident)
-        raw = mem.raw
         old = existing.get(ident)
         if old is not None:
             try:
-                current = sealer.open(old[3], bool(old[4]))
+                current = guard.sealer.open(old[3], bool(old[4]))
             except Exception:  # a sealed value without its key: leave it as it is
                 continue
-            if current == raw:
+            if current == mem.raw:
                 continue
-        sensitive, stored, encrypted = mem.sensitive, mem.stored, mem.encrypted
-        at = mem.at if mem.at is not None else now
-        version = next_version(now, old[5] if old is not None else None)
-        if old is None:
-            cur = conn.execute(
-                "INSERT INTO memory_entries (session_id, agent_id, memory_type, key, value, ttl, "
-                "created_at, accessed_at, namespace, scope, updated_at, version, origin, "
-                "sensitive, encrypted) VALUES (?, NULL, 'persistent', ?, ?, NULL, ?, NULL, ?, ?, "
-                "?, ?, ?, ?, ?)",
-                (sid, mem.key, stored, at, mem.namespace, scope, at, version, node_id,
-                 int(sensitive), int(encrypted)),
-            )  # fmt: skip
-            out.add("memory", 0)
-            row_id = cur.lastrowid
-        else:
-            conn.execute(
-                "UPDATE memory_entries SET value = ?, updated_at = ?, version = ?, origin = ?, "
-                "sensitive = ?, encrypted = ? WHERE id = ?",
-                (stored, at, version, node_id, int(sensitive), int(encrypted), old[0]),
-            )
-            out.add("memory", 1)
-            row_id = old[0]
+        row_id = memory_door.put_imported(
+            conn, mem.sealed, existing_id=None if old is None else old[0],
+            existing_version=None if old is None else old[5], session_id=sid,
+            namespace=mem.namespace, key=mem.key, at=mem.at if mem.at is not None else now,
+            now=now, origin=node_id,
+        )  # fmt: skip
+        out.add("memory", 0 if old is None else 1)
         ckey = cache_key(scope, mem.namespace, mem.key)
         out.ckeys.append(ckey)
         out.events.append(ChangeEvent(None, "memory_entries", "upsert", str(row_id), sid, ckey))
     if reset:
-        for ident, old in existing.items():
-            if ident not in wanted:
-                conn.execute("DELETE FROM memory_entries WHERE id = ?", (old[0],))
-                out.add("memory", 2)
-                ckey = cache_key(scope, *ident)
-                out.ckeys.append(ckey)
-                out.events.append(
-                    ChangeEvent(None, "memory_entries", "delete", str(old[0]), sid, ckey)
-                )
+        gone = [old for ident, old in existing.items() if ident not in wanted]
+        memory_door.delete_ids(conn, [old[0] for old in gone])
+        for old in gone:
+            out.add("memory", 2)
+            ckey = cache_key(scope, old[1], old[2])
+            out.ckeys.append(ckey)
+            out.events.append(ChangeEvent(None, "memory_entries", "delete", str(old[0]), sid, ckey))

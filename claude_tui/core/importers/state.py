@@ -4,18 +4,21 @@ Per file: its size and mtime when last read, how many complete lines and
 bytes were consumed, and a SHA-256 of its first bytes (up to 4 KiB of what was
 consumed). A file that shrank, or whose head no longer hashes the same, is a
 different file at the same path: its session is imported again from scratch.
-The ledger is written in the same transaction as the rows it accounts for.
+The ledger is written in the same transaction as the rows it accounts for,
+through its door (``records/imports.py``), which seals the fold state: the
+ledger keeps offsets and hashes in clear, never transcript content.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
+from claude_tui.core.records import imports as import_door
+from claude_tui.core.records.guard import Guard
 from claude_tui.core.store.db import Store
 
 HEAD_BYTES = 4096
@@ -54,17 +57,20 @@ def mark_of(store: Store, path: str) -> FileMark | None:
     return None if row is None else FileMark(*row)
 
 
-def load_state(store: Store, session_id: str) -> tuple[dict[str, Any] | None, float | None]:
-    """A session's fold state and the time it was saved (None, None when never imported)."""
+def load_state(
+    store: Store, guard: Guard, session_id: str
+) -> tuple[dict[str, Any] | None, float | None]:
+    """A session's fold state and the time it was saved (None, None when never imported).
+
+    An unreadable state (or one sealed with a key that is gone) reads as None:
+    the session is imported from scratch.
+    """
     row = store.row(
         "SELECT state, updated_at FROM import_sessions WHERE session_id = ?", (session_id,)
     )
     if row is None:
         return None, None
-    try:
-        return json.loads(row[0]), row[1]
-    except ValueError:
-        return None, row[1]  # unreadable: import from scratch
+    return import_door.open_state(guard, row[0]), row[1]
 
 
 def saved_at(conn: sqlite3.Connection, session_id: str) -> float | None:
@@ -78,20 +84,18 @@ def saved_at(conn: sqlite3.Connection, session_id: str) -> float | None:
 def save(
     conn: sqlite3.Connection,
     session_id: str,
-    state: dict[str, Any],
+    sealed_state: str,
     marks: list[FileMark],
     now: float,
     *,
     source: str = "claude-code",
 ) -> None:
-    """Record the state and the files' marks (inside the caller's transaction)."""
-    conn.execute(
-        "INSERT INTO import_sessions (session_id, source, state, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, "
-        "updated_at = excluded.updated_at",
-        (session_id, source, json.dumps(state, separators=(",", ":")), now),
+    """Record the sealed state (:func:`seal`) and the files' marks, in the caller's transaction."""
+    import_door.save(
+        conn, session_id, sealed_state, [astuple(m) for m in marks], now, source=source
     )
-    conn.executemany(
-        f"INSERT OR REPLACE INTO import_files ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [astuple(m) for m in marks],
-    )
+
+
+def seal(guard: Guard, state: dict[str, Any]) -> str:
+    """The fold state as the ledger keeps it: sealed (before the write transaction)."""
+    return import_door.seal_state(guard, state)

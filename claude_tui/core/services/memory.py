@@ -21,9 +21,8 @@ from claude_tui.core.cache.l1 import ABSENT
 from claude_tui.core.cache.l2 import TOMBSTONE
 from claude_tui.core.errors import BadInput, SecretUnavailable
 from claude_tui.core.events import ChangeEvent
-from claude_tui.core.ids import next_version
 from claude_tui.core.models import SWARM_SCOPE, MemoryEntry, cache_key, private_scope
-from claude_tui.core.secrets import is_sensitive
+from claude_tui.core.records import memory as memory_door
 from claude_tui.core.services.runtime import Runtime
 from claude_tui.core.validation import (
     check_memory_type,
@@ -32,10 +31,7 @@ from claude_tui.core.validation import (
     parse_ttl,
 )
 
-COLUMNS = (
-    "id, key, value, memory_type, namespace, scope, session_id, agent_id, ttl, created_at, "
-    "updated_at, accessed_at, access_count, version, origin, sensitive, encrypted"
-)
+COLUMNS = memory_door.COLUMNS
 LOCKED_VALUE = "<encrypted: key unavailable>"
 _TOUCH_FLUSH_SECONDS = 2.0
 _TOUCH_FLUSH_COUNT = 500
@@ -169,52 +165,23 @@ class MemoryService:
         scope = self._scopes(session_id, agent_id, memory_type)[0]
         if agent_id is not None and session_id is None:
             session_id = self.rt.require_agent(agent_id, None)
-        sensitive = is_sensitive(key, namespace, raw, self.rt.secret_rules)
-        stored, encrypted = self.rt.sealer.seal(raw) if sensitive else (raw, False)
+        sealed = memory_door.prepare(self.rt.guard, key, namespace, raw)
         now = self.rt.clock()
         expires = None if seconds is None else now + seconds
         origin = self.rt.store.node_id
 
         def body(conn: sqlite3.Connection) -> tuple[Any, ...]:
-            old = conn.execute(
-                "SELECT version FROM memory_entries WHERE scope = ? AND namespace = ? AND key = ?",
-                (scope, namespace, key),
-            ).fetchone()
-            version = next_version(now, old[0] if old else None)
-            return conn.execute(
-                "INSERT INTO memory_entries (session_id, agent_id, memory_type, key, value, ttl, "
-                "created_at, accessed_at, namespace, scope, updated_at, version, origin, "
-                "sensitive, encrypted) VALUES (?,?,?,?,?,?,?,NULL,?,?,?,?,?,?,?) "
-                "ON CONFLICT (scope, namespace, key) DO UPDATE SET "
-                "session_id = excluded.session_id, agent_id = excluded.agent_id, "
-                "memory_type = excluded.memory_type, value = excluded.value, ttl = excluded.ttl, "
-                "updated_at = excluded.updated_at, version = excluded.version, "
-                "origin = excluded.origin, sensitive = excluded.sensitive, "
-                "encrypted = excluded.encrypted "
-                f"RETURNING {COLUMNS}",
-                (
-                    session_id if scope != SWARM_SCOPE or session_id else None,
-                    agent_id,
-                    memory_type,
-                    key,
-                    stored,
-                    expires,
-                    now,
-                    namespace,
-                    scope,
-                    now,
-                    version,
-                    origin,
-                    int(sensitive),
-                    int(encrypted),
-                ),
-            ).fetchone()
+            return memory_door.upsert(
+                conn, sealed, key=key, namespace=namespace, scope=scope, session_id=session_id,
+                agent_id=agent_id, memory_type=memory_type, expires=expires, now=now,
+                origin=origin,
+            )  # fmt: skip
 
         row = self.rt.write(body)
         entry = _entry(row, "sqlite")
         self._after_write(entry)  # caches hold the stored (sealed) form
         self.rt.stats.timing("put", time.perf_counter() - started)
-        return replace(entry, raw=raw) if encrypted else entry
+        return replace(entry, raw=raw) if sealed.encrypted else entry
 
     def _after_write(self, entry: MemoryEntry) -> None:
         ckey = entry.cache_key
@@ -265,13 +232,9 @@ class MemoryService:
         if found is None:
             return False
 
-        def body(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
-            return conn.execute(
-                "DELETE FROM memory_entries WHERE id = ? RETURNING version", (found.id,)
-            ).fetchone()
-
-        gone = self.rt.write(body)
-        self._after_delete([(found.cache_key, found.version if gone is None else gone[0])])
+        removed = self.rt.write(lambda conn: memory_door.delete_ids(conn, [found.id]))
+        gone = removed[0] if removed else None
+        self._after_delete([(found.cache_key, found.version if gone is None else gone[3])])
         self.rt.announce(
             [
                 ChangeEvent(
@@ -302,12 +265,7 @@ class MemoryService:
             now = self.rt.clock()
 
             def body(conn: sqlite3.Connection, now: float = now) -> list[tuple[Any, ...]]:
-                return conn.execute(
-                    "DELETE FROM memory_entries WHERE id IN (SELECT id FROM memory_entries "
-                    "WHERE ttl IS NOT NULL AND ttl <= ? LIMIT ?) "
-                    "RETURNING scope, namespace, key, version, id, session_id",
-                    (now, batch),
-                ).fetchall()
+                return memory_door.purge_expired(conn, now, batch)
 
             rows = self.rt.write(body)
             if not rows:
@@ -479,15 +437,10 @@ class MemoryService:
             return
         params = [(count, last, entry_id) for entry_id, (count, last) in pending.items()]
 
-        def body(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE memory_entries SET access_count = access_count + ?, "
-                "accessed_at = max(coalesce(accessed_at, 0), ?) WHERE id = ?",
-                params,
-            )
-
         try:
-            self.rt.write(body, patience=0.0, wait=False)
+            self.rt.write(
+                lambda conn: memory_door.add_access(conn, params), patience=0.0, wait=False
+            )
         except sqlite3.OperationalError:
             # Another process is writing: keep the counts for the next flush rather
             # than make a read wait for the write lock.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from typing import Any
 
 from claude_tui.core.errors import BadInput
 from claude_tui.core.models import Metric
+from claude_tui.core.records import metrics as metric_door
 from claude_tui.core.services.runtime import Runtime
 from claude_tui.core.validation import check_text, decode_json
 
@@ -39,17 +39,13 @@ class MetricService:
         ):
             raise BadInput(f"metric value must be a finite number, not {value!r}")
         now = self.rt.clock()
-        meta = json.dumps(metadata or {})
-
-        def body(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO metrics (session_id, agent_id, metric_type, value, timestamp, "
-                "metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, agent_id, metric_type, float(value), now, meta),
-            )
-            return int(cur.lastrowid or 0)
-
-        metric_id = self.rt.write(body)
+        row = metric_door.protect(
+            self.rt.guard,
+            {"session_id": session_id, "agent_id": agent_id, "metric_type": metric_type,
+             "value": float(value), "timestamp": now, "metadata": json.dumps(metadata or {})},
+        )  # fmt: skip
+        metric_id = self.rt.write(lambda conn: metric_door.insert(conn, row))
+        metadata = decode_json(row.values["metadata"], {})
         metric = Metric(
             metric_id, session_id, agent_id, metric_type, float(value), now, metadata or {}
         )

@@ -6,19 +6,21 @@ import builtins
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from claude_tui.core.errors import BadInput, NotFound
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import new_id
 from claude_tui.core.models import Pattern
+from claude_tui.core.records import patterns as pattern_door
 from claude_tui.core.services.memory import fts_query
 from claude_tui.core.services.runtime import Runtime
 from claude_tui.core.validation import check_text, decode_json
 
 _COLS = (
     "id, session_id, pattern_type, context, input_pattern, output_pattern, confidence, "
-    "usage_count, success_rate, created_at, last_used, last_updated, metadata"
+    "usage_count, success_rate, created_at, last_used, last_updated, metadata, sealed"
 )
 
 
@@ -38,6 +40,7 @@ def _pattern(row: Sequence[Any]) -> Pattern:
         last_used=row[10],
         last_updated=row[11],
         metadata=metadata,
+        sealed=bool(row[13]),
     )
 
 
@@ -70,20 +73,34 @@ class PatternService:
             self.rt.require_session(session_id)
         now = self.rt.clock()
         pattern_id = new_id("pat")
-        meta = json.dumps(metadata or {})
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO neural_patterns (id, session_id, pattern_type, context, "
-                "input_pattern, output_pattern, confidence, success_rate, outcomes, usage_count, "
-                "created_at, last_updated, metadata) VALUES (?,?,?,?,?,?,?,?,?,0,?,?,?)",
-                (pattern_id, session_id, pattern_type, context, input_pattern, output_pattern,
-                 float(confidence), success_rate, int(success_rate is not None), now, now, meta),
-            )  # fmt: skip
-
-        self.rt.write(body)
+        row = pattern_door.protect(
+            self.rt.guard,
+            {"id": pattern_id, "session_id": session_id, "pattern_type": pattern_type,
+             "context": context, "input_pattern": input_pattern, "output_pattern": output_pattern,
+             "confidence": float(confidence), "success_rate": success_rate,
+             "outcomes": int(success_rate is not None), "usage_count": 0, "created_at": now,
+             "last_updated": now, "metadata": json.dumps(metadata or {})},
+        )  # fmt: skip
+        self.rt.write(lambda conn: pattern_door.insert(conn, row))
         self.rt.announce([ChangeEvent(None, "neural_patterns", "insert", pattern_id, session_id)])
         return self.get(pattern_id)
+
+    def reveal(self, pattern: Pattern) -> Pattern:
+        """The pattern with its sealed originals back (for its owner's eyes)."""
+        if not pattern.sealed:
+            return pattern
+        token = self.rt.store.scalar(
+            "SELECT sealed FROM neural_patterns WHERE id = ?", (pattern.id,)
+        )
+        shown = {"input_pattern": pattern.input_pattern, "output_pattern": pattern.output_pattern,
+                 "context": pattern.context, "metadata": json.dumps(pattern.metadata)}  # fmt: skip
+        opened = self.rt.guard.reveal(shown, token)
+        return replace(
+            pattern,
+            input_pattern=opened["input_pattern"],
+            output_pattern=opened["output_pattern"],
+            context=opened["context"],
+        )
 
     def get(self, pattern_id: str) -> Pattern:
         """A pattern by id, served from the LFU cache when hot. Raises NotFound."""
@@ -133,7 +150,7 @@ class PatternService:
             "ORDER BY matched DESC, confidence DESC, usage_count DESC LIMIT ?",
             (*params, limit),
         )
-        return [(_pattern(r[:13]), r[13] / len(words)) for r in rows]
+        return [(_pattern(r[:14]), r[14] / len(words)) for r in rows]
 
     def all_ids(self) -> set[str]:
         """Every pattern id in SQLite (the source of truth for the vector index)."""
@@ -178,11 +195,10 @@ class PatternService:
                 rate = ((rate or 0.0) * outcomes + outcome) / (outcomes + 1)
                 outcomes += 1
                 confidence += (outcome - confidence) * 0.1
-            conn.execute(
-                "UPDATE neural_patterns SET usage_count = usage_count + 1, last_used = ?, "
-                "last_updated = ?, success_rate = ?, confidence = ?, outcomes = ? WHERE id = ?",
-                (now, now, rate, confidence, outcomes, pattern_id),
-            )
+            pattern_door.set_usage(
+                conn, pattern_id, now=now, success_rate=rate, confidence=confidence,
+                outcomes=outcomes,
+            )  # fmt: skip
 
         self.rt.write(body)
         self.rt.l1.invalidate("pattern\x1f" + pattern_id)

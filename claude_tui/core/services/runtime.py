@@ -18,15 +18,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.cache.l1 import L1Cache
 from claude_tui.core.cache.l2 import RedisTier
 from claude_tui.core.config import Config
 from claude_tui.core.errors import BadInput
 from claude_tui.core.events import ChangeEvent, EventBus
+from claude_tui.core.records import agents as agent_door
+from claude_tui.core.records import sessions as session_door
+from claude_tui.core.records.guard import Guard
 from claude_tui.core.secrets import PlainSealer, Sealer
 from claude_tui.core.stats import Stats
 from claude_tui.core.store.db import Store
-from claude_tui.core.store.schema import NOW_SQL
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +56,8 @@ class Runtime:
         self.clock = clock
         self.sealer: Sealer = sealer or PlainSealer()
         self.secret_rules = config.secret_rules()
+        # Every door decides sensitivity with these rules and seals through this guard.
+        self.guard = Guard(self.secret_rules, self.sealer, store.node_id)
         self.stats = Stats()
         self.events = EventBus()
         self._lock = threading.RLock()
@@ -70,7 +75,7 @@ class Runtime:
         self.sync_capture: Callable[[sqlite3.Connection], None] | None = None
         self.sync_after_write: Callable[[], None] | None = None
         if l2 is not None:
-            l2.epoch = int(store.meta("l2_epoch") or 1)
+            l2.epoch = l2_protocol.stored_epoch(store.meta)
             if l2.ping():
                 self.repair_l2()
 
@@ -163,9 +168,9 @@ class Runtime:
         elif event.op == "delete" and event.table == "agents":
             self._known_agents.pop(event.row_id, None)
         elif event.table == "meta" and self.l2 is not None:
-            if event.op == "l2epoch":
-                self.l2.epoch = int(self.store.meta("l2_epoch") or 1)
-            elif event.op == "l2dirty" and self.l2.available:
+            if event.op == l2_protocol.OP_EPOCH:
+                self.l2.epoch = l2_protocol.stored_epoch(self.store.meta)
+            elif event.op == l2_protocol.OP_DIRTY and self.l2.available:
                 self.repair_l2()
 
     def min_version(self, ckey: str) -> int:
@@ -188,36 +193,15 @@ class Runtime:
             return
         self._l2_missed = True
 
-        def mark(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('l2_dirty', '1')")
-            conn.execute(
-                "INSERT INTO change_log (ts, tbl, row_id, op) "
-                f"VALUES ({NOW_SQL}, 'meta', 'l2_dirty', 'l2dirty')"
-            )
-
-        self.write(mark, patience=5.0)
+        self.write(l2_protocol.mark_dirty, patience=5.0)
 
     def repair_l2(self) -> None:
         """Move L2 to a new epoch if some write missed it; cheap when nothing is dirty."""
         if self.l2 is None:
             return
 
-        def bump(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'l2_dirty'").fetchone()
-            epoch = int(conn.execute("SELECT value FROM meta WHERE key = 'l2_epoch'").fetchone()[0])
-            if row is None or row[0] != "1":
-                return epoch
-            epoch += 1
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'l2_epoch'", (str(epoch),))
-            conn.execute("UPDATE meta SET value = '0' WHERE key = 'l2_dirty'")
-            conn.execute(
-                "INSERT INTO change_log (ts, tbl, row_id, op) "
-                f"VALUES ({NOW_SQL}, 'meta', 'l2_epoch', 'l2epoch')"
-            )
-            return epoch
-
-        if self._l2_missed or self.store.meta("l2_dirty") == "1":
-            self.l2.epoch = self.write(bump, patience=5.0)
+        if self._l2_missed or l2_protocol.is_dirty(self.store.meta):
+            self.l2.epoch = self.write(l2_protocol.bump_if_dirty, patience=5.0)
         self._l2_missed = False
 
     # -- identity checks ------------------------------------------------
@@ -225,7 +209,7 @@ class Runtime:
         """Raise BadInput unless the session exists."""
         if session_id in self._known_sessions:
             return
-        if self.store.scalar("SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+        if not session_door.exists(self.store, session_id):
             raise BadInput(f"unknown session {session_id!r}")
         self._known_sessions.add(session_id)
 
@@ -236,7 +220,7 @@ class Runtime:
         """
         owner = self._known_agents.get(agent_id)
         if owner is None:
-            owner = self.store.scalar("SELECT session_id FROM agents WHERE id = ?", (agent_id,))
+            owner = agent_door.owner(self.store, agent_id)
             if owner is None:
                 raise BadInput(f"unknown agent {agent_id!r}")
             self._known_agents[agent_id] = owner

@@ -4,33 +4,45 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from claude_tui.core.errors import BadInput, NotFound
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import new_id
-from claude_tui.core.models import Agent, Session
+from claude_tui.core.models import AGENT_STATUSES, SESSION_STATUSES, Agent, Session
+from claude_tui.core.records import agents as agent_door
+from claude_tui.core.records import sessions as session_door
+from claude_tui.core.records.guard import Guard, Kind
 from claude_tui.core.services.runtime import Runtime
 from claude_tui.core.validation import check_text, decode_json
 
-SESSION_STATUSES = ("active", "paused", "completed", "archived")
-AGENT_STATUSES = ("idle", "busy", "active", "blocked", "offline", "terminated")
-_SESSION_COLS = "id, name, user_id, status, created_at, updated_at, metadata"
-_AGENT_COLS = (
-    "id, session_id, agent_type, role, status, capabilities, memory_context, created_at, updated_at"
-)
+__all__ = ["AGENT_STATUSES", "SESSION_STATUSES", "AgentService", "SessionService"]
+_SESSION_COLS = session_door.SELECT
+_AGENT_COLS = agent_door.SELECT
+
+
+def revealed(
+    guard: Guard, kind: Kind, columns: Sequence[str], row: Sequence[Any], reveal: bool
+) -> Sequence[Any]:
+    """A row (ending in its ``sealed`` column) with its originals back when ``reveal``."""
+    token = row[len(columns)]
+    if not reveal or not token:
+        return row
+    opened = guard.reveal(dict(zip(columns, row, strict=False)), token)
+    return [*(opened[c] for c in columns), token]
 
 
 def _session(row: Sequence[Any]) -> Session:
-    return Session(row[0], row[1], row[2], row[3], row[4], row[5], decode_json(row[6], {}))
+    return Session(
+        row[0], row[1], row[2], row[3], row[4], row[5], decode_json(row[6], {}), bool(row[7])
+    )
 
 
 def _agent(row: Sequence[Any]) -> Agent:
     return Agent(
         row[0], row[1], row[2], row[3], row[4], decode_json(row[5], []), decode_json(row[6], {}),
-        row[7], row[8],
+        row[7], row[8], bool(row[9]),
     )  # fmt: skip
 
 
@@ -55,21 +67,17 @@ class SessionService:
             check_text(user_id, "user", max_len=200)
         now = self.rt.clock()
         session_id = new_id("ses")
-        meta = json.dumps(metadata or {})
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO sessions (id, name, user_id, status, created_at, updated_at, metadata)"
-                " VALUES (?, ?, ?, 'active', ?, ?, ?)",
-                (session_id, name, user_id, now, now, meta),
-            )
-
-        self.rt.write(body)
+        row = session_door.protect(
+            self.rt.guard,
+            {"id": session_id, "name": name, "user_id": user_id, "status": "active",
+             "created_at": now, "updated_at": now, "metadata": json.dumps(metadata or {})},
+        )  # fmt: skip
+        self.rt.write(lambda conn: session_door.insert(conn, row))
         self.rt.announce([ChangeEvent(None, "sessions", "insert", session_id, session_id)])
-        return Session(session_id, name, user_id, "active", now, now, metadata or {})
+        return self.get(session_id, reveal=True)
 
-    def get(self, session_id: str) -> Session:
-        """The session with this id.
+    def get(self, session_id: str, *, reveal: bool = False) -> Session:
+        """The session with this id (sealed fields shown redacted unless ``reveal``).
 
         Raises:
             NotFound: no such session.
@@ -77,7 +85,9 @@ class SessionService:
         row = self.rt.store.row(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", (session_id,))
         if row is None:
             raise NotFound(f"no session {session_id!r}")
-        return _session(row)
+        return _session(
+            revealed(self.rt.guard, session_door.KIND, session_door.COLUMNS, row, reveal)
+        )
 
     def list(self, status: str | None = None, limit: int = 1000) -> list[Session]:
         """Sessions, most recently updated first, optionally of one status."""
@@ -102,19 +112,17 @@ class SessionService:
             raise BadInput(f"status must be one of {', '.join(SESSION_STATUSES)}, not {status!r}")
         if name is not None:
             check_text(name, "session name", max_len=200)
+        current = self.rt.store.scalar("SELECT sealed FROM sessions WHERE id = ?", (session_id,))
         self.get(session_id)
-        now = self.rt.clock()
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE sessions SET status = coalesce(?, status), name = coalesce(?, name), "
-                "updated_at = ? WHERE id = ?",
-                (status, name, now, session_id),
-            )
-
-        self.rt.write(body)
+        changes: dict[str, Any] = {"updated_at": self.rt.clock()}
+        if status is not None:
+            changes["status"] = status
+        if name is not None:
+            changes["name"] = name
+        row = session_door.protect(self.rt.guard, changes, current)
+        self.rt.write(lambda conn: session_door.update(conn, session_id, row))
         self.rt.announce([ChangeEvent(None, "sessions", "update", session_id, session_id)])
-        return self.get(session_id)
+        return self.get(session_id, reveal=True)
 
     def archive(self, session_id: str) -> Session:
         """Mark a session archived (its data stays)."""
@@ -130,14 +138,7 @@ class SessionService:
         for hook in self.before_delete:
             hook(session_id)
 
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "DELETE FROM memory_entries WHERE session_id = ? AND scope != 'swarm'",
-                (session_id,),
-            )
-            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-
-        self.rt.write(body)
+        self.rt.write(lambda conn: session_door.delete(conn, session_id))
         self.rt.l1.clear()
         self.rt.forget_session(session_id)
         self.rt.announce([ChangeEvent(None, "sessions", "delete", session_id, session_id)])
@@ -217,34 +218,23 @@ class AgentService:
         self.rt.require_session(session_id)
         now = self.rt.clock()
         agent_id = new_id("agt")
-        context = memory_context or {}
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO agents (id, session_id, agent_type, role, status, capabilities, "
-                "memory_context, created_at, updated_at) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, ?)",
-                (
-                    agent_id,
-                    session_id,
-                    agent_type,
-                    role,
-                    json.dumps(caps),
-                    json.dumps(context),
-                    now,
-                    now,
-                ),
-            )
-
-        self.rt.write(body)
+        row = agent_door.protect(
+            self.rt.guard,
+            {"id": agent_id, "session_id": session_id, "agent_type": agent_type, "role": role,
+             "status": "idle", "capabilities": json.dumps(caps),
+             "memory_context": json.dumps(memory_context or {}), "created_at": now,
+             "updated_at": now},
+        )  # fmt: skip
+        self.rt.write(lambda conn: agent_door.insert(conn, row))
         self.rt.announce([ChangeEvent(None, "agents", "insert", agent_id, session_id)])
-        return Agent(agent_id, session_id, agent_type, role, "idle", caps, context, now, now)
+        return self.get(agent_id, reveal=True)
 
-    def get(self, agent_id: str) -> Agent:
-        """The agent with this id. Raises NotFound."""
+    def get(self, agent_id: str, *, reveal: bool = False) -> Agent:
+        """The agent with this id (sealed fields redacted unless ``reveal``). Raises NotFound."""
         row = self.rt.store.row(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?", (agent_id,))
         if row is None:
             raise NotFound(f"no agent {agent_id!r}")
-        return _agent(row)
+        return _agent(revealed(self.rt.guard, agent_door.KIND, agent_door.COLUMNS, row, reveal))
 
     def list(
         self, session_id: str | None = None, status: str | None = None
@@ -277,19 +267,16 @@ class AgentService:
             raise BadInput(f"agent status must be one of {', '.join(AGENT_STATUSES)}")
         if capabilities is not None and not all(isinstance(c, str) for c in capabilities):
             raise BadInput("capabilities must be a list of strings")
+        current = self.rt.store.scalar("SELECT sealed FROM agents WHERE id = ?", (agent_id,))
         agent = self.get(agent_id)
-        now = self.rt.clock()
-        caps = None if capabilities is None else json.dumps(capabilities)
-        context = None if memory_context is None else json.dumps(memory_context)
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE agents SET status = coalesce(?, status), "
-                "capabilities = coalesce(?, capabilities), "
-                "memory_context = coalesce(?, memory_context), updated_at = ? WHERE id = ?",
-                (status, caps, context, now, agent_id),
-            )
-
-        self.rt.write(body)
+        changes: dict[str, Any] = {"updated_at": self.rt.clock()}
+        if status is not None:
+            changes["status"] = status
+        if capabilities is not None:
+            changes["capabilities"] = json.dumps(capabilities)
+        if memory_context is not None:
+            changes["memory_context"] = json.dumps(memory_context)
+        row = agent_door.protect(self.rt.guard, changes, current)
+        self.rt.write(lambda conn: agent_door.update(conn, agent_id, row))
         self.rt.announce([ChangeEvent(None, "agents", "update", agent_id, agent.session_id)])
-        return self.get(agent_id)
+        return self.get(agent_id, reveal=True)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from claude_tui.core.errors import BadInput, NotFound
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.ids import new_id
-from claude_tui.core.models import Task
+from claude_tui.core.models import TASK_STATUSES, TERMINAL_TASK_STATUSES, Task
+from claude_tui.core.records import tasks as task_door
 from claude_tui.core.services.runtime import Runtime
+from claude_tui.core.services.sessions import revealed
 from claude_tui.core.validation import check_text, decode_json, encode_value
 
 # Which status may follow which. Terminal states can only be reopened to pending.
@@ -23,11 +24,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "failed": frozenset({"pending"}),
     "cancelled": frozenset({"pending"}),
 }
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-_COLS = (
-    "id, session_id, agent_id, parent_task_id, title, status, priority, payload, result, "
-    "created_at, updated_at, completed_at"
-)
+TERMINAL = frozenset(TERMINAL_TASK_STATUSES)
+_COLS = task_door.SELECT
 
 
 MAX_PRIORITY = 2**63 - 1
@@ -49,7 +47,7 @@ def check_priority(priority: object) -> int:
 def _task(row: Sequence[Any]) -> Task:
     return Task(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], decode_json(row[7], row[7]),
-        decode_json(row[8], row[8]), row[9], row[10], row[11],
+        decode_json(row[8], row[8]), row[9], row[10], row[11], bool(row[12]),
     )  # fmt: skip
 
 
@@ -90,24 +88,23 @@ class TaskService:
         raw = None if payload is None else encode_value(payload, self.rt.config.max_value_bytes)
         now = self.rt.clock()
         task_id = new_id("tsk")
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tasks (id, session_id, agent_id, parent_task_id, title, status, "
-                "priority, payload, created_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?,?,?)",
-                (task_id, session_id, agent_id, parent_task_id, title, priority, raw, now, now),
-            )
-
-        self.rt.write(body)
+        row = task_door.protect(
+            self.rt.guard,
+            {"id": task_id, "session_id": session_id, "agent_id": agent_id,
+             "parent_task_id": parent_task_id, "title": title, "status": "pending",
+             "priority": priority, "payload": raw, "result": None, "created_at": now,
+             "updated_at": now},
+        )  # fmt: skip
+        self.rt.write(lambda conn: task_door.insert(conn, row))
         self.rt.announce([ChangeEvent(None, "tasks", "insert", task_id, session_id)])
-        return self.get(task_id)
+        return self.get(task_id, reveal=True)
 
-    def get(self, task_id: str) -> Task:
-        """The task with this id. Raises NotFound."""
+    def get(self, task_id: str, *, reveal: bool = False) -> Task:
+        """The task with this id (sealed fields redacted unless ``reveal``). Raises NotFound."""
         row = self.rt.store.row(f"SELECT {_COLS} FROM tasks WHERE id = ?", (task_id,))
         if row is None:
             raise NotFound(f"no task {task_id!r}")
-        return _task(row)
+        return _task(revealed(self.rt.guard, task_door.KIND, task_door.COLUMNS, row, reveal))
 
     def update(
         self,
@@ -124,6 +121,7 @@ class TaskService:
             BadInput: an unknown status or a transition that is not allowed.
             NotFound: no such task.
         """
+        current = self.rt.store.scalar("SELECT sealed FROM tasks WHERE id = ?", (task_id,))
         task = self.get(task_id)
         if status is not None:
             if status not in TRANSITIONS:
@@ -134,21 +132,23 @@ class TaskService:
             check_priority(priority)
         if agent_id is not None:
             self.rt.require_agent(agent_id, task.session_id)
-        raw = None if result is None else encode_value(result, self.rt.config.max_value_bytes)
         now = self.rt.clock()
-        completed = now if status in TERMINAL else (None if status else task.completed_at)
-
-        def body(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE tasks SET status = coalesce(?, status), result = coalesce(?, result), "
-                "priority = coalesce(?, priority), agent_id = coalesce(?, agent_id), "
-                "completed_at = ?, updated_at = ? WHERE id = ?",
-                (status, raw, priority, agent_id, completed, now, task_id),
-            )
-
-        self.rt.write(body)
+        changes: dict[str, Any] = {
+            "completed_at": now if status in TERMINAL else (None if status else task.completed_at),
+            "updated_at": now,
+        }
+        if status is not None:
+            changes["status"] = status
+        if result is not None:
+            changes["result"] = encode_value(result, self.rt.config.max_value_bytes)
+        if priority is not None:
+            changes["priority"] = priority
+        if agent_id is not None:
+            changes["agent_id"] = agent_id
+        row = task_door.protect(self.rt.guard, changes, current)
+        self.rt.write(lambda conn: task_door.update(conn, task_id, row))
         self.rt.announce([ChangeEvent(None, "tasks", "update", task_id, task.session_id)])
-        return self.get(task_id)
+        return self.get(task_id, reveal=True)
 
     def list(
         self,
@@ -165,6 +165,8 @@ class TaskService:
             where.append("session_id = ?")
             params.append(session_id)
         if status is not None:
+            if status not in TASK_STATUSES:
+                raise BadInput(f"status must be one of {', '.join(TASK_STATUSES)}, not {status!r}")
             where.append("status = ?")
             params.append(status)
         if parent_task_id is not None:

@@ -6,6 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from claude_tui.core.durability.files import PRIVATE_DIR, create_private
 from claude_tui.core.errors import StoreUnusable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -60,11 +61,15 @@ def connect(
     """
     check_database_file(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     except OSError as exc:
         raise StoreUnusable(
             f"cannot create data dir {path.parent}: {exc.strerror or exc}"
         ) from None
+    try:
+        create_private(path)  # 0600 before SQLite makes it: its -wal and -shm copy that mode
+    except OSError as exc:
+        raise StoreUnusable(f"cannot create {path}: {exc.strerror or exc}") from None
     try:
         conn = sqlite3.connect(
             str(path),

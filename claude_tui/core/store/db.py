@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from claude_tui.core.config import Config
+from claude_tui.core.durability.files import private_if_empty, secure_tree
 from claude_tui.core.errors import StoreReplaced, StoreUnusable
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.store import txn
@@ -30,6 +31,7 @@ class Store:
         from claude_tui.core.durability import integrity
 
         self.path: Path = config.db_path
+        private_if_empty(config.data_dir)  # made by the user just now: no notice for it
         try:
             self.conn = connect(
                 self.path, busy_timeout_ms=config.busy_timeout_ms, synchronous=config.synchronous
@@ -39,6 +41,10 @@ class Store:
             if any(m in exc.message.lower() for m in ("malformed", "file is not a database")):
                 raise integrity.corrupt_error(self.path, exc.message.split(": ")[-1]) from None
             raise
+        # The data dir and all it holds, owner only: once the file is known to be ours
+        # (a data dir refused above is left as it is). A new database, and the -wal
+        # and -shm SQLite made for it, were created 0600 already.
+        secure_tree(config.data_dir)
         # The file a restore may later move aside: writes check the path still names it.
         self._inode = os.stat(self.path).st_ino
         self.lock = threading.RLock()

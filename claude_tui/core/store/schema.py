@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from claude_tui.core.models import ckey_sql
+
 # SQLite's own clock as epoch seconds with sub-second precision.
 NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
 
@@ -133,9 +135,12 @@ CREATE TRIGGER log_{table}_{op} AFTER {event}{of} ON {table} BEGIN
 END;"""
 
 
-def _memory_log_extra(ref: str) -> dict[str, str]:
+def _memory_log_extra(ref: str, *, escaped: bool = False) -> dict[str, str]:
+    plain = f"{ref}.scope || char(31) || {ref}.namespace || char(31) || {ref}.key"
     return {
-        "ckey": f"{ref}.scope || char(31) || {ref}.namespace || char(31) || {ref}.key",
+        # Migration 2 joined the parts as they were; migration 8 escapes them
+        # (models.cache_key), so no two entries share a ckey.
+        "ckey": ckey_sql(ref) if escaped else plain,
         "clock": f"{ref}.version",
         "origin": f"coalesce({ref}.origin, (SELECT value FROM meta WHERE key = 'node_id'))",
         # Reads of a value bump accessed_at/access_count; those are not changes.
@@ -367,6 +372,28 @@ CREATE TABLE sync_deferred (
 );
 """
 
+
+def _secrets_sql() -> str:
+    parts = [
+        f"ALTER TABLE {table} ADD COLUMN sealed TEXT;"
+        for table in ("sessions", "agents", "tasks", "neural_patterns", "metrics", "checkpoints")
+    ]
+    for op in ("insert", "update", "delete"):
+        ref = "old" if op == "delete" else "new"
+        parts.append(f"DROP TRIGGER log_memory_entries_{op};")
+        parts.append(
+            _log_trigger("memory_entries", op, ref, "id", _memory_log_extra(ref, escaped=True))
+        )
+    # Entries cached under the old key format are abandoned with their epoch.
+    parts.append("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'l2_epoch';")
+    return "\n".join(parts)
+
+
+# Issue 14: every guarded column of a row may hold a redacted form whose
+# originals are sealed in the row's `sealed` column; memory change-log keys
+# escape their parts so no two entries collide.
+SECRETS_SQL = _secrets_sql()
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
@@ -375,6 +402,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "session checkpoints; index of secrets not yet sealed", DURABILITY_SQL),
     Migration(6, "import ledger of Claude Code transcripts", IMPORT_SQL),
     Migration(7, "cross-host sync: row clocks, outbox, peers, conflicts", SYNC_SQL),
+    Migration(
+        8, "sealed columns for secrets in any record; collision-free memory keys", SECRETS_SQL
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

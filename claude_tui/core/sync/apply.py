@@ -14,11 +14,18 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from claude_tui.core.ids import next_version
-from claude_tui.core.secrets import DEFAULT_RULES, SecretRules, is_sensitive
+from claude_tui.core.errors import ClaudeTUIError
+from claude_tui.core.records import agents as agent_door
+from claude_tui.core.records import memory as memory_door
+from claude_tui.core.records import patterns as pattern_door
+from claude_tui.core.records import rows as row_door
+from claude_tui.core.records import sessions as session_door
+from claude_tui.core.records import tasks as task_door
+from claude_tui.core.records.guard import Guard, Protected
 from claude_tui.core.store.db import Store
 from claude_tui.core.sync import registers
 from claude_tui.core.sync.capture import (
+    LOCAL_COLUMNS,
     TABLES,
     close_superseded,
     load_state,
@@ -28,7 +35,18 @@ from claude_tui.core.sync.capture import (
     split_ckey,
 )
 
-Sealer = Callable[[str], tuple[str, bool]]
+_DOORS: dict[str, Callable[[sqlite3.Connection, Protected], None]] = {
+    "sessions": session_door.put,
+    "agents": agent_door.put,
+    "tasks": task_door.put,
+    "neural_patterns": pattern_door.put,
+}
+_KINDS = {
+    "sessions": session_door.KIND,
+    "agents": agent_door.KIND,
+    "tasks": task_door.KIND,
+    "neural_patterns": pattern_door.KIND,
+}
 
 
 def decode(fields: dict[str, Any]) -> dict[str, Any]:
@@ -52,11 +70,15 @@ def apply_event(
     conn: sqlite3.Connection,
     event: dict[str, Any],
     *,
-    seal: Sealer,
+    guard: Guard,
     now: float,
-    rules: SecretRules = DEFAULT_RULES,
 ) -> tuple[bool, list[registers.Conflict]]:
     """Merge one event into the local row; return (row changed, true conflicts).
+
+    What arrives goes through the same doors as a local write: a value that
+    holds a credential (a peer of an older version may send one) is sealed
+    here, with this host's rules. Call :meth:`Guard` sealing only once the key
+    is ready (the engine readies it before its transaction).
 
     Raises:
         sqlite3.IntegrityError: the row's parent is missing (the caller defers it).
@@ -70,9 +92,9 @@ def apply_event(
     conn.execute("SAVEPOINT sync_apply")
     try:
         if tbl == "memory_entries":
-            _write_memory(conn, rkey, state, seal, now, rules)
+            _write_memory(conn, rkey, state, guard, now)
         else:
-            _write_row(conn, tbl, rkey, registers.row_value(state))
+            _write_row(conn, guard, tbl, rkey, registers.row_value(state))
         save_state(conn, tbl, rkey, state)
         closed = close_superseded(conn, tbl, rkey, state, now)
         for c in conflicts:
@@ -111,53 +133,40 @@ def _text(value: Any, field: str | None) -> str | None:
 
 
 def _write_memory(
-    conn: sqlite3.Connection,
-    rkey: str,
-    state: registers.State,
-    seal: Sealer,
-    now: float,
-    rules: SecretRules,
+    conn: sqlite3.Connection, rkey: str, state: registers.State, guard: Guard, now: float
 ) -> None:
     raw, expires, node = registers.memory_value(state)
     scope, namespace, key = split_ckey(rkey)
     current = memory_row(conn, rkey, "id, value, ttl, version, encrypted")
     if raw is None or (expires is not None and expires <= now):
         if current is not None:
-            conn.execute("DELETE FROM memory_entries WHERE id = ?", (current[0],))
+            memory_door.delete_ids(conn, [current[0]])
         return
     if current is not None and not current[4] and (current[1], current[2]) == (raw, expires):
         return
-    sensitive = is_sensitive(key, namespace, raw, rules)
-    stored, encrypted = seal(raw) if sensitive else (raw, False)
-    version = next_version(now, current[3] if current else None)
-    conn.execute(
-        "INSERT INTO memory_entries (session_id, agent_id, memory_type, key, value, ttl, "
-        "created_at, namespace, scope, updated_at, version, origin, sensitive, encrypted) "
-        "VALUES (NULL, NULL, 'shared', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (scope, namespace, key) DO UPDATE SET value = excluded.value, "
-        "ttl = excluded.ttl, updated_at = excluded.updated_at, version = excluded.version, "
-        "origin = excluded.origin, sensitive = excluded.sensitive, encrypted = excluded.encrypted",
-        (key, stored, expires, now, namespace, scope, now, version, node, int(sensitive),
-         int(encrypted)),
+    try:
+        sealed = memory_door.prepare(guard, key, namespace, raw)
+    except ClaudeTUIError:
+        # A key that is a credential: this host refuses to store it, as locally.
+        return
+    memory_door.upsert(
+        conn, sealed, key=key, namespace=namespace, scope=scope, session_id=None, agent_id=None,
+        memory_type="shared", expires=expires, now=now, origin=node,
     )  # fmt: skip
 
 
-def _write_row(conn: sqlite3.Connection, tbl: str, row_id: str, row: dict[str, Any] | None) -> None:
+def _write_row(
+    conn: sqlite3.Connection, guard: Guard, tbl: str, row_id: str, row: dict[str, Any] | None
+) -> None:
     if row is None:
-        conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+        row_door.delete(conn, tbl, [row_id])
         return
     current = read_row(conn, tbl, row_id)
     if current == row:
         return
     local_columns = {r[1] for r in conn.execute(f"PRAGMA table_info({tbl})")}
-    columns = [c for c in row if c in local_columns]
-    marks = ",".join("?" * len(columns))
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    conn.execute(
-        f"INSERT INTO {tbl} ({', '.join(columns)}) VALUES ({marks}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}",
-        [row[c] for c in columns],
-    )
+    values = {c: row[c] for c in row if c in local_columns and c not in LOCAL_COLUMNS}
+    _DOORS[tbl](conn, guard.protect(_KINDS[tbl], values))
 
 
 def defer(conn: sqlite3.Connection, event: dict[str, Any], reason: str, now: float) -> None:
@@ -168,14 +177,12 @@ def defer(conn: sqlite3.Connection, event: dict[str, Any], reason: str, now: flo
     )
 
 
-def retry_deferred(
-    conn: sqlite3.Connection, *, seal: Sealer, now: float, rules: SecretRules = DEFAULT_RULES
-) -> int:
+def retry_deferred(conn: sqlite3.Connection, *, guard: Guard, now: float) -> int:
     """Apply set-aside events whose parents have arrived since; return how many."""
     applied = 0
     for row_id, text in conn.execute("SELECT id, event FROM sync_deferred ORDER BY id").fetchall():
         try:
-            apply_event(conn, json.loads(text), seal=seal, now=now, rules=rules)
+            apply_event(conn, json.loads(text), guard=guard, now=now)
         except sqlite3.IntegrityError:
             continue
         conn.execute("DELETE FROM sync_deferred WHERE id = ?", (row_id,))

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_tui.core.models import ckey_sql, split_cache_key
+from claude_tui.core.records import rows as row_door
 from claude_tui.core.store.db import Store
 from claude_tui.core.sync import clocks, registers
 from claude_tui.core.sync.levels import level_for
@@ -49,8 +51,7 @@ def meta_set(conn: sqlite3.Connection, key: str, value: object) -> None:
 
 def split_ckey(rkey: str) -> tuple[str, str, str]:
     """(scope, namespace, key) of a memory row key."""
-    scope, namespace, key = rkey.split("\x1f", 2)
-    return scope, namespace, key
+    return split_cache_key(rkey)
 
 
 def load_state(conn: sqlite3.Connection, tbl: str, rkey: str) -> registers.State | None:
@@ -98,13 +99,20 @@ def close_superseded(
     return closed
 
 
+LOCAL_COLUMNS = ("sealed",)
+
+
 def read_row(conn: sqlite3.Connection, tbl: str, row_id: str) -> dict[str, Any] | None:
-    """A whole row as a column -> value dict."""
-    cur = conn.execute(f"SELECT * FROM {tbl} WHERE id = ?", (row_id,))
-    found = cur.fetchone()
-    if found is None:
-        return None
-    return {d[0]: v for d, v in zip(cur.description, found, strict=True)}
+    """A whole row as a column -> value dict, as the swarm may see it.
+
+    The ``sealed`` originals never leave their host: a peer gets the redacted
+    columns (``[sealed on host N]``), which is all it could read anyway.
+    """
+    row = row_door.read(conn, tbl, row_id)
+    if row is not None:
+        for name in LOCAL_COLUMNS:
+            row.pop(name, None)
+    return row
 
 
 def memory_row(conn: sqlite3.Connection, rkey: str, columns: str) -> tuple[Any, ...] | None:
@@ -251,11 +259,12 @@ def seed(conn: sqlite3.Connection, capture: Capture, *, republish: bool) -> int:
     new_keys: set[tuple[str, str]] = set()
     for tbl in TABLES:
         if tbl == "memory_entries":
+            rkey_sql = ckey_sql("m")
             rows = conn.execute(
-                "SELECT scope || char(31) || namespace || char(31) || key, value, ttl "
+                f"SELECT {rkey_sql}, value, ttl "
                 "FROM memory_entries m WHERE scope = 'swarm' AND sensitive = 0 AND NOT EXISTS "
                 "(SELECT 1 FROM sync_state s WHERE s.tbl = 'memory_entries' "
-                "AND s.rkey = m.scope || char(31) || m.namespace || char(31) || m.key) ORDER BY id"
+                f"AND s.rkey = {rkey_sql}) ORDER BY id"
             ).fetchall()
             for rkey, raw, expires in rows:
                 hlc = capture.next_hlc(conn)

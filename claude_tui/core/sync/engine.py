@@ -185,6 +185,7 @@ class SyncEngine:
         """Apply every stream entry this host has not applied; return how many. Never raises."""
         with self._consume_lock:
             total = 0
+            self._guard(self.rt.guard.ready)  # applying may seal: no write inside the batch
             while True:
                 if self._needs_check and self._guard(self._check_stream) is None:
                     break
@@ -240,7 +241,7 @@ class SyncEngine:
             applied += 1
             newest_hlc = max(newest_hlc, int(event.get("h") or 0))
         if applied:
-            retry_deferred(conn, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules)
+            retry_deferred(conn, guard=self.rt.guard, now=now)
             self.capture.next_hlc(conn, remote=newest_hlc)
             # Only worth a durable write when something applied: entries skipped
             # (this host's own, duplicates) are acknowledged and never read again.
@@ -251,9 +252,7 @@ class SyncEngine:
 
     def _apply(self, conn: sqlite3.Connection, event: dict[str, Any], now: float) -> bool:
         try:
-            changed, _ = apply_event(
-                conn, event, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules
-            )
+            changed, _ = apply_event(conn, event, guard=self.rt.guard, now=now)
             return changed
         except sqlite3.IntegrityError as exc:
             defer(conn, event, str(exc), now)
@@ -320,6 +319,8 @@ class SyncEngine:
         """
         from claude_tui.core.errors import SyncUnavailable
 
+        self.rt.guard.ready()
+
         with self._consume_lock:
             try:
                 if self._needs_check:
@@ -357,7 +358,7 @@ class SyncEngine:
                     n += self._apply(conn, event, now)
                     if event["o"] != self.node:
                         self._note_peer(conn, event, now, from_stream=False)
-                retry_deferred(conn, seal=self.rt.sealer.seal, now=now, rules=self.rt.secret_rules)
+                retry_deferred(conn, guard=self.rt.guard, now=now)
                 return n
 
             changed += self.store.write(body)

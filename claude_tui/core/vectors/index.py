@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from claude_tui.core.durability.files import private_dir, tighten_tree
 from claude_tui.core.errors import ClaudeTUIError
 from claude_tui.core.vectors.embedder import DIMENSIONS, MODEL_ID
 
@@ -83,7 +84,7 @@ class PatternIndex:
                 ssl=parsed.scheme == "https",
                 settings=settings,
             )
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)
         return chromadb.PersistentClient(path=str(self.path), settings=settings)
 
     def collection(self) -> Any:
@@ -131,7 +132,13 @@ class PatternIndex:
                 ) from None
             self.last_error = None
             self._collection = collection
+            self._tighten()
             return collection
+
+    def _tighten(self) -> None:
+        """Chroma creates its files with the process umask: take group/other access away."""
+        if not self.url:
+            tighten_tree(self.path)
 
     def _existing_model(self) -> str | None:
         """The model recorded by an existing collection (None when there is none)."""
@@ -158,6 +165,7 @@ class PatternIndex:
         with self._lock:
             self._collection = None
             self._close_client()
+            self._tighten()  # segment files written on the way out
 
     def _call(self, fn: Any) -> Any:
         collection = self.collection()
@@ -197,11 +205,13 @@ class PatternIndex:
                 metadatas=list(metadatas),
             )
         )
+        self._tighten()  # the first write creates the segment's files (a scandir or two)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by pattern id."""
         if ids:
             self._call(lambda c: c.delete(ids=list(ids)))
+            self._tighten()
 
     def query(self, vector: Sequence[float], k: int, pattern_type: str | None = None) -> list[Hit]:
         """The ``k`` nearest patterns by cosine similarity (optionally of one type)."""

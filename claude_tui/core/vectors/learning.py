@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from claude_tui.core.errors import BadInput, ClaudeTUIError
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.models import Pattern
-from claude_tui.core.secrets import is_sensitive
 from claude_tui.core.validation import check_text
 from claude_tui.core.vectors.embedder import (
     DIMENSIONS,
@@ -157,20 +156,13 @@ class PatternLearner:
                 self._cache.popitem(last=False)
         return found
 
-    def _redis_key(self, digest: str) -> str | None:
-        l2 = self.c.rt.l2_usable()
-        return None if l2 is None else f"{l2.base}:emb:{digest}"
-
     def _from_redis(self, digest: str) -> tuple[list[float], bool] | None:
         """A cached query vector: float32 bytes and one byte for "truncated"."""
         import numpy as np
 
-        key = self._redis_key(digest)
-        l2 = self.c.rt.l2
-        if key is None or l2 is None:
-            return None
-        ok, raw = l2._call(lambda: l2.client.get(key))
-        if not ok or not raw or len(raw) != self.index.dimensions * 4 + 1:
+        l2 = self.c.rt.l2_usable()
+        raw = None if l2 is None else l2.get_embedding(digest)
+        if not raw or len(raw) != self.index.dimensions * 4 + 1:
             return None
         vector = [float(x) for x in np.frombuffer(raw[:-1], dtype=np.float32)]
         return vector, raw[-1:] == b"\x01"
@@ -178,13 +170,12 @@ class PatternLearner:
     def _to_redis(self, digest: str, vector: list[float], truncated: bool) -> None:
         import numpy as np
 
-        key = self._redis_key(digest)
-        l2 = self.c.rt.l2
-        if key is not None and l2 is not None:
+        l2 = self.c.rt.l2_usable()
+        if l2 is not None:
             data = np.asarray(vector, dtype=np.float32).tobytes() + (
                 b"\x01" if truncated else b"\x00"
             )
-            l2._call(lambda: l2.client.set(key, data, ex=86_400))
+            l2.put_embedding(digest, data)
 
     # -- learning ---------------------------------------------------------------
     def learn(self, exp: Experience) -> Learned:
@@ -201,7 +192,7 @@ class PatternLearner:
         for text, what in ((input_text, "input"), (output_text or "", "output")):
             if len(text) > MAX_INPUT_CHARS:
                 raise BadInput(f"{what} is {len(text):,} characters, over {MAX_INPUT_CHARS:,}")
-            if text and is_sensitive("", "", text, self.c.rt.secret_rules):
+            if text and self.c.rt.guard.text_sensitive(text):
                 raise BadInput(
                     f"{what} looks like it holds a credential; secrets are never learned"
                 )
@@ -284,7 +275,7 @@ class PatternLearner:
             or not -1.0 <= float(min_score) <= 1.0
         ):
             raise BadInput(f"min-score must be a number between -1 and 1, not {min_score!r}")
-        if is_sensitive("", "", query, self.c.rt.secret_rules):
+        if self.c.rt.guard.text_sensitive(query):
             # Secrets are never embedded (nor cached in Redis): look for them by words only.
             rows = self.c.patterns.search_text(query, pattern_type, limit)
             return SearchResult(

@@ -1,0 +1,127 @@
+"""Bring stored rows in line with the secret rules in force (after an upgrade or a rule change).
+
+Rows written before a rule existed — a nested ``password`` field before
+version 8, a custom ``value_pattern`` added to config.toml last week — may
+hold in clear what the rules now call a secret. The first open under new
+rules walks every record kind once and protects what needs it, through the
+same doors as a write; a fingerprint of the rules in ``meta`` makes every
+later open free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from claude_tui.core.errors import SecretUnavailable
+from claude_tui.core.records import agents, checkpoints, patterns, rows, sessions, tasks
+from claude_tui.core.records import memory as memory_door
+from claude_tui.core.records import metrics as metric_door
+from claude_tui.core.records.guard import Kind, Protected
+from claude_tui.core.secrets import SecretRules
+
+if TYPE_CHECKING:
+    from claude_tui.core.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Bumped whenever the built-in rules learn something new (forces one walk).
+BUILT_IN_RULES = "2"
+_META_KEY = "protect_rules"
+_KINDS: tuple[Kind, ...] = (
+    sessions.KIND, agents.KIND, tasks.KIND, patterns.KIND, metric_door.KIND, checkpoints.KIND,
+)  # fmt: skip
+
+
+def fingerprint(rules: SecretRules) -> str:
+    """A short digest of the rules in force."""
+    parts = [
+        BUILT_IN_RULES,
+        ",".join(sorted(rules.namespaces)),
+        rules.key_pattern.pattern if rules.key_pattern else "",
+        rules.value_pattern.pattern if rules.value_pattern else "",
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def needed(rt: Runtime) -> bool:
+    """Whether rows were written under other rules than the ones in force (a meta read)."""
+    return rt.store.meta(_META_KEY) != fingerprint(rt.secret_rules)
+
+
+def reprotect(rt: Runtime, *, batch: int = 500) -> int:
+    """Protect every row the rules now call sensitive; return how many changed.
+
+    Leaves the fingerprint unset (and says so in the log) when a secret cannot
+    be sealed because the key is missing: the next open tries again.
+    """
+    changed = 0
+    try:
+        changed += _memory(rt, batch)
+        for kind in _KINDS:
+            changed += _kind(rt, kind, batch)
+    except SecretUnavailable as exc:
+        log.warning("rows holding secrets in clear were not sealed: %s", exc.message)
+        return changed
+    mark = fingerprint(rt.secret_rules)
+    rt.write(
+        lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_META_KEY, mark)
+        )
+    )
+    if changed:
+        rt.l1.clear()
+        log.info("sealed %d stored row(s) that the secret rules now cover", changed)
+    return changed
+
+
+def _memory(rt: Runtime, batch: int) -> int:
+    done, last = 0, 0
+    while True:
+        found = rt.store.rows(
+            "SELECT id, key, namespace, value FROM memory_entries WHERE sensitive = 0 AND id > ? "
+            "ORDER BY id LIMIT ?",
+            (last, batch),
+        )
+        if not found:
+            return done
+        last = found[-1][0]
+        updates: list[tuple[memory_door.Sealed, int]] = []
+        for entry_id, key, namespace, value in found:
+            if rt.guard.entry_sensitive(key, namespace, value):
+                stored, encrypted = rt.guard.seal(value)
+                updates.append((memory_door.Sealed(value, stored, True, encrypted), entry_id))
+        if updates:
+            batch_done: int = rt.write(partial(memory_door.mark_sensitive, updates=updates))
+            done += batch_done
+            rt.l2_missed()  # L2 may hold the clear form: move every process to a new epoch
+
+
+def _kind(rt: Runtime, kind: Kind, batch: int) -> int:
+    columns = ", ".join(kind.guarded)
+    done = 0
+    last: Any = -1 if kind.table == "metrics" else ""
+    while True:
+        found = rt.store.rows(
+            f"SELECT id, {columns} FROM {kind.table} WHERE sealed IS NULL AND id > ? "
+            "ORDER BY id LIMIT ?",
+            (last, batch),
+        )
+        if not found:
+            return done
+        last = found[-1][0]
+        updates: list[tuple[Any, Protected]] = []
+        for row in found:
+            values = dict(zip(kind.guarded, row[1:], strict=True))
+            if any(isinstance(v, str) and rt.guard.text_sensitive(v) for v in values.values()):
+                updates.append((row[0], rt.guard.protect(kind, values)))
+        if updates:
+            kind_done: int = rt.write(partial(_apply, updates=updates))
+            done += kind_done
+
+
+def _apply(conn: sqlite3.Connection, updates: list[tuple[Any, Protected]]) -> int:
+    return sum(rows.update(conn, protected, row_id) for row_id, protected in updates)
