@@ -127,19 +127,23 @@ class Guard:
         if values.get("sealed"):
             return Protected(kind, dict(values))
         row = dict(values)
-        originals: dict[str, list[Any]] = {}
+        kept: dict[str, list[Any]] = {}
         if current_sealed:
             try:
                 kept = self._open(current_sealed)
             except (SecretUnavailable, ValueError):
-                kept = None
-            if kept is None:
                 if not any(c in values for c in kind.guarded):
                     return Protected(kind, row)  # nothing guarded changes: keep the token
-                kept = {}
-            originals = {c: p for c, p in kept.items() if c not in values}
+        originals: dict[str, list[Any]] = {}
         for column in kind.guarded:
             if column not in row:
+                if column in kept:
+                    originals[column] = kept[column]  # an update that leaves it alone
+                continue
+            if column in kept and kept[column][0] == row[column]:
+                # The redacted form written back unchanged (a peer's copy of the row,
+                # a status change): the original stays sealed here.
+                originals[column] = kept[column]
                 continue
             shown = self._redacted(column, row[column], kind)
             if shown != row[column]:

@@ -166,7 +166,11 @@ def _write_row(
         return
     local_columns = {r[1] for r in conn.execute(f"PRAGMA table_info({tbl})")}
     values = {c: row[c] for c in row if c in local_columns and c not in LOCAL_COLUMNS}
-    _DOORS[tbl](conn, guard.protect(_KINDS[tbl], values))
+    # The originals this host sealed stay with it where the peer's copy still shows
+    # their redacted form (the guard compares column by column).
+    token = row_door.read(conn, tbl, row_id)
+    current = None if token is None else token.get("sealed")
+    _DOORS[tbl](conn, guard.protect(_KINDS[tbl], values, current_sealed=current))
 
 
 def defer(conn: sqlite3.Connection, event: dict[str, Any], reason: str, now: float) -> None:
