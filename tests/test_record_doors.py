@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,11 @@ def test_rows_written_under_older_rules_are_protected_at_the_next_open(data_dir:
         s = c.sessions.create()
         c.memory.store("licence", {"number": "ACME-778899"}, session_id=s.id)
         task = c.tasks.add(s.id, "renew ACME-778899")
+        checkpoint = c.checkpoints.create(s.id, label="before")
         assert c.store.scalar("SELECT sensitive FROM memory_entries") == 0
+        assert any(
+            b"778899" in bytes(r[0]) for r in c.store.rows("SELECT block FROM memory_fts_data")
+        )
     (data_dir / "config.toml").write_text('[secrets]\nvalue_pattern = "ACME-[0-9]{6}"\n')
     with MemoryCoordinator.open(Config.load(data_dir, env={}, redis_enabled=False)) as c:
         assert not reprotect.needed(c.rt)
@@ -89,6 +94,16 @@ def test_rows_written_under_older_rules_are_protected_at_the_next_open(data_dir:
         assert "ACME" not in json.dumps(c.store.rows("SELECT title FROM tasks"))
         assert c.tasks.get(task.id, reveal=True).title == "renew ACME-778899"
         assert c.memory.search("acme", session_id=s.id) == []
+        # The index keeps no deleted token, the checkpoint no clear copy.
+        blocks = [bytes(r[0]) for r in c.store.rows("SELECT block FROM memory_fts_data")]
+        assert not any(b"778899" in b for b in blocks)
+        blob = c.store.scalar("SELECT data FROM checkpoints WHERE id = ?", (checkpoint.id,))
+        assert b"778899" not in zlib.decompress(blob)
+        # And a restore of it brings the values back sealed, readable by their owner.
+        c.memory.store("licence", "gone", session_id=s.id)
+        c.checkpoints.restore(s.id, checkpoint.id)
+        assert c.memory.get("licence", session_id=s.id).value == {"number": "ACME-778899"}
+        assert c.store.scalar("SELECT sensitive FROM memory_entries WHERE key = 'licence'") == 1
 
 
 def test_a_key_that_is_a_credential_is_refused_and_nothing_is_written(

@@ -17,9 +17,9 @@ import redis
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import BadInput, ConfigError
+from claude_tui.core.secrets import redact_url
 from claude_tui.core.sync import clocks, registers
 from claude_tui.core.sync.conflicts import list_conflicts, resolve
-from claude_tui.core.sync.engine import redact_url
 from tests.redis_proc import RedisProcess
 
 

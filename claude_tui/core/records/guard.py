@@ -134,6 +134,12 @@ class Guard:
             except (SecretUnavailable, ValueError):
                 if not any(c in values for c in kind.guarded):
                     return Protected(kind, row)  # nothing guarded changes: keep the token
+                # Writing guarded columns would mean resealing originals we cannot
+                # open: refuse rather than lose them.
+                raise SecretUnavailable(
+                    f"this {kind.table} row holds sealed values and the encryption key "
+                    "cannot open them: restore the right key first; nothing was changed"
+                ) from None
         originals: dict[str, list[Any]] = {}
         for column in kind.guarded:
             if column not in row:

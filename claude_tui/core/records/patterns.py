@@ -10,7 +10,9 @@ from claude_tui.core.records import rows
 from claude_tui.core.records.guard import Guard, Kind, Protected
 
 KIND = Kind(
-    "neural_patterns", text=("input_pattern", "output_pattern", "context"), json=("metadata",)
+    "neural_patterns",
+    text=("pattern_type", "input_pattern", "output_pattern", "context"),
+    json=("metadata",),
 )
 COLUMNS = (
     "id", "session_id", "pattern_type", "context", "input_pattern", "output_pattern",

@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from claude_tui.core.errors import SecretUnavailable
+from claude_tui.core.models import cache_key
 from claude_tui.core.records import agents, checkpoints, patterns, rows, sessions, tasks
 from claude_tui.core.records import memory as memory_door
 from claude_tui.core.records import metrics as metric_door
@@ -55,17 +56,33 @@ def needed(rt: Runtime) -> bool:
 def reprotect(rt: Runtime, *, batch: int = 500) -> int:
     """Protect every row the rules now call sensitive; return how many changed.
 
+    Live rows, checkpoint snapshots, the sync queue and state, L2 and the
+    full-text index are all brought in line (deleted content is overwritten:
+    ``secure_delete`` while this runs, and the FTS index is merged afterwards).
     Leaves the fingerprint unset (and says so in the log) when a secret cannot
     be sealed because the key is missing: the next open tries again.
     """
     changed = 0
+    with rt.store.lock:
+        rt.store.conn.execute("PRAGMA secure_delete = ON")
     try:
-        changed += _memory(rt, batch)
+        touched: list[tuple[str, str]] = []  # (table, sync row key) of every row changed
+        changed += _memory(rt, batch, touched)
         for kind in _KINDS:
-            changed += _kind(rt, kind, batch)
+            changed += _kind(rt, kind, batch, touched)
+        changed += _checkpoints(rt)
+        if touched:
+            rt.write(partial(_forget_sync, touched=touched))
+            # Merge the index: deleted tokens linger in old segments until then.
+            rt.write(
+                lambda conn: conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+            )
     except SecretUnavailable as exc:
         log.warning("rows holding secrets in clear were not sealed: %s", exc.message)
         return changed
+    finally:
+        with rt.store.lock:
+            rt.store.conn.execute("PRAGMA secure_delete = OFF")
     mark = fingerprint(rt.secret_rules)
     rt.write(
         lambda conn: conn.execute(
@@ -78,29 +95,34 @@ def reprotect(rt: Runtime, *, batch: int = 500) -> int:
     return changed
 
 
-def _memory(rt: Runtime, batch: int) -> int:
+def _memory(rt: Runtime, batch: int, touched: list[tuple[str, str]]) -> int:
     done, last = 0, 0
     while True:
         found = rt.store.rows(
-            "SELECT id, key, namespace, value FROM memory_entries WHERE sensitive = 0 AND id > ? "
-            "ORDER BY id LIMIT ?",
+            "SELECT id, key, namespace, value, scope FROM memory_entries "
+            "WHERE sensitive = 0 AND id > ? ORDER BY id LIMIT ?",
             (last, batch),
         )
         if not found:
             return done
         last = found[-1][0]
         updates: list[tuple[memory_door.Sealed, int]] = []
-        for entry_id, key, namespace, value in found:
+        ckeys: list[str] = []
+        for entry_id, key, namespace, value, scope in found:
             if rt.guard.entry_sensitive(key, namespace, value):
                 stored, encrypted = rt.guard.seal(value)
                 updates.append((memory_door.Sealed(value, stored, True, encrypted), entry_id))
+                ckeys.append(cache_key(scope, namespace, key))
         if updates:
+            touched.extend(("memory_entries", ck) for ck in ckeys)
+            if rt.l2 is not None:
+                rt.l2.delete_keys(ckeys)  # the clear copy goes now, not when its TTL ends
             batch_done: int = rt.write(partial(memory_door.mark_sensitive, updates=updates))
             done += batch_done
             rt.l2_missed()  # L2 may hold the clear form: move every process to a new epoch
 
 
-def _kind(rt: Runtime, kind: Kind, batch: int) -> int:
+def _kind(rt: Runtime, kind: Kind, batch: int, touched: list[tuple[str, str]]) -> int:
     columns = ", ".join(kind.guarded)
     done = 0
     last: Any = -1 if kind.table == "metrics" else ""
@@ -121,7 +143,74 @@ def _kind(rt: Runtime, kind: Kind, batch: int) -> int:
         if updates:
             kind_done: int = rt.write(partial(_apply, updates=updates))
             done += kind_done
+            touched.extend((kind.table, str(row_id)) for row_id, _ in updates)
 
 
 def _apply(conn: sqlite3.Connection, updates: list[tuple[Any, Protected]]) -> int:
     return sum(rows.update(conn, protected, row_id) for row_id, protected in updates)
+
+
+def _forget_sync(conn: sqlite3.Connection, touched: list[tuple[str, str]]) -> None:
+    """Drop queued events and replicated states that still carry the clear text.
+
+    A memory entry that became a secret never travels again (capture skips
+    secrets); any other row's next capture queues its redacted form.
+    """
+    for table, rkey in touched:
+        conn.execute("DELETE FROM sync_outbox WHERE tbl = ? AND rkey = ?", (table, rkey))
+        conn.execute("DELETE FROM sync_state WHERE tbl = ? AND rkey = ?", (table, rkey))
+
+
+def _checkpoints(rt: Runtime) -> int:
+    """Re-protect the rows inside every checkpoint snapshot; return how many changed."""
+    from claude_tui.core.durability.checkpoints import decode_snapshot, encode_snapshot
+
+    done = 0
+    kinds = {k.table: k for k in _KINDS}
+    for (checkpoint_id,) in rt.store.rows("SELECT id FROM checkpoints ORDER BY rowid"):
+        blob = rt.store.scalar("SELECT data FROM checkpoints WHERE id = ?", (checkpoint_id,))
+        if blob is None:
+            continue
+        snapshot = decode_snapshot(bytes(blob))
+        touched = False
+        for table, part in snapshot["tables"].items():
+            if table in kinds and "sealed" not in part["columns"]:
+                # Taken before migration 8: give it the column its originals go in.
+                part["columns"].append("sealed")
+                for row in part["rows"]:
+                    row.append(None)
+            columns: list[str] = part["columns"]
+            for row in part["rows"]:
+                values = dict(zip(columns, row, strict=True))
+                if table == "memory_entries":
+                    if not values["sensitive"] and rt.guard.entry_sensitive(
+                        values["key"], values["namespace"], values["value"]
+                    ):
+                        stored, encrypted = rt.guard.seal(values["value"])
+                        values.update(value=stored, sensitive=1, encrypted=int(encrypted))
+                    else:
+                        continue
+                elif table in kinds and not values.get("sealed"):
+                    guarded = {c: values[c] for c in kinds[table].guarded if c in values}
+                    if not any(
+                        isinstance(v, str) and rt.guard.text_sensitive(v) for v in guarded.values()
+                    ):
+                        continue
+                    values.update(rt.guard.protect(kinds[table], guarded).values)
+                else:
+                    continue
+                row[:] = [values[c] for c in columns]
+                touched = True
+        saved = snapshot["session"]
+        if not saved.get("sealed"):
+            guarded = {c: saved[c] for c in sessions.KIND.guarded if c in saved}
+            if any(isinstance(v, str) and rt.guard.text_sensitive(v) for v in guarded.values()):
+                saved.update(rt.guard.protect(sessions.KIND, guarded).values)
+                touched = True
+        if touched:
+            new = encode_snapshot(snapshot)
+            rt.write(
+                partial(checkpoints.replace_data, checkpoint_id=checkpoint_id, old=blob, new=new)
+            )
+            done += 1
+    return done

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from claude_tui.core.records import memory, rows
 from claude_tui.core.records.guard import Guard, Kind, Protected
 
-KIND = Kind("sessions", text=("name",), json=("metadata",))
+KIND = Kind("sessions", text=("name", "user_id"), json=("metadata",))
 COLUMNS = ("id", "name", "user_id", "status", "created_at", "updated_at", "metadata")
 SELECT = ", ".join((*COLUMNS, "sealed"))
 

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from claude_tui.core.secrets import redact_url
 from claude_tui.core.sync import clocks
 from claude_tui.core.sync.apply import apply_event, decode, defer, retry_deferred
 from claude_tui.core.sync.capture import (
@@ -486,17 +487,3 @@ class SyncEngine:
             "stream": stream,
             "last_resync": json.loads(resync) if resync else None,
         }
-
-
-def redact_url(url: str) -> str:
-    """A Redis URL with its password masked (for status output and logs)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
