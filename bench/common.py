@@ -103,3 +103,36 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def spawn_times(
+    argv: Sequence[str],
+    env: dict[str, str] | None = None,
+    n: int = 30,
+    *,
+    warmup: int = 3,
+    cwd: Path | str | None = None,
+    timeout: float = 60.0,
+) -> list[int]:
+    """Wall nanoseconds of ``n`` runs of ``argv``, each from spawn to exit (``subprocess.run``).
+
+    ``warmup`` runs come first and are not counted (page cache, bytecode). Output is
+    discarded; a run that exits non-zero stops the benchmark with its stderr, since a
+    fast failure is no measurement. ``env`` replaces the environment (None: inherit).
+    """
+    samples: list[int] = []
+    for i in range(warmup + n):
+        start = time.perf_counter_ns()
+        done = subprocess.run(
+            list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout, check=False,
+        )  # fmt: skip
+        elapsed = time.perf_counter_ns() - start
+        if done.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(argv)} exited {done.returncode}: "
+                f"{done.stderr.decode(errors='replace').strip()[-500:]}"
+            )
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 
 
 def new_id(prefix: str) -> str:
-    """A short random id such as ``ses_3f9a0c2b71d4`` (48 random bits)."""
-    return f"{prefix}_{secrets.token_hex(6)}"
+    """A short random id such as ``ses_3f9a0c2b71d4`` (48 random bits).
+
+    ``os.urandom`` is what ``secrets.token_hex`` reads; importing ``secrets`` (hmac,
+    hashlib, random) would cost a one-shot command a few milliseconds.
+    """
+    return f"{prefix}_{os.urandom(6).hex()}"
 
 
 def next_version(now: float, previous: int | None) -> int:

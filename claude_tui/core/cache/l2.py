@@ -111,18 +111,21 @@ class RedisTier:
         retry_seconds: float = 1.0,
         client_factory: Callable[..., Any] | None = None,
     ) -> None:
-        import redis  # deferred: only processes that use L2 pay for the import
+        from claude_tui.core.cache import resp
 
-        self._redis = redis
-        factory = client_factory or redis.Redis.from_url
         self.url = url
-        self.client = factory(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry_on_timeout=False,
-            health_check_interval=0,
-        )
+        self._timeout = timeout
+        # Errors that mean "Redis is not answering": the tier marks itself down on them.
+        self._errors: tuple[type[Exception], ...] = (resp.RespError, OSError)
+        # The small RESP client where it serves the URL: importing redis-py costs more
+        # than a whole one-shot command. redis-py for the rest (TLS, URL options), and
+        # for pub/sub (see subscribe).
+        native = resp.connect(url, timeout=timeout) if client_factory is None else None
+        self._pubsub_client: Any = None
+        if native is not None:
+            self.client: Any = native
+        else:
+            self.client = self._redis_py(client_factory)
         self._cas = self.client.register_script(_CAS_SET)
         # Hash tag keeps one database's keys in one Redis Cluster slot.
         self.base = f"ctui:{{{db_id}}}"
@@ -132,6 +135,19 @@ class RedisTier:
         self._lock = threading.Lock()
         self.last_error: str | None = None
         self.ever_up = False
+
+    def _redis_py(self, factory: Callable[..., Any] | None = None) -> Any:
+        """A redis-py client for the URL (imported here: only processes needing it pay)."""
+        import redis
+
+        self._errors = (*self._errors, redis.RedisError)
+        return (factory or redis.Redis.from_url)(
+            self.url,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+            retry_on_timeout=False,
+            health_check_interval=0,
+        )
 
     # -- health ---------------------------------------------------------
     @property
@@ -152,7 +168,7 @@ class RedisTier:
             return False, None
         try:
             result = fn()
-        except (self._redis.RedisError, OSError) as exc:
+        except self._errors as exc:
             self._failed(exc)
             return False, None
         if self.last_error is not None:
@@ -213,9 +229,14 @@ class RedisTier:
         if not self.available:
             return None
         try:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            client = self.client
+            if not hasattr(client, "pubsub"):  # the small client: pub/sub is redis-py's
+                if self._pubsub_client is None:
+                    self._pubsub_client = self._redis_py()
+                client = self._pubsub_client
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(self.channel)
-        except (self._redis.RedisError, OSError) as exc:
+        except self._errors as exc:
             self._failed(exc)
             return None
         return pubsub
@@ -253,7 +274,9 @@ class RedisTier:
 
     def close(self) -> None:
         """Release the connection pool."""
-        try:
-            self.client.close()
-        except Exception:  # closing must never raise into shutdown paths
-            log.debug("error closing Redis client", exc_info=True)
+        for client in (self.client, self._pubsub_client):
+            try:
+                if client is not None:
+                    client.close()
+            except Exception:  # closing must never raise into shutdown paths
+                log.debug("error closing Redis client", exc_info=True)

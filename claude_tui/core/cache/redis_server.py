@@ -8,12 +8,7 @@ same data dir: the first one starts it (under a file lock), the rest connect.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +35,9 @@ def socket_path_for(data_dir: Path) -> Path:
     preferred = data_dir / "redis" / "redis.sock"
     if len(str(preferred)) <= _MAX_SOCKET_PATH:
         return preferred
+    import hashlib
+    import tempfile
+
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
     base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
     return base / f"claude-tui-{os.getuid()}-{digest}.sock"
@@ -50,22 +48,29 @@ def find_redis_binary() -> str | None:
     explicit = os.environ.get("CLAUDE_TUI_REDIS_SERVER")
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
+    import shutil
+
     return shutil.which("redis-server")
 
 
 def _ping(socket_path: Path, timeout: float = 0.5) -> bool:
-    import socket
+    import _socket  # the C module: importing ``socket`` builds its enums (3-4 ms)
 
     if not socket_path.exists():
         return False
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(socket_path))
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     except OSError:
         return False
+    try:
+        sock.settimeout(timeout)
+        sock.connect(str(socket_path))
+        sock.sendall(b"PING\r\n")
+        return bool(sock.recv(16).startswith(b"+PONG"))
+    except OSError:
+        return False
+    finally:
+        sock.close()
 
 
 def resolve(config: Config, *, start: bool = True) -> RedisEndpoint:
@@ -87,6 +92,8 @@ def resolve(config: Config, *, start: bool = True) -> RedisEndpoint:
         return RedisEndpoint(
             None, reason="no redis-server on PATH and CLAUDE_TUI_REDIS_URL is not set"
         )
+    import subprocess  # here: a process that finds the server running never needs it
+
     try:
         started = _start_private(binary, config.data_dir / "redis", sock)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -97,6 +104,9 @@ def resolve(config: Config, *, start: bool = True) -> RedisEndpoint:
 
 
 def _start_private(binary: str, run_dir: Path, sock: Path) -> bool:
+    import fcntl
+    import subprocess
+
     private_dir(run_dir)
     tighten_tree(run_dir)  # a log or pidfile an older version left 0644
     lock = open_private(run_dir / "start.lock")

@@ -1,17 +1,30 @@
 """Is the database file damaged? A cheap check for every start and a full one for doctor.
 
-``quick_check`` is meant to run each time a process opens the data dir: it
-compares the file's size with SQLite's page count, reads ``sqlite_master`` and runs
-``PRAGMA quick_check`` only on files small enough for it to take milliseconds.
-``full_check`` always runs ``PRAGMA quick_check`` (every page, no index
+``quick_check`` compares the file's size with SQLite's page count, reads
+``sqlite_master`` and runs ``PRAGMA quick_check`` on files up to 64 MB (about 4 ms
+per MB). ``full_check`` always runs ``PRAGMA quick_check`` (every page, no index
 cross-check); it is what ``claude-tui doctor`` reports.
+
+Each open runs :func:`open_check`: the header, size and ``sqlite_master`` checks
+always, and ``PRAGMA quick_check`` only when the file is not exactly as its *stamp*
+(``<db>.checked``) says it was last known intact. The stamp holds the file's device,
+inode, size, mtime and ctime (nanoseconds) and when the quick_check it descends from
+ran. It is written right after a quick_check passed with the file unchanged during it,
+and when this program's own checkpoint (in a commit, or at the close) changed a file
+known intact just before (:class:`KnownIntact`). Any other write to the file (a copy
+over it, a stray program, a crash mid-checkpoint, a restore) changes its times or its
+inode, so the next open checks every page again. Damage no write makes (a failing
+disk) is found by the first open once the stamp is an hour old, by ``doctor``, and by
+SQLite itself when it reads a damaged page. Losing the stamp only costs a quick_check.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +42,9 @@ class IntegrityReport:
 
     path: str
     ok: bool
-    level: str  # "missing", "header", "quick" or "full": the deepest check that ran
+    # "missing", "header", "quick" or "full": the deepest check that ran; "unchanged":
+    # header checks, and the file is exactly as the stamp of an earlier check says
+    level: str
     problem: str | None = None
     seconds: float = 0.0
 
@@ -161,3 +176,227 @@ def require_intact(path: Path | str, conn: sqlite3.Connection | None = None) -> 
     found = quick_check(path, conn)
     if not found.ok:
         raise corrupt_error(path, found.problem or "unknown damage")
+
+
+# -- the stamp: skipping quick_check on a file known intact -------------------------
+
+STAMP_SUFFIX = ".checked"
+# A stamp is trusted this long after the quick_check it descends from: then one open
+# checks every page again (damage no write made, such as a failing disk, is found).
+STAMP_MAX_AGE_SECONDS = 3_600.0
+FileState = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A file state known intact, and when the quick_check it descends from ran."""
+
+    state: FileState
+    checked_ns: int
+
+    def fresh(self) -> bool:
+        """Whether the quick_check behind it is recent enough to go on trusting."""
+        return 0 <= time.time_ns() - self.checked_ns < STAMP_MAX_AGE_SECONDS * 1e9
+
+
+def _timestamp_grain_ns() -> int:
+    """How far apart two writes may be and still get the same mtime (a clock tick).
+
+    Kernels with multigrain timestamps give a write after a ``stat`` a finer one, but
+    older ones stamp files with the coarse clock (1-10 ms).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            return max(1, int(time.clock_getres(5) * 1e9))  # CLOCK_REALTIME_COARSE
+        except OSError:
+            pass
+    return 10_000_000
+
+
+_fine: dict[str, bool] = {}
+
+
+def _fine_timestamps(directory: Path) -> bool:
+    """Whether a write right after a ``stat`` gets a newer mtime on this file system.
+
+    Multigrain timestamps (Linux 6.13+ on ext4, xfs, btrfs, tmpfs) guarantee it; older
+    kernels stamp with the coarse clock. Probed once per process: writes to a scratch
+    file with an ``fstat`` between them (a coarse clock that ticked between two of
+    them moves by a whole tick, so a smaller step means fine timestamps).
+    """
+    key = str(directory)
+    found = _fine.get(key)
+    if found is None:
+        from claude_tui.core.durability.files import open_private
+
+        probe = directory / f".tmp-timestamps.{os.getpid()}"
+        found = False
+        try:
+            fd = open_private(probe, os.O_WRONLY | os.O_TRUNC)
+            try:
+                # The first write may get a coarse time even where the fine ones are
+                # given (nothing had asked for the file's times yet): compare the next two.
+                os.write(fd, b"1")
+                os.fstat(fd)
+                os.write(fd, b"2")
+                first = os.fstat(fd).st_mtime_ns
+                os.write(fd, b"3")
+                step = os.fstat(fd).st_mtime_ns - first
+                found = 0 < step < _timestamp_grain_ns() // 2
+            finally:
+                os.close(fd)
+                probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+        _fine[key] = found
+    return found
+
+
+def file_state(path: Path | str) -> FileState | None:
+    """The file's identity and times by ``stat`` (never opened: see ``_size_problem``)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def stamp_path(path: Path | str) -> Path:
+    """Where the stamp of ``path`` lives (beside it)."""
+    return Path(f"{path}{STAMP_SUFFIX}")
+
+
+def read_stamp(path: Path | str) -> Stamp | None:
+    """The stamp of ``path`` (None: no stamp, or one this version cannot read)."""
+    try:
+        parts = stamp_path(path).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(parts) != 7 or parts[0] != "v1" or not all(p.isdigit() for p in parts[1:]):
+        return None
+    dev, ino, size, mtime, ctime, checked = (int(p) for p in parts[1:])
+    return Stamp((dev, ino, size, mtime, ctime), checked)
+
+
+def write_stamp(path: Path | str, stamp: Stamp) -> None:
+    """Record ``stamp`` (temp file and rename, mode 0600). Never raises.
+
+    No fsync: a stamp lost in a crash only costs a quick_check.
+    """
+    from claude_tui.core.durability.files import open_private
+
+    target = stamp_path(path)
+    tmp = target.with_name(f".tmp-{target.name}.{os.getpid()}")
+    fields = (*stamp.state, stamp.checked_ns)
+    try:
+        fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, ("v1 " + " ".join(str(v) for v in fields) + "\n").encode("ascii"))
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def open_check(
+    path: Path | str, conn: sqlite3.Connection, *, max_bytes: int = QUICK_CHECK_MAX_BYTES
+) -> tuple[IntegrityReport, KnownIntact]:
+    """The check of every open: :func:`quick_check`, without ``PRAGMA quick_check`` when
+    the file is exactly as its (fresh) stamp says.
+
+    Returns the report and what is now known intact (see :class:`KnownIntact`: nothing
+    after a failed check, or for a file too big for quick_check). A quick_check that
+    passes while the file did not change is stamped.
+
+    Raises:
+        sqlite3.OperationalError: the file is busy or locked (not damage).
+    """
+    path = Path(path)
+    before = file_state(path)
+    stamp = read_stamp(path)
+    stamped = (
+        before is not None and before[2] > 0 and stamp is not None
+        and stamp.state == before and stamp.fresh()
+    )  # fmt: skip
+    found = _check(path, conn, deep=False, max_bytes=-1 if stamped else max_bytes)
+    if not found.ok or before is None:
+        return found, KnownIntact(path, None, stamp)
+    if stamped:
+        assert stamp is not None
+        return replace(found, level="unchanged"), KnownIntact(path, stamp, stamp)
+    if before[2] == 0:  # empty: nothing to damage yet
+        return found, KnownIntact(path, Stamp(before, time.time_ns()), stamp)
+    if found.level == "quick" and file_state(path) == before:
+        known = KnownIntact(path, Stamp(before, time.time_ns()), stamp)
+        known.save(wait=False)
+        return found, known
+    return found, KnownIntact(path, None, stamp)
+
+
+class KnownIntact:
+    """The state of one open database file known intact, following this process's writes.
+
+    A write transaction, or the close, may checkpoint: SQLite copies pages it wrote
+    and checksummed in the WAL into the file, changing its mtime. Wrap each in
+    :meth:`before` / :meth:`after`: a change from a known state is this program's own
+    and stays known (and stamped, for the next process's open); a change seen
+    anywhere else (between operations, and not stamped by the process that made it)
+    makes the state unknown, and the next open checks the file.
+    """
+
+    def __init__(self, path: Path, known: Stamp | None, stamp: Stamp | None) -> None:
+        self.path = path
+        self.known = known
+        self._stamp = stamp  # the stamp on disk, as last read or written
+
+    def before(self) -> FileState | None:
+        """The file's state now, if anything is known (call before an operation)."""
+        return file_state(self.path) if self.known is not None else None
+
+    def after(self, before: FileState | None, *, closing: bool = False) -> None:
+        """The operation that began at ``before`` is over: follow what it wrote.
+
+        ``closing``: the last call; it waits out the timestamp grain (so that any
+        later write changes the mtime), stamps, and forgets the state.
+        """
+        known = self.known
+        if known is None or before is None:
+            return
+        if before != known.state:
+            stamp = read_stamp(self.path)
+            if before[:2] == known.state[:2] and stamp is not None and stamp.state == before:
+                known = self._stamp = stamp  # another process followed its own change
+            else:
+                self.known = None  # changed unseen (or replaced): the next open checks
+                return
+        now = file_state(self.path)
+        if now is None or now[:2] != before[:2]:
+            self.known = None
+            return
+        self.known = Stamp(now, known.checked_ns)
+        if self.known != self._stamp:
+            self.save(wait=closing)
+        if closing:
+            self.known = None
+
+    def save(self, *, wait: bool) -> None:
+        """Stamp the known state, unless a write now could still get its mtime.
+
+        ``wait``: then wait until none can, and stamp if the file did not change.
+        """
+        known = self.known
+        if known is None:
+            return
+        pause = max(known.state[3], known.state[4]) + _timestamp_grain_ns() - time.time_ns()
+        if pause > 0 and not _fine_timestamps(self.path.parent):
+            if not wait:
+                return  # stamped by a later write or the close
+            time.sleep(pause / 1e9 + 0.0002)
+            if file_state(self.path) != known.state:
+                return
+        write_stamp(self.path, known)
+        self._stamp = known

@@ -26,8 +26,6 @@ class Store:
     """Owns the connection. Every public method is safe to call from any thread."""
 
     def __init__(self, config: Config) -> None:
-        import sqlite_utils  # deferred: a noticeable import, only needed once opened
-
         from claude_tui.core.durability import integrity
 
         self.path: Path = config.db_path
@@ -49,11 +47,16 @@ class Store:
         self._inode = os.stat(self.path).st_ino
         self.lock = threading.RLock()
         self._busy_timeout_ms = int(config.busy_timeout_ms)
+        # How long a write keeps retrying a busy database (a hook gives up sooner and spools).
+        self.write_patience = float(config.write_patience_seconds)
         self._scan_conn: sqlite3.Connection | None = None
         self._scan_lock = threading.Lock()
         self._synchronous = config.synchronous.upper()
         try:
-            integrity.require_intact(self.path, self.conn)
+            # Header and size always; PRAGMA quick_check unless the file is as last checked.
+            found, self._known = integrity.open_check(self.path, self.conn)
+            if not found.ok:
+                raise integrity.corrupt_error(self.path, found.problem or "unknown damage")
             self.applied_migrations = migrate(self.conn, self.path)
             meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
@@ -69,10 +72,25 @@ class Store:
         except BaseException:
             self.conn.close()
             raise
-        self.db = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+        self._db: Any = None
         self.db_id: str = meta["db_id"]
         self.node_id: str = meta["node_id"]
         self._data_version = self._read_data_version()
+
+    @property
+    def db(self) -> Any:
+        """A ``sqlite_utils.Database`` over the connection, made on first use.
+
+        Nothing on the open path needs it, and importing sqlite_utils (it pulls in
+        numpy) costs more than the whole start-up of a one-shot command.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(
+                self.conn, recursive_triggers=False, execute_plugins=False
+            )
+        return self._db
 
     # -- reads ----------------------------------------------------------
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -119,7 +137,7 @@ class Store:
         self,
         body: Callable[[sqlite3.Connection], T],
         *,
-        patience: float = txn.RETRY_DEADLINE_SECONDS,
+        patience: float | None = None,
         wait: bool = True,
     ) -> T:
         """Run ``body`` in one short write transaction (retried while the file is busy).
@@ -138,9 +156,11 @@ class Store:
             return body(conn)
 
         with self.lock:
+            before = self._known.before()  # a commit may checkpoint: follow what it wrote
             try:
                 if wait:
-                    return txn.write(self.conn, guarded, patience=patience)
+                    waited = self.write_patience if patience is None else patience
+                    return txn.write(self.conn, guarded, patience=waited)
                 self.conn.execute("PRAGMA busy_timeout = 0")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
                 try:
@@ -151,6 +171,8 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 self._raise_if_corrupt(exc)
                 raise
+            finally:
+                self._known.after(before)
 
     def _check_not_replaced(self) -> None:
         """Raise StoreReplaced when the path no longer names the file we opened."""
@@ -235,11 +257,13 @@ class Store:
         return self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
 
     def close(self) -> None:
-        """Close the connections (idempotent)."""
+        """Close the connections (idempotent); re-stamp what the closing checkpoint wrote."""
         with self.lock, self._scan_lock:
+            before = self._known.before()  # the last close checkpoints
             for conn in (self.conn, self._scan_conn):
                 try:
                     if conn is not None:
                         conn.close()
                 except sqlite3.Error:
                     pass
+            self._known.after(before, closing=True)

@@ -65,9 +65,14 @@ def migrate(conn: sqlite3.Connection, path: Path, *, target: int = LATEST_VERSIO
     except sqlite3.DatabaseError as exc:
         raise StoreUnusable(f"{path} cannot be used as a database: {exc}") from None
     applied: list[int] = []
+    # Up to date is the common case: a read, no write lock (a hook must not wait
+    # for another process's write just to find nothing to migrate).
+    current = schema_version(conn)
     for migration in MIGRATIONS:
         if migration.number > target:
             break
+        if migration.number <= current:
+            continue
 
         def step(c: sqlite3.Connection, m: Migration = migration) -> bool:
             if schema_version(c) >= m.number:

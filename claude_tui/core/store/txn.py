@@ -8,7 +8,6 @@ covers the rare ``SQLITE_BUSY`` the busy handler gives up on.
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -17,6 +16,12 @@ from typing import TypeVar
 T = TypeVar("T")
 
 RETRY_DEADLINE_SECONDS = 60.0
+
+
+def _jitter() -> float:
+    import random  # imported by the retries only: an uncontended write never needs it
+
+    return random.random()
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -43,7 +48,7 @@ def write(
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if _is_busy(exc) and time.monotonic() < deadline:
-                time.sleep(delay * (1 + random.random()))
+                time.sleep(delay * (1 + _jitter()))
                 delay = min(delay * 2, 0.25)
                 continue
             raise
@@ -54,7 +59,7 @@ def write(
         except sqlite3.OperationalError as exc:
             _rollback(conn)
             if _is_busy(exc) and time.monotonic() < deadline:
-                time.sleep(delay * (1 + random.random()))
+                time.sleep(delay * (1 + _jitter()))
                 delay = min(delay * 2, 0.25)
                 continue
             raise
