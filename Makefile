@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The real Claude Code CLI, for the end-to-end tests (pinned: npm would pick an older
+# release on Node 20 because of its engines field).
+CLAUDE_CODE_VERSION := 2.1.332
+CLAUDE_CODE_DIR := .cache/claude-code
+CLAUDE_CODE_STAMP := $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
 
-.PHONY: install run test check format bench clean
+.PHONY: install claude-code run test check format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -15,10 +20,21 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+$(CLAUDE_CODE_STAMP):
+	@command -v npm >/dev/null 2>&1 \
+		|| { echo "the tests run the real Claude Code CLI, installed with npm: install Node.js and npm"; exit 1; }
+	npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --loglevel=error \
+		@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	@test -x $(CLAUDE_CODE_DIR)/node_modules/.bin/claude \
+		|| { echo "npm installed no $(CLAUDE_CODE_DIR)/node_modules/.bin/claude"; exit 1; }
+	@touch $@
+
+claude-code: $(CLAUDE_CODE_STAMP) ## the real Claude Code CLI for the tests, in .cache/claude-code
+
 run: $(STAMP) ## set up and start the app (ARGS="--data-dir DIR" to pass flags)
 	$(BIN)/claude-tui $(ARGS)
 
-test: $(STAMP) ## set up and run the test suite
+test: $(STAMP) $(CLAUDE_CODE_STAMP) ## set up and run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(STAMP) ## formatting, lint and types
@@ -38,6 +54,7 @@ bench: $(STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_import
 	$(BIN)/python -m bench.bench_backups
 	$(BIN)/python -m bench.bench_sync
+	$(BIN)/python -m bench.bench_startup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

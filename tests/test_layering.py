@@ -81,6 +81,7 @@ DOORS = {
     "checkpoints": "checkpoints.py",
     "import_sessions": "imports.py",
     "import_files": "imports.py",
+    "injections": "injections.py",
 }
 _VERB = r"(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
 

@@ -389,7 +389,6 @@ def test_unknown_identity_exits_2_with_one_line_before_the_protocol(world: World
         (["--session", "ses_nope"], "unknown session 'ses_nope'"),
         (["--agent", "agt_nope"], "unknown agent 'agt_nope'"),
         (["--session", world.a, "--agent", other_session_agent], "does not belong"),
-        ([], "mcp needs a session"),
         (["--session", world.a, "--create-session", "x"], "not both"),
     ]
     for args, expected in cases:

@@ -10,7 +10,7 @@ from typing import Any
 
 from claude_tui.cli import output as out
 from claude_tui.core.coordinator import MemoryCoordinator
-from claude_tui.core.errors import NotFound
+from claude_tui.core.errors import BadInput, NotFound
 from claude_tui.core.models import MemoryEntry
 from claude_tui.core.validation import parse_json
 
@@ -215,9 +215,14 @@ def memory_get(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     return 0
 
 
+SECRET_MASK = "<secret: read it with memory get>"
+
+
 def _entries(entries: list[MemoryEntry], as_json: bool) -> None:
     if as_json:
-        out.emit_json([e.to_dict() for e in entries])
+        # A listing shows secrets masked, as the table does: `memory get` opens one.
+        out.emit_json([{**e.to_dict(), "value": SECRET_MASK} if e.sensitive else e.to_dict()
+                       for e in entries])  # fmt: skip
         return
     now = time.time()
     out.table(
@@ -271,11 +276,17 @@ def worker(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     from claude_tui.cli.backup_commands import backup_status
+    from claude_tui.cli.install_commands import claude_code_report
     from claude_tui.core.durability.integrity import full_check
 
     report = c.doctor()
     report["integrity"] = full_check(c.store.path).to_dict()
     report["backups"] = backup_status(c.config)
+    report["claude_code"] = claude_code_report(c.config)
+    from claude_tui.hooks.status import summary as hook_summary
+
+    report["hooks"] = hook_summary(c.config.data_dir)
+    report["hooks"]["spool_waiting"] = _spool_waiting(c.config)
     if a.json:
         out.emit_json(report)
         return 0
@@ -301,9 +312,80 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             ("sync", _sync_line(report["sync"])),
             ("integrity", _integrity_line(report["integrity"])),
             ("backups", report["backups"]["line"]),
+            ("Claude Code", report["claude_code"]["line"]),
+            ("hooks", _hooks_line(report["hooks"])),
         ]
     )
     return 0
+
+
+def recall_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    from claude_tui.hooks.handlers import injections_of
+
+    c.sessions.get(a.session)  # an unknown session is an error
+    shown = injections_of(c, a.session)
+    if a.json:
+        out.emit_json(shown)
+        return 0
+    if not shown:
+        print(f"nothing was injected into {a.session}")
+        return 0
+    for injection in shown:
+        print(f"{out.when(injection['at'])}  {injection['hook']}  {injection['chars']} characters "
+              f"({injection['mode']} search)")  # fmt: skip
+        for item in injection["items"]:
+            origin = item.get("session") or "the swarm"
+            print(f"  {item['kind']:<8} {item['ref']}  score {item['score']:.2f}  from {origin}: "
+                  f"{item['why']}")  # fmt: skip
+    return 0
+
+
+def recall_switch(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    import os
+
+    from claude_tui.hooks.handlers import recall_allowed, set_recall
+    from claude_tui.hooks.project import project_of
+
+    folder = a.project or os.getcwd()
+    if not os.path.isdir(folder):
+        raise BadInput(f"--project {folder}: not a directory")
+    project = project_of(folder)
+    if a.action in ("on", "off"):
+        set_recall(c, project, on=a.action == "on")
+    state = "on" if recall_allowed(c, project) else "off"
+    why = "" if c.config.recall_enabled else " ([recall] enabled = false in config.toml)"
+    print(f"recall is {state} for {project}{why}")
+    return 0
+
+
+def _spool_waiting(config: Any) -> bool:
+    from claude_tui.hooks.spool import pending
+
+    return pending(config)
+
+
+def _hooks_line(r: dict[str, Any]) -> str:
+    """When each hook last fired, and how many captures failed."""
+    events = r["events"]
+    if not events:
+        return "never fired (claude-tui install claude-code)"
+    now = time.time()
+    fired = ", ".join(
+        f"{name} {out.ago(now - float(v.get('last_fired', now)))}"
+        for name, v in sorted(events.items())
+    )
+    failed = r["failed"]
+    worst = max(
+        (v for v in events.values() if v.get("last_failed")),
+        key=lambda v: float(v["last_failed"]),
+        default=None,
+    )
+    line = f"last fired: {fired}; {failed} failed"
+    if worst is not None:
+        line += f" (last: {worst.get('last_error')})"
+    if r.get("spool_waiting"):
+        line += "; captures waiting in the spool (applied by the next hook)"
+    return line
 
 
 def _sync_line(r: dict[str, Any]) -> str:
@@ -444,6 +526,10 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("patterns", "list"): patterns_list,
     ("patterns", "reindex"): patterns_reindex,
     ("doctor", None): doctor,
+    ("recall", "show"): recall_show,
+    ("recall", "off"): recall_switch,
+    ("recall", "on"): recall_switch,
+    ("recall", "status"): recall_switch,
     ("worker", None): worker,
 }
 

@@ -10,12 +10,24 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from claude_tui.core.errors import ClaudeTUIError
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``claude-tui``; return the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    from claude_tui.hooks.command import parse_argv
+
+    hook = parse_argv(args)
+    if hook is not None:  # Claude Code waits on every hook: the short path, failing open
+        from claude_tui.hooks.command import run as run_hook
+
+        return run_hook(*hook)
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("CLAUDE_TUI_DEBUG") else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
@@ -25,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     install_log_redaction()  # built-in formats now; the configured rules once config is read
     try:
-        return _run(list(sys.argv[1:] if argv is None else argv))
+        return _run(args)
     except ClaudeTUIError as exc:
         sys.stderr.write(f"claude-tui: {exc.message}\n")
         return exc.exit_code
@@ -66,6 +78,10 @@ def _run(argv: list[str]) -> int:
 
         print("stopped" if stop_private(config) else "not running")
         return 0
+    if args.command in ("install", "uninstall"):
+        from claude_tui.cli.install_commands import run_without_store as run_install
+
+        return run_install(config, args)  # Claude Code's settings files only: no store
     if args.command == "mcp":
         from claude_tui.mcp.command import run as run_mcp  # the only path that imports mcp
 
@@ -87,6 +103,13 @@ def _run(argv: list[str]) -> int:
     from claude_tui.core.coordinator import MemoryCoordinator
 
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
+    if not _stays_running(args):
+        # A one-shot command checks for other processes' commits on every read (one
+        # PRAGMA, microseconds) rather than start, subscribe and join a watcher
+        # thread, which costs more than the command (strict is never less coherent).
+        from dataclasses import replace
+
+        config = replace(config, strict_coherence=True)
     with MemoryCoordinator.open(config) as coordinator:
         try:
             return handler(coordinator, args)
@@ -94,3 +117,10 @@ def _run(argv: list[str]) -> int:
             if coordinator.sync is not None:
                 for notice in coordinator.sync.take_notices():  # e.g. a full resync: say so
                     sys.stderr.write(f"claude-tui: {notice}\n")
+
+
+def _stays_running(args: argparse.Namespace) -> bool:
+    """Whether the command keeps running (and may want the watcher thread)."""
+    if args.command == "worker":
+        return not args.once
+    return args.command == "import" and bool(getattr(args, "watch", False))

@@ -48,3 +48,12 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
             value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         )
         sys.stdout.write(f"{name.ljust(width)}  {shown}\n")
+
+
+def ago(seconds: float) -> str:
+    """A duration in the past as a short phrase ("42 s ago", "3 h ago")."""
+    seconds = max(0.0, seconds)
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"

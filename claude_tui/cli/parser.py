@@ -54,8 +54,23 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _translate_once() -> None:
+    """Make argparse look each of its messages up in gettext once, not once per parser.
+
+    gettext searches the locale directories again on every call that finds no
+    catalog: with ~50 subparsers that is ~180 searches (about 20 ms, the largest cost
+    of building the parser). The answers cannot change within a process.
+    """
+    import functools
+    import gettext
+
+    if getattr(argparse._, "__wrapped__", None) is not gettext.gettext:  # type: ignore[attr-defined]
+        argparse._ = functools.lru_cache(maxsize=None)(gettext.gettext)  # type: ignore[attr-defined]
+
+
 def build_parser() -> Parser:
     """The full ``claude-tui`` parser."""
+    _translate_once()
     root = Parser(
         prog="claude-tui",
         description="Inspect and steer what your coding agents remember. "
@@ -251,6 +266,18 @@ def build_parser() -> Parser:
     p = cmds.add_parser("doctor", help="versions, data dir, schema and which tiers are up")
     p.add_argument("--json", action="store_true")
 
+    recall = cmds.add_parser(
+        "recall", help="what the Claude Code hooks inject, and turning it off per project"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = recall.add_parser("show", help="what was injected into a session's context, and why")
+    p.add_argument("session", help="a claude-tui session id (cc_<Claude Code session id>)")
+    p.add_argument("--json", action="store_true")
+    for verb, text in (("off", "stop injecting for a project"), ("on", "inject again")):
+        p = recall.add_parser(verb, help=text)
+        p.add_argument("--project", metavar="DIR", help="the project (default: the current dir)")
+    p = recall.add_parser("status", help="whether recall is on for a project")
+    p.add_argument("--project", metavar="DIR", help="the project (default: the current dir)")
+
     p = cmds.add_parser(
         "mcp", help="serve the memory layer to agents over MCP (stdio), bound to one session"
     )
@@ -271,4 +298,7 @@ def build_parser() -> Parser:
     from claude_tui.cli.sync_commands import add_parsers as add_sync_parsers
 
     add_sync_parsers(cmds, Parser)
+    from claude_tui.cli.install_commands import add_parsers as add_install_parsers
+
+    add_install_parsers(cmds, Parser)
     return root

@@ -8,7 +8,6 @@ Loading a config never creates files or opens connections.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -47,6 +46,7 @@ class Config:
     redis_retry_seconds: float = 1.0
     max_value_bytes: int = 1024 * 1024
     busy_timeout_ms: int = 5_000
+    write_patience_seconds: float = 60.0
     synchronous: str = "FULL"
     strict_coherence: bool = True
     embedder: str = "minilm-int8"
@@ -83,6 +83,11 @@ class Config:
     # "memory", "memory:<namespace>", "agents", "tasks", "patterns", "sessions"
     # -> "immediate" | "batched" | "lazy" (see core/sync/levels.py for defaults).
     sync_levels: dict[str, str] = field(default_factory=dict)
+    # Claude Code hooks: what earlier sessions of a project left, injected into
+    # the next one's context (never secrets, never another project's memory).
+    recall_enabled: bool = True
+    recall_budget_tokens: int = 2_000
+    recall_min_score: float = 0.5
 
     @property
     def backups_path(self) -> Path:
@@ -165,6 +170,8 @@ class Config:
             raise ConfigError("max_value_bytes must be a positive number of bytes")
         if self.busy_timeout_ms < 0:
             raise ConfigError("busy_timeout_ms must not be negative")
+        if not 0 <= self.write_patience_seconds <= 3600:
+            raise ConfigError("write_patience_seconds must be between 0 and 3600")
         if self.synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("synchronous must be one of OFF, NORMAL, FULL, EXTRA")
         known = ("minilm-int8", "chroma-default")
@@ -198,6 +205,15 @@ class Config:
             raise ConfigError(
                 f"sync url must start with redis://, rediss:// or unix://, not {self.sync_url!r}"
             )
+        if not isinstance(self.recall_enabled, bool):
+            raise ConfigError("recall enabled must be true or false")
+        budget = self.recall_budget_tokens
+        if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= 2_250:
+            # 2,250 tokens ≈ 9,000 characters: under Claude Code's 10,000 for hook context.
+            raise ConfigError(f"recall budget_tokens must be 1 to 2250, not {budget!r}")
+        score = self.recall_min_score
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+            raise ConfigError(f"recall min_score must be between 0 and 1, not {score!r}")
         from claude_tui.core.sync.levels import check_levels
 
         check_levels(self.sync_levels)
@@ -278,6 +294,8 @@ def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any])
         return
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
+    import tomllib  # only when there is a config.toml
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -331,9 +349,13 @@ _SECTION_KEYS = {
     ("sync", "stream_max_len"): "sync_stream_max_len",
     ("sync", "cluster"): "sync_cluster",
     ("sync", "levels"): "sync_levels",
+    ("recall", "enabled"): "recall_enabled",
+    ("recall", "budget_tokens"): "recall_budget_tokens",
+    ("recall", "min_score"): "recall_min_score",
 }
 _SECTIONS = {
     "redis", "memory", "sqlite", "vectors", "backup", "checkpoints", "scheduler", "secrets",
+    "recall",
 }  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from claude_tui.core.events import ChangeEvent, EventBus
 from claude_tui.core.records import agents as agent_door
 from claude_tui.core.records import sessions as session_door
 from claude_tui.core.records.guard import Guard
-from claude_tui.core.secrets import Sealer
+from claude_tui.core.secrets import Sealer, redact_url
 from claude_tui.core.services.memory import MemoryService
 from claude_tui.core.services.metrics import MetricService
 from claude_tui.core.services.patterns import PatternService
@@ -213,7 +213,9 @@ class MemoryCoordinator:
             "sqlite": {"up": True, "path": str(self.store.path)},
             "redis": {
                 "up": redis_up,
-                "url": self.redis_endpoint.url,
+                "url": None
+                if self.redis_endpoint.url is None
+                else redact_url(self.redis_endpoint.url),
                 "private": self.redis_endpoint.private,
                 "reason": None
                 if redis_up

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from claude_tui.core.config import Config
@@ -30,9 +31,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
             agent=args.agent,
             create_session=args.create_session,
         )
-        if identity.created:  # say which session it is: the id is what other tools need
+        if identity.created and sys.stderr.isatty():  # Claude Code logs stderr as errors
             sys.stderr.write(
-                f"claude-tui mcp: created session {identity.session_id} ({args.create_session!r})\n"
+                f"claude-tui mcp: created session {identity.session_id} ({identity.how})\n"
             )
         from claude_tui.mcp.server import build_server  # the mcp SDK: ~2 s of imports
 
@@ -40,5 +41,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
         if coordinator.sync is not None:
             coordinator.sync.start()  # other hosts' shared writes arrive while serving
         log.info("serving MCP on stdio as %s", identity.to_dict())
+        # Claude Code stops its servers with SIGINT, then SIGTERM: leave at once. Every
+        # write is its own transaction, so nothing committed is lost by not unwinding.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: os._exit(0))
         server.run("stdio")
     return 0

@@ -1,7 +1,8 @@
 """Who an MCP server speaks for: one session, optionally one agent of it.
 
 Resolved once, before the protocol starts, from flags or the environment
-(``--session``/``CLAUDE_TUI_SESSION``, ``--agent``/``CLAUDE_TUI_AGENT``). An
+(``--session``/``CLAUDE_TUI_SESSION``, ``--agent``/``CLAUDE_TUI_AGENT``); with
+neither, the Claude Code session of the working directory's project. An
 unknown id is a one-line error and exit code 2, never a half-started server.
 """
 
@@ -24,7 +25,8 @@ class Identity:
 
     session_id: str
     agent_id: str | None = None
-    created: bool = False  # the session was created by --create-session
+    created: bool = False  # the session was created (--create-session, or for the project)
+    how: str = "named by --session, --agent or the environment"
 
     def to_dict(self) -> dict[str, str | None]:
         """A JSON-ready dict."""
@@ -58,10 +60,10 @@ def resolve_identity(
     session = session or env.get(SESSION_ENV) or None
     agent = agent or env.get(AGENT_ENV) or None
     if session is None and agent is None:
-        raise BadInput(
-            "mcp needs a session: pass --session ID (or set CLAUDE_TUI_SESSION), "
-            "or --create-session NAME"
-        )
+        claude = env.get("CLAUDE_CODE_SESSION_ID")
+        if claude:  # started by Claude Code: its own session, as its hooks record it
+            return claude_code_session(c, claude, env.get("CLAUDE_PROJECT_DIR") or os.getcwd())
+        return project_session(c, os.getcwd())
     if session is not None and not c.session_exists(session):
         raise BadInput(f"unknown session {session!r} (see 'claude-tui session list')")
     if agent is not None:
@@ -88,4 +90,55 @@ def _named_session(c: MemoryCoordinator, name: str, agent: str | None) -> Identi
     session_id = c.sessions.create(name=name).id if created else str(found)
     if agent is not None and _agent_session(c, agent) != session_id:
         raise BadInput(f"agent {agent!r} does not belong to session {name!r} ({session_id})")
-    return Identity(session_id, agent, created)
+    return Identity(session_id, agent, created, f"the session named {name!r}")
+
+
+def project_session(c: MemoryCoordinator, cwd: str) -> Identity:
+    """The Claude Code session the hooks registered most recently for the project of ``cwd``.
+
+    With none (the hooks are not installed, or never ran here), a session for
+    the project itself, created once and found again by later servers.
+    """
+
+    from claude_tui.hooks.project import project_of
+
+    project = project_of(cwd)
+    found = c.store.row(
+        "SELECT id, json_extract(metadata, '$.source') FROM sessions WHERE json_valid(metadata) "
+        "AND json_extract(metadata, '$.project') = ? "
+        "ORDER BY (json_extract(metadata, '$.source') = 'claude-code') DESC, updated_at DESC "
+        "LIMIT 1",
+        (project,),
+    )
+    if found is not None:
+        how = (
+            f"the Claude Code session registered most recently for {project}"
+            if found[1] == "claude-code"
+            else f"the claude-tui session of the project {project}"
+        )
+        return Identity(str(found[0]), None, False, how)
+    name = os.path.basename(project.rstrip("/")) or project
+    created = c.sessions.create(
+        name=name, metadata={"source": "mcp", "project": project, "cwd": cwd}
+    )
+    return Identity(created.id, None, True, f"a new session for the project {project}")
+
+
+def claude_code_session(c: MemoryCoordinator, claude_session_id: str, cwd: str) -> Identity:
+    """The claude-tui session of the Claude Code session that started this server.
+
+    Claude Code starts its MCP servers while the SessionStart hook runs, so the
+    session may not be recorded yet: it is created here the way the hook
+    creates it (whichever comes first; the other finds it).
+    """
+    import time
+
+    from claude_tui.hooks.handlers import Event, ensure_session
+
+    try:
+        event = Event.parse("SessionStart", {"session_id": claude_session_id, "cwd": cwd})
+    except BadInput:
+        return project_session(c, cwd)
+    existed = c.session_exists(event.session_id)
+    sid = ensure_session(c, event, time.time())
+    return Identity(sid, None, not existed, "the Claude Code session that started this server")

@@ -60,7 +60,8 @@ def build_server(coordinator: MemoryCoordinator, identity: Identity) -> ClaudeTU
         NAME,
         version=__version__,
         instructions=(
-            f"claude-tui memory for {who}. memory_* tools read and write key/value memory: "
+            f"claude-tui memory for {who} ({identity.how}). "
+            "memory_* tools read and write key/value memory: "
             "persistent/working entries are private to this session, shared entries are seen "
             "by the whole swarm. pattern_search finds what worked before; pattern_learn "
             "records an experience. task_* manage this session's task tree; session_* "

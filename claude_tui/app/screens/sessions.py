@@ -54,6 +54,7 @@ class SessionsScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self._latest_checkpoint: dict[str, Checkpoint | None] = {}
+        self._injections: dict[str, list[dict[str, Any]]] = {}  # what recall gave each session
         self._checkpoint_asked: set[str] = set()  # looked up since the last reload
 
     def compose(self) -> ComposeResult:
@@ -124,6 +125,7 @@ class SessionsScreen(ModeScreen):
                 f"memory   {counts['memory_entries']} entries, {size(counts['memory_bytes'])}",
             ]
         lines.append(f"checkpoint {self._checkpoint_line(session.id)}")
+        lines += self._recall_lines(session.id)
         lines.append(
             "\nenter: open · n new · e rename · s status · a archive · x delete"
             "\nc checkpoint · R restore a checkpoint"
@@ -143,16 +145,40 @@ class SessionsScreen(ModeScreen):
         label = f" {esc(checkpoint.label)}" if checkpoint.label else ""
         return f"{when(checkpoint.created_at)}{label} [dim]({checkpoint.reason})[/dim]"
 
+    def _recall_lines(self, session_id: str) -> list[str]:
+        """What the Claude Code hooks injected into this session, and why (newest last)."""
+        shown = self._injections.get(session_id) or []
+        if not shown:
+            return []
+        last = shown[-1]
+        lines = [
+            f"recall   {len(shown)} injection(s); last {esc(last['hook'])} "
+            f"{when(last['at'])}, {last['chars']} characters"
+        ]
+        for item in last["items"][:6]:
+            lines.append(
+                f"  [dim]{esc(item['kind'])}[/dim] {esc(item['ref'])} — {esc(item['why'])}"
+            )
+        return lines
+
     @work(thread=True, group="session-checkpoint", exit_on_error=False)
     def load_latest_checkpoint(self, session_id: str) -> None:
-        found = self.coordinator.checkpoints.list(session_id, limit=1)
-        self.app.call_from_thread(self._show_latest_checkpoint, session_id, found)
+        from claude_tui.hooks.handlers import injections_of
 
-    def _show_latest_checkpoint(self, session_id: str, found: list[Checkpoint]) -> None:
+        found = self.coordinator.checkpoints.list(session_id, limit=1)
+        injected = injections_of(self.coordinator, session_id)
+        self.app.call_from_thread(self._show_latest_checkpoint, session_id, found, injected)
+
+    def _show_latest_checkpoint(
+        self, session_id: str, found: list[Checkpoint], injected: list[dict[str, Any]]
+    ) -> None:
         latest = found[0] if found else None
-        if self._latest_checkpoint.get(session_id, False) == latest:
+        if self._latest_checkpoint.get(session_id, False) == latest and (
+            self._injections.get(session_id) == injected
+        ):
             return
         self._latest_checkpoint[session_id] = latest
+        self._injections[session_id] = injected
         if self.current_key() == session_id:
             self.refresh_detail()
 

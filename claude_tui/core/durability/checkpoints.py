@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from claude_tui.core.coordinator import MemoryCoordinator
 
 FORMAT = 1
-REASONS = ("manual", "auto", "before-restore", "before-delete", "before-import")
+REASONS = ("manual", "auto", "before-restore", "before-delete", "before-import", "pre-compact")
 
 # table -> (what selects the session's rows, primary key column)
 _PARTS: dict[str, tuple[str, str]] = {
@@ -413,8 +413,9 @@ def _plan(
     plan = RestorePlan(session_id, checkpoint, keep_new, session_changed)
     ops: Ops = {}
     for table in _PARTS:
-        part = snapshot["tables"][table]
         columns, rows = _select(conn, table, session_id)
+        part = upgrade_part(snapshot["tables"][table], columns)
+        snapshot["tables"][table] = part
         if columns != part["columns"]:
             raise BadInput(
                 f"checkpoint {checkpoint.id} was taken with another schema of {table}; "
@@ -448,6 +449,21 @@ def _plan(
         plan.tables[table] = change
         ops[table] = {"columns": columns, "insert": inserts, "update": updates, "delete": delete}
     return plan, ops
+
+
+def upgrade_part(part: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """A snapshot table taken before a migration added columns, in today's column order.
+
+    Migrations only add columns (with defaults, here None), so an older
+    checkpoint stays restorable; a column the database no longer has is
+    another schema, and the caller refuses it.
+    """
+    saved: list[str] = part["columns"]
+    if saved == columns or not set(saved) <= set(columns):
+        return part
+    at = {c: i for i, c in enumerate(saved)}
+    rows = [[row[at[c]] if c in at else None for c in columns] for row in part["rows"]]
+    return {"columns": list(columns), "rows": rows}
 
 
 def _ignored_columns(table: str, columns: list[str]) -> set[int]:

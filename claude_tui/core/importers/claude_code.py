@@ -30,6 +30,7 @@ from claude_tui.core.importers.mapping import (
     KINDS,
     PROMPTS_NS,
     MemoryRow,
+    keep_other_metadata,
     materialize,
     prepare_memory,
     protect_desired,
@@ -372,6 +373,8 @@ class ClaudeCodeImporter:
         ]
         rt = self.c.rt
         desired = materialize(state, sid, now, secret=rt.guard.text_sensitive)
+        if existed:
+            desired = keep_other_metadata(desired, self.c.sessions.get(sid, reveal=True).metadata)
         # Everything is sealed before the write transaction (the first seal of a
         # data dir writes the key check in a transaction of its own).
         prepare_memory(memory, rt.guard, rt.config.max_value_bytes)

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_tui.core.events import ChangeEvent
+from claude_tui.core.importers.naming import (  # re-exported for the importer's callers
+    COMPACTION_NS,
+    PROMPTS_NS,
+    SOURCE,
+    session_id_for,
+)
 from claude_tui.core.importers.transcript import iso, sha
 from claude_tui.core.models import TERMINAL_TASK_STATUSES, cache_key
 from claude_tui.core.records import agents as agent_door
@@ -32,10 +38,8 @@ from claude_tui.core.records import rows as row_door
 from claude_tui.core.records import sessions as session_door
 from claude_tui.core.records import tasks as task_door
 from claude_tui.core.records.guard import Guard, Kind, Protected
+from claude_tui.core.secrets import safe_cut
 
-SOURCE = "claude-code"
-PROMPTS_NS = "claude-code/prompts"
-COMPACTION_NS = "claude-code/compaction"
 METRIC_PREFIX = "claude_code."
 ACTIVE_WINDOW = 15 * 60.0  # a transcript written to this recently is a running session
 _TODO_STATUS = {
@@ -47,12 +51,8 @@ _TODO_STATUS = {
     "blocked": "blocked",
 }
 _TERMINAL = TERMINAL_TASK_STATUSES
+__all__ = ["COMPACTION_NS", "PROMPTS_NS", "SOURCE", "session_id_for"]
 KINDS = ("sessions", "agents", "tasks", "memory", "patterns", "metrics")
-
-
-def session_id_for(claude_session_id: str) -> str:
-    """The id of the session imported from a Claude Code session."""
-    return f"cc_{claude_session_id}"
 
 
 def _t(text: str) -> str:
@@ -206,7 +206,7 @@ def materialize(
         "last_at": iso(s["last_ts"]),
         "files": state["files"],
     }
-    name = _t(" ".join(title.split())[:200]) if title else None
+    name = _t(safe_cut(" ".join(title.split()), 200)) if title else None
     desired = Desired(
         (sid, name, None, "active" if active else "completed", first, last, _j(metadata))
     )
@@ -261,7 +261,8 @@ def materialize(
         title = call["description"] or f"{call['subagent_type'] or 'sub'} agent"
         desired.tasks.append(
             (f"{sid}:task:{tool_id}", sid, agent_ids.get(child) if child else None,
-             spawn_of.get(call["caller"]), _t(title[:2000]), call["status"], 0, _j(payload),
+             spawn_of.get(call["caller"]), _t(safe_cut(title, 2000)), call["status"], 0,
+             _j(payload),
              None if call["result"] is None else _j(call["result"]), at,
              done if done is not None else at, done)
         )  # fmt: skip
@@ -312,7 +313,7 @@ def _todo_row(
     last = entry["last_ts"] if entry["last_ts"] is not None else first
     payload = {**extra, "activeForm": entry["activeForm"], "history": history}
     return (
-        f"{sid}:todo:{key}:{ident}", sid, owner, parent, _t(title[:2000]), status,
+        f"{sid}:todo:{key}:{ident}", sid, owner, parent, _t(safe_cut(title, 2000)), status,
         max(0, priority), _j(payload), None, first, last, last if status in _TERMINAL else None,
     )  # fmt: skip
 
@@ -418,6 +419,20 @@ class ProtectedRows:
     agents: list[Protected]
     tasks: list[Protected]
     patterns: list[Protected]
+
+
+def keep_other_metadata(desired: Desired, stored: dict[str, Any]) -> Desired:
+    """``desired`` with the session's metadata keys the import does not own kept.
+
+    The hooks record what a transcript does not say (the project, the
+    transcript's path): an import of the same session must not drop them.
+    """
+    ours = json.loads(desired.session[6])
+    kept = {k: v for k, v in stored.items() if k not in ours}
+    if not kept:
+        return desired
+    session = (*desired.session[:6], _j({**kept, **ours}), *desired.session[7:])
+    return Desired(session, desired.agents, desired.tasks, desired.patterns, desired.metrics)
 
 
 def protect_desired(desired: Desired, guard: Guard) -> ProtectedRows:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_tui.core.importers.naming import input_summary
 from claude_tui.core.importers.records import Record, result_text, text_of
+from claude_tui.core.secrets import safe_cut
 
 STATE_VERSION = 1
 SEQ_MIN, SEQ_MAX = 3, 5
@@ -159,16 +160,6 @@ def prompt_text(rec: Record) -> str | None:
     return text
 
 
-def _input_summary(name: str, data: Any) -> str:
-    if not isinstance(data, dict):
-        return ""
-    for field_name in ("command", "file_path", "notebook_path", "pattern", "url", "query"):
-        value = data.get(field_name)
-        if isinstance(value, str) and value:
-            return value[:300]
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)[:300]
-
-
 class Folder:
     """Folds records into a session state (see the module docstring)."""
 
@@ -217,7 +208,7 @@ class Folder:
             if kind == "summary":
                 title = rec.raw.get("summary")
                 if isinstance(title, str) and title.strip():
-                    s["titles"].append(title.strip()[:200])
+                    s["titles"].append(safe_cut(title.strip(), 200))
                 continue
             if kind == "progress":
                 self._progress(rec)
@@ -294,7 +285,7 @@ class Folder:
                         "key": _key_of(rec.timestamp, rec.uuid, rec.line),
                         "at": rec.timestamp,
                         "value": {
-                            "text": text[:MAX_TEXT],
+                            "text": safe_cut(text, MAX_TEXT),
                             "at": iso(rec.timestamp),
                             "uuid": rec.uuid,
                             "trigger": meta.get("trigger"),
@@ -319,12 +310,16 @@ class Folder:
         agent["turn"] = []  # a new prompt starts a new run of tool calls
         s["prompts"] += 1
         if s["first_prompt"] is None:
-            s["first_prompt"] = prompt[:200]
+            s["first_prompt"] = safe_cut(prompt, 200)
         self.emitted.prompts.append(
             {
                 "key": _key_of(rec.timestamp, rec.uuid, rec.line),
                 "at": rec.timestamp,
-                "value": {"text": prompt[:MAX_TEXT], "at": iso(rec.timestamp), "uuid": rec.uuid},
+                "value": {
+                    "text": safe_cut(prompt, MAX_TEXT),
+                    "at": iso(rec.timestamp),
+                    "uuid": rec.uuid,
+                },
             }
         )
 
@@ -358,7 +353,7 @@ class Folder:
         at = rec.timestamp
         agent["tool_calls"] += 1
         agent["tools"][name] = agent["tools"].get(name, 0) + 1
-        self.state["open_tools"][tool_id] = [key, name, _input_summary(name, data)]
+        self.state["open_tools"][tool_id] = [key, name, input_summary(name, data)]
         self._sequence(agent, name, at)
         if not isinstance(data, dict):
             return
@@ -372,7 +367,7 @@ class Folder:
                 "description": data.get("description")
                 if isinstance(data.get("description"), str)
                 else None,
-                "prompt": prompt[:2000],
+                "prompt": safe_cut(prompt, 2000),
                 "prompt_sha": sha(prompt.strip()),
                 "model": data.get("model") if isinstance(data.get("model"), str) else None,
                 "ts": at,
@@ -532,7 +527,7 @@ class Folder:
             found = _AGENT_ID_TEXT.search(text)
             agent_id = found.group(1) if found else None
         if failed:
-            call["result"] = {"error": text[:2000]}
+            call["result"] = {"error": safe_cut(text, 2000)}
         call["claude_agent_id"] = agent_id
 
     def _error_fix(
@@ -551,7 +546,7 @@ class Folder:
                 isinstance(extra, str) and extra.startswith(_REJECTED)
             )
             if not rejected:
-                pending[name] = {"error": " ".join(text.split())[:300], "input": summary}
+                pending[name] = {"error": safe_cut(" ".join(text.split()), 300), "input": summary}
             return
         before = pending.pop(name, None)
         if before is None or before["input"] == summary or not summary:

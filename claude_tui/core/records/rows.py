@@ -14,7 +14,7 @@ from claude_tui.core.records.guard import Protected
 
 DOOR_TABLES = frozenset(
     {"sessions", "agents", "tasks", "memory_entries", "neural_patterns", "metrics",
-     "checkpoints", "import_sessions", "import_files"}
+     "checkpoints", "import_sessions", "import_files", "injections"}
 )  # fmt: skip
 
 

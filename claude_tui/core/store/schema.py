@@ -394,6 +394,21 @@ def _secrets_sql() -> str:
 # escape their parts so no two entries collide.
 SECRETS_SQL = _secrets_sql()
 
+# Issue 11: what the Claude Code hooks injected into a session's context, and why
+# (each item: kind, reference, score, the reason it was chosen, characters).
+RECALL_SQL = """
+CREATE TABLE injections (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    mode TEXT NOT NULL,
+    chars INTEGER NOT NULL,
+    items TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX idx_injections_session ON injections(session_id, created_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
@@ -405,6 +420,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         8, "sealed columns for secrets in any record; collision-free memory keys", SECRETS_SQL
     ),
+    Migration(9, "what the Claude Code hooks injected, and why", RECALL_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

@@ -1,0 +1,1 @@
+"""Wiring claude-tui into other tools' configuration (no Textual, no database)."""

@@ -1,0 +1,181 @@
+"""``claude-tui hook EVENT``: read Claude Code's payload, capture it, maybe answer with context.
+
+Fails open: whatever happens, the process exits 0, and prints nothing but the
+hook's JSON answer (or nothing at all). A failure is counted in
+``hooks/status.json`` (``doctor`` and the app show it); a capture that could
+not be written because the database was busy, the disk full or the file
+unusable is spooled, sealed, and applied by the next hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+HOOK_BUSY_TIMEOUT_MS = 750  # a hook waits this long for the write lock, then spools
+
+
+def parse_argv(argv: list[str]) -> tuple[str, str | None] | None:
+    """``[--data-dir DIR] hook EVENT`` → (EVENT, DIR); None for any other command line."""
+    data_dir = None
+    rest = list(argv)
+    if len(rest) >= 2 and rest[0] == "--data-dir":
+        data_dir, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--data-dir="):
+        data_dir, rest = rest[0].split("=", 1)[1], rest[1:]
+    if len(rest) == 2 and rest[0] == "hook" and not rest[1].startswith("-"):
+        return rest[1], data_dir
+    return None
+
+
+def run(event: str, data_dir: str | None, stdin: IO[bytes] | None = None) -> int:
+    """Handle one hook event; always returns 0."""
+    now = time.time()
+    root = _data_root(data_dir)
+    try:
+        answer = _run(event, data_dir, stdin or sys.stdin.buffer, now, root)
+    except _Failed as failure:
+        if root is not None:
+            from claude_tui.hooks import status
+
+            status.note(root, event, failed=failure.reason, spooled=failure.spooled, now=now)
+        return 0
+    except BaseException as exc:  # fail open, whatever it was
+        if root is not None:
+            from claude_tui.hooks import status
+
+            status.note(root, event, failed=f"{type(exc).__name__}: {exc}"[:300], now=now)
+        return 0
+    if answer is not None:
+        try:
+            sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        except OSError:
+            pass
+    return 0
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str, spooled: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.spooled = spooled
+
+
+def _data_root(data_dir: str | None) -> Path | None:
+    try:
+        from claude_tui.core.config import ENV_PREFIX, default_data_dir
+
+        chosen = data_dir or os.environ.get(ENV_PREFIX + "DATA_DIR") or default_data_dir()
+        return Path(chosen).expanduser()
+    except Exception:
+        return None
+
+
+def _run(
+    event: str, data_dir: str | None, stdin: IO[bytes], now: float, root: Path | None
+) -> dict[str, Any] | None:
+    from claude_tui.core.errors import ClaudeTUIError
+    from claude_tui.hooks.handlers import HANDLERS, Event
+    from claude_tui.hooks.status import note
+
+    handler = HANDLERS.get(event)
+    if handler is None:
+        raise _Failed(f"unknown hook event {event!r}")
+    raw = stdin.read(MAX_PAYLOAD_BYTES + 1)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise _Failed(f"payload over {MAX_PAYLOAD_BYTES // (1024 * 1024)} MB")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _Failed("payload is not JSON") from None
+    try:
+        ev = Event.parse(event, data)
+    except ClaudeTUIError as exc:
+        raise _Failed(exc.message) from None
+    if event == "SessionEnd":
+        # Claude Code is closing: nothing to record that the session does not hold
+        # already, so not even the database is opened (the hook must take ms).
+        if root is not None:
+            note(root, event, now=now)
+        return None
+    config = _config(data_dir)
+    try:
+        coordinator = _open(config)
+    except (ClaudeTUIError, sqlite3.Error, OSError) as exc:
+        raise _Failed(_reason(exc), _spool(config, event, data, now)) from None
+    with coordinator as c:
+        applied = _drain(c)
+        try:
+            answer = handler(c, ev, now)
+        except (sqlite3.OperationalError, OSError) as exc:
+            # Busy past our patience, disk full: keep it for the next hook.
+            raise _Failed(_reason(exc), _spool(config, event, data, now)) from None
+        except ClaudeTUIError as exc:
+            if exc.__class__.__name__ in ("StoreReplaced", "SecretUnavailable"):
+                raise _Failed(exc.message, _spool(config, event, data, now)) from None
+            raise _Failed(exc.message) from None
+    note(config.data_dir, event, applied=applied, now=now)
+    return answer
+
+
+def _config(data_dir: str | None) -> Any:
+    from claude_tui.core.config import Config
+
+    # No Redis, no sync, no watcher thread: a hook writes keys no cache holds
+    # (new prompt and tool ids), and the next full process publishes to the swarm.
+    return Config.load(
+        data_dir,
+        redis_enabled=False,
+        sync_url=None,
+        strict_coherence=True,
+        busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS,
+        write_patience_seconds=HOOK_BUSY_TIMEOUT_MS / 1000,
+    )
+
+
+def _open(config: Any) -> Any:
+    from claude_tui.core.coordinator import MemoryCoordinator
+
+    return MemoryCoordinator.open(config, use_redis=False)
+
+
+def _drain(c: Any) -> int:
+    from claude_tui.hooks import spool
+    from claude_tui.hooks.handlers import HANDLERS, Event
+
+    if not spool.pending(c.config):
+        return 0
+
+    def apply(event: str, payload: dict[str, Any], at: float) -> None:
+        handler = HANDLERS.get(event)
+        if handler is not None:
+            handler(c, Event.parse(event, payload), at)
+
+    try:
+        return spool.drain(c.config, apply)
+    except Exception:  # the rest waits for the next hook; this one still runs
+        return 0
+
+
+def _spool(config: Any, event: str, data: dict[str, Any], now: float) -> int:
+    from claude_tui.hooks import spool
+
+    try:
+        spool.append(config, event, data, now)
+    except Exception:
+        return 0
+    return 1
+
+
+def _reason(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if "disk is full" in message or "No space left" in message:
+        return "the disk is full"
+    return f"{type(exc).__name__}: {message}"[:300]
