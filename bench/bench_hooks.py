@@ -227,7 +227,10 @@ def main() -> None:
         (project / ".git").mkdir(parents=True)
         log(f"building {args.entries:,} entries and {args.patterns:,} patterns")
         build(data, project, args.entries, args.patterns)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_TUI")}
+        # PYTHONDONTWRITEBYTECODE (set on this machine) would make every run recompile
+        # every module: no user's hook runs like that.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CLAUDE_TUI") and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
         hook = [sys.executable, "-m", "claude_tui", "--data-dir", str(data), "hook"]
         floor = [sys.executable, "-c", "pass"]
         samples: dict[str, list[int]] = {"python -c pass": [], **{e: [] for e in EVENTS}}

@@ -141,11 +141,21 @@ class TextRecall:
                 items.append(Item("task", tid, f"[{status}] {safe_cut(title, 300)}", sid,
                                   sessions.get(sid), at, "a task left open", 1.0))  # fmt: skip
             hidden = ",".join("?" * len(_HIDDEN_NAMESPACES))
+            # Newest first per session, each walking its own index a few rows deep (one
+            # ORDER BY over every entry of the project would sort them all).
+            recent = ids[:20]
+            per = " UNION ALL ".join(
+                "SELECT * FROM (SELECT id, key, value, namespace, session_id, updated_at "
+                "FROM memory_entries WHERE session_id = ? AND memory_type = 'persistent' "
+                f"AND sensitive = 0 AND scope != ? AND namespace NOT IN ({hidden}) "
+                "ORDER BY id DESC LIMIT 5)"
+                for _ in recent
+            )
+            params: list[Any] = []
+            for sid_ in recent:
+                params += [sid_, SWARM_SCOPE, *_HIDDEN_NAMESPACES]
             for eid, key, value, ns, sid, at in self.c.store.rows(
-                f"SELECT id, key, value, namespace, session_id, updated_at FROM memory_entries "
-                f"WHERE session_id IN ({marks}) AND memory_type = 'persistent' AND sensitive = 0 "
-                f"AND scope != ? AND namespace NOT IN ({hidden}) ORDER BY updated_at DESC LIMIT 15",
-                (*ids, SWARM_SCOPE, *_HIDDEN_NAMESPACES),
+                f"SELECT * FROM ({per}) ORDER BY updated_at DESC LIMIT 15", params
             ):
                 kind, why = (
                     ("summary", "the last compaction summary")
