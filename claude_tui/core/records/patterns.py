@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
-from typing import Any
 
 from claude_tui.core.records import rows
-from claude_tui.core.records.guard import Guard, Kind, Protected
+from claude_tui.core.records.guard import Kind
+from claude_tui.core.records.rows import TableDoor
 
 KIND = Kind(
     "neural_patterns",
@@ -20,27 +19,11 @@ COLUMNS = (
     "last_updated", "metadata",
 )  # fmt: skip
 
-
-def protect(
-    guard: Guard, values: Mapping[str, Any], current_sealed: str | None = None
-) -> Protected:
-    """A pattern row (or the changed columns of one) made safe to store."""
-    return guard.protect(KIND, values, current_sealed=current_sealed)
-
-
-def insert(conn: sqlite3.Connection, row: Protected) -> None:
-    """Store a new pattern row."""
-    rows.insert(conn, _mine(row))
-
-
-def update(conn: sqlite3.Connection, pattern_id: str, changes: Protected) -> int:
-    """Change columns of one pattern."""
-    return rows.update(conn, _mine(changes), pattern_id)
-
-
-def put(conn: sqlite3.Connection, row: Protected) -> None:
-    """Create or replace a whole pattern row (import, sync)."""
-    rows.upsert(conn, _mine(row))
+_DOOR = TableDoor(KIND)
+protect = _DOOR.protect
+insert = _DOOR.insert
+update = _DOOR.update
+put = _DOOR.put
 
 
 def set_usage(
@@ -63,9 +46,3 @@ def set_usage(
 def delete(conn: sqlite3.Connection, pattern_ids: list[str]) -> int:
     """Delete patterns by id."""
     return rows.delete(conn, KIND.table, pattern_ids)
-
-
-def _mine(row: Protected) -> Protected:
-    if row.kind is not KIND:
-        raise ValueError(f"a {row.kind.table} row at the patterns door")
-    return row

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from claude_tui.core.records.guard import Protected
+from claude_tui.core.records.guard import Guard, Kind, Protected
 
 DOOR_TABLES = frozenset(
     {"sessions", "agents", "tasks", "memory_entries", "neural_patterns", "metrics",
@@ -29,6 +29,38 @@ def _columns(names: Iterable[str]) -> list[str]:
     if not all(c.isidentifier() for c in cols):
         raise ValueError(f"bad column names {cols!r}")
     return cols
+
+
+class TableDoor:
+    """The writes every guarded table shares: protect, insert, update, put.
+
+    Each door module makes one for its table and adds what is its own; a row
+    protected for another table is refused (it would carry that table's rules).
+    """
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+
+    def protect(self, guard: Guard, values: Any, current_sealed: str | None = None) -> Protected:
+        """A row (or the changed columns of one) made safe to store."""
+        return guard.protect(self.kind, values, current_sealed=current_sealed)
+
+    def insert(self, conn: sqlite3.Connection, row: Protected) -> sqlite3.Cursor:
+        """INSERT one row."""
+        return insert(conn, self._mine(row))
+
+    def update(self, conn: sqlite3.Connection, row_id: Any, changes: Protected) -> int:
+        """Change columns of one row."""
+        return update(conn, self._mine(changes), row_id)
+
+    def put(self, conn: sqlite3.Connection, row: Protected) -> None:
+        """Create or replace a whole row (import, sync, restore)."""
+        upsert(conn, self._mine(row))
+
+    def _mine(self, row: Protected) -> Protected:
+        if row.kind is not self.kind:
+            raise ValueError(f"a {row.kind.table} row at the {self.kind.table} door")
+        return row
 
 
 def insert(conn: sqlite3.Connection, row: Protected) -> sqlite3.Cursor:
