@@ -55,6 +55,7 @@ bench: $(STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_backups
 	$(BIN)/python -m bench.bench_sync
 	$(BIN)/python -m bench.bench_startup
+	$(BIN)/python -m bench.bench_hooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -205,7 +205,9 @@ def test_bad_checkpoints_are_refused_and_change_nothing(
 
 
 def test_automatic_checkpoints_and_pruning(config: Config) -> None:
-    with MemoryCoordinator.open(Config.load(config.data_dir, env={}, checkpoint_keep=2)) as c:
+    # The shared test Redis: without a URL the coordinator would start (and leave) a private one.
+    cfg = Config.load(config.data_dir, env={}, redis_url=config.redis_url, checkpoint_keep=2)
+    with MemoryCoordinator.open(cfg) as c:
         a = c.sessions.create(name="a")
         b = c.sessions.create(name="b")
         archived = c.sessions.create(name="old")
