@@ -27,6 +27,7 @@ from claude_tui.cli.parser import build_parser
 from claude_tui.cli.values import HELP_HINT, USER_VALUES, resolve_user_values, resolve_value
 from claude_tui.core.errors import BadInput
 from tests.conftest import ROOT, cli_env, run_cli
+from tests.test_cli import error_line
 
 DB_NAME = "claude-tui.db"
 SECRET = "s3cret-Tok3n with spaces"
@@ -67,15 +68,7 @@ def stored(data_dir: Path, key: str, session: str) -> Any:
 
 def refused(result: subprocess.CompletedProcess[str], *words: str) -> str:
     """Exit 2, one ``claude-tui:`` line on stderr naming ``words``, no traceback."""
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("claude-tui: ")
-    for word in words:
-        assert word.lower() in lines[0].lower(), f"{word!r} not in {lines[0]!r}"
-    assert result.stdout == ""
-    return lines[0]
+    return error_line(result, 2, *words)
 
 
 def db_state(data_dir: Path) -> dict[str, Any]:
