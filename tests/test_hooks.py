@@ -176,6 +176,8 @@ def test_the_next_session_of_a_project_starts_with_what_the_first_left(
         c.memory.store("scratch", "working notes", session_id=SID, memory_type="working")
         c.memory.store("convention", "tabs, never spaces", namespace="conventions",
                        memory_type="shared")  # fmt: skip
+        c.memory.store("release-freeze", {"text": "no deploys on Fridays", "important": True},
+                       memory_type="shared")  # fmt: skip
     other = tmp_path / "elsewhere"
     other.mkdir()
     hook(
@@ -193,6 +195,7 @@ def test_the_next_session_of_a_project_starts_with_what_the_first_left(
     assert "split the lexer from the parser first" in start
     assert "Port the lexer to the new tokenizer" in start and "a task left open" in start
     assert "tabs, never spaces" in start and "marked important" in start
+    assert "no deploys on Fridays" in start
     for never in ("hunter2", "sk-ant-api03", "working notes", "another project"):
         assert never not in start
     answer = context(hook(data, "UserPromptSubmit", second["UserPromptSubmit"]))

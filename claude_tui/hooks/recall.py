@@ -11,6 +11,7 @@ credential-looking text.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 HARD_CAP_CHARS = 9_000  # Claude Code keeps 10,000 characters of a hook's context
 CHARS_PER_TOKEN = 4
 IMPORTANT_NAMESPACES = ("important", "conventions", "decisions")
+IMPORTANT_SCAN = 2_000  # newest shared entries looked at for an "important": true flag
 _HIDDEN_NAMESPACES = ("claude-code/prompts", "claude-code/live-prompts", "claude-code/tools")
 _STOP_WORDS = """
 the a an and or but if then else for to of in on at by with from into about as is are was
@@ -179,12 +181,18 @@ class TextRecall:
                     Item("pattern", pid, text, sid, sessions.get(sid), at, why, float(conf))
                 )
         ns_marks = ",".join("?" * len(IMPORTANT_NAMESPACES))
+        # The important namespaces through the (scope, namespace, key) index; the
+        # "important": true flag among the newest shared entries only (it needs
+        # each value parsed: a bounded walk, not a scan of the whole swarm).
         for eid, key, value, ns, at in self.c.store.rows(
-            "SELECT id, key, value, namespace, updated_at FROM memory_entries "
-            f"WHERE scope = ? AND sensitive = 0 AND (namespace IN ({ns_marks}) OR "
-            "(json_valid(value) AND json_type(value) = 'object' AND "
-            "json_extract(value, '$.important') = 1)) ORDER BY updated_at DESC LIMIT 10",
-            (SWARM_SCOPE, *IMPORTANT_NAMESPACES),
+            "SELECT * FROM (SELECT id, key, value, namespace, updated_at FROM memory_entries "
+            f"WHERE scope = ? AND sensitive = 0 AND namespace IN ({ns_marks}) "
+            "ORDER BY updated_at DESC LIMIT 10) UNION SELECT * FROM ("
+            "SELECT id, key, value, namespace, updated_at FROM (SELECT * FROM memory_entries "
+            "WHERE scope = ? ORDER BY id DESC LIMIT ?) WHERE sensitive = 0 AND json_valid(value) "
+            "AND json_type(value) = 'object' AND json_extract(value, '$.important') = 1) "
+            "ORDER BY 5 DESC LIMIT 10",
+            (SWARM_SCOPE, *IMPORTANT_NAMESPACES, SWARM_SCOPE, IMPORTANT_SCAN),
         ):
             items.append(Item("shared", f"memory:{eid}", _entry_text(key, value, ns), None, None,
                               at, "shared swarm memory marked important", 0.8))  # fmt: skip
@@ -205,25 +213,36 @@ class TextRecall:
         ids = [*sessions, session_id]
         marks = ",".join("?" * len(ids))
         hidden = ",".join("?" * len(_HIDDEN_NAMESPACES))
-        query = " OR ".join('"' + w.replace('"', "") + '"*' for w in words)
+        terms = ['"' + w.replace('"', "") + '"*' for w in words]
         found: list[Item] = []
-        rows = self.c.store.rows(
-            "SELECT m.id, m.key, m.value, m.namespace, m.session_id, m.updated_at, m.scope "
-            "FROM memory_fts JOIN memory_entries m ON m.id = memory_fts.rowid "
-            f"WHERE memory_fts MATCH ? AND m.sensitive = 0 AND m.namespace NOT IN ({hidden}) "
-            f"AND (m.scope = ? OR (m.session_id IN ({marks}) AND "
-            "(m.memory_type != 'working' OR m.session_id = ?))) "
-            "ORDER BY bm25(memory_fts) LIMIT 50",
-            (query, *_HIDDEN_NAMESPACES, SWARM_SCOPE, *ids, session_id),
-        )
+        # Candidates newest first, straight from the index (FTS5 walks rowids in
+        # order, so no match set is ever ranked whole): every keyword first, then
+        # any; the overlap score below decides what is relevant enough.
+        rows: list[tuple[Any, ...]] = []
+        seen: set[int] = set()
+        for query, limit in ((" AND ".join(terms), 100), (" OR ".join(terms), 300)):
+            if len(rows) >= 20:
+                break
+            for row in self.c.store.rows(
+                "SELECT m.id, m.key, m.value, m.namespace, m.session_id, m.updated_at, m.scope "
+                "FROM memory_fts JOIN memory_entries m ON m.id = memory_fts.rowid "
+                f"WHERE memory_fts MATCH ? AND m.sensitive = 0 AND m.namespace NOT IN ({hidden}) "
+                f"AND (m.scope = ? OR (m.session_id IN ({marks}) AND "
+                "(m.memory_type != 'working' OR m.session_id = ?))) "
+                "ORDER BY memory_fts.rowid DESC LIMIT ?",
+                (query, *_HIDDEN_NAMESPACES, SWARM_SCOPE, *ids, session_id, limit),
+            ):
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    rows.append(row)
         for eid, key, value, ns, sid, at, scope in rows:
             score, hits = _overlap(words, f"{key} {value}")
-            if score >= min_score and (hits >= 2 or len(words) == 1):
+            if score >= min_score and (len(hits) >= 2 or len(words) == 1):
                 shared = scope == SWARM_SCOPE
                 found.append(Item("shared" if shared else "memory", f"memory:{eid}",
                                   _entry_text(key, value, ns), None if shared else sid,
                                   sessions.get(sid or "", "this session"), at,
-                                  f"matches {', '.join(hits_of(words, f'{key} {value}'))} "
+                                  f"matches {', '.join(hits)} "
                                   f"(score {score:.2f})", score))  # fmt: skip
         for tid, title, status, sid, at in self.c.store.rows(
             f"SELECT id, title, status, session_id, updated_at FROM tasks "
@@ -231,10 +250,10 @@ class TextRecall:
             ids,
         ):
             score, hits = _overlap(words, title)
-            if score >= min_score and (hits >= 2 or len(words) == 1):
+            if score >= min_score and (len(hits) >= 2 or len(words) == 1):
                 found.append(Item("task", tid, f"[{status}] {safe_cut(title, 300)}", sid,
                                   sessions.get(sid, "this session"), at,
-                                  f"matches {', '.join(hits_of(words, title))} (score {score:.2f})",
+                                  f"matches {', '.join(hits)} (score {score:.2f})",
                                   score))  # fmt: skip
         for pid, ptype, inp, out, sid, at in self.c.store.rows(
             f"SELECT id, pattern_type, input_pattern, output_pattern, session_id, "
@@ -245,32 +264,37 @@ class TextRecall:
         ):
             text = f"{inp} {out or ''}"
             score, hits = _overlap(words, text)
-            if score >= min_score and (hits >= 2 or len(words) == 1):
+            if score >= min_score and (len(hits) >= 2 or len(words) == 1):
                 shown = f"{ptype}: {safe_cut(inp, 200)}" + (
                     f" → {safe_cut(out, 200)}" if out else ""
                 )
                 found.append(Item("pattern", pid, shown, sid, sessions.get(sid or "", None), at,
-                                  f"matches {', '.join(hits_of(words, text))} (score {score:.2f})",
+                                  f"matches {', '.join(hits)} (score {score:.2f})",
                                   score))  # fmt: skip
         found.sort(key=lambda i: (-i.score, -(i.at or 0)))
         heading = "Earlier notes of this project that match this prompt (recalled by claude-tui):"
         return _pack(found, budget_chars, heading, self.c.guard.text_sensitive)
 
 
+@functools.lru_cache(maxsize=256)
+def _prefix(word: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z0-9])" + re.escape(word))
+
+
 def hits_of(words: list[str], text: str) -> list[str]:
     """The keywords ``text`` contains (as word prefixes)."""
-    lowered = set(re.findall(r"[a-z0-9]+", text.lower()))
-    return [w for w in words if any(t.startswith(w) for t in lowered)]
+    lowered = text.lower()
+    return [w for w in words if _prefix(w).search(lowered)]
 
 
-def _overlap(words: list[str], text: str) -> tuple[float, int]:
+def _overlap(words: list[str], text: str) -> tuple[float, list[str]]:
     """(score, hits): the share of the prompt's keywords found, out of at most four.
 
     A long prompt names more than any one note answers: two of its keywords in
     a note already make that note worth a look, one alone rarely does.
     """
-    hits = len(hits_of(words, text))
-    return min(1.0, hits / min(len(words), 4)), hits
+    hits = hits_of(words, text)
+    return min(1.0, len(hits) / min(len(words), 4)), hits
 
 
 def _entry_text(key: str, value: str, namespace: str) -> str:
@@ -297,10 +321,10 @@ def _pack(
     size = len(heading) + 1
     seen: set[str] = set()
     for item in items:
-        if item.ref in seen or secret(item.text):
+        if item.ref in seen:
             continue
         line = item.line()
-        if size + len(line) + 1 > budget:
+        if size + len(line) + 1 > budget or secret(item.text):  # the cheap test first
             continue
         chosen.append(item)
         seen.add(item.ref)
