@@ -170,7 +170,6 @@ def _cmdline(pid: int) -> list[bytes]:
     return raw.split(b"\0")
 
 
-@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_secret_from_stdin_never_appears_in_proc_cmdline(data_dir: Path, session: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "claude_tui", "memory", "store", "deploy_token", "-",
