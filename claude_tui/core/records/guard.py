@@ -12,7 +12,7 @@ is one field); see ``records/memory.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +48,6 @@ class Protected:
 
     kind: Kind
     values: dict[str, Any]
-
-    @property
-    def sealed(self) -> bool:
-        """Whether some column of the row held a secret."""
-        return self.values.get("sealed") is not None
 
 
 class Guard:
@@ -159,10 +154,6 @@ class Guard:
             self.sealer.seal(json.dumps(originals, ensure_ascii=False))[0] if originals else None
         )
         return Protected(kind, row)
-
-    def protect_all(self, kind: Kind, rows: Iterable[Mapping[str, Any]]) -> list[Protected]:
-        """:meth:`protect` over many rows."""
-        return [self.protect(kind, r) for r in rows]
 
     def _open(self, token: str) -> dict[str, list[Any]]:
         opened = json.loads(self.sealer.open(token, True))

@@ -130,14 +130,6 @@ def delete_ids(conn: sqlite3.Connection, entry_ids: list[int]) -> list[tuple[Any
     return gone
 
 
-def delete_key(conn: sqlite3.Connection, scope: str, namespace: str, key: str) -> int:
-    """Delete the entry with this identity (sync apply of a tombstone); return how many."""
-    return conn.execute(
-        "DELETE FROM memory_entries WHERE scope = ? AND namespace = ? AND key = ?",
-        (scope, namespace, key),
-    ).rowcount
-
-
 def delete_same_key(
     conn: sqlite3.Connection, scope: str, namespace: str, key: str, keep_id: Any
 ) -> None:
