@@ -123,12 +123,14 @@ class Guard:
             return Protected(kind, dict(values))
         row = dict(values)
         kept: dict[str, list[Any]] = {}
+        if current_sealed and not any(c in values for c in kind.guarded):
+            # Nothing guarded changes (a status, a time): the token stays as it is,
+            # neither opened nor sealed again.
+            return Protected(kind, row)
         if current_sealed:
             try:
                 kept = self._open(current_sealed)
             except (SecretUnavailable, ValueError):
-                if not any(c in values for c in kind.guarded):
-                    return Protected(kind, row)  # nothing guarded changes: keep the token
                 # Writing guarded columns would mean resealing originals we cannot
                 # open: refuse rather than lose them.
                 raise SecretUnavailable(
