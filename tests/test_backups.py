@@ -56,7 +56,9 @@ def _plain(data_dir: Path, **over) -> Config:
 
 def test_full_backup_while_four_processes_write(config, coordinator, data_dir):
     session = coordinator.sessions.create(name="busy")
-    per_writer = 250
+    # Enough writes that they are still going when the backup is taken (the check below
+    # that the copy holds fewer than all of them makes sure it really ran mid-write).
+    per_writer = 1000
     command = [sys.executable, "-m", "tests.workers", "write_many", str(data_dir), "-", session.id]
     writers = [
         subprocess.Popen(
