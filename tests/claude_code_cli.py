@@ -46,4 +46,6 @@ def claude_env(home: Path) -> dict[str, str]:
     }
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     env.update(HOME=str(home), CLAUDE_TUI_REDIS="off", CLAUDE_CODE_TMPDIR=str(home / "tmp"))
+    # Hooks run in-process unless a test starts the warm worker itself (and stops it).
+    env["CLAUDE_TUI_HOOK_WORKER"] = "0"
     return env

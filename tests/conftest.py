@@ -15,6 +15,45 @@ from claude_tui.core.coordinator import MemoryCoordinator
 from tests.redis_proc import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+HOOK_WORKER_OFF = {"CLAUDE_TUI_HOOK_WORKER": "0"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hooks run in-process unless a test asks for the warm worker (and then stops it)."""
+    os.environ.update(HOOK_WORKER_OFF)
+
+
+def plain_env() -> dict[str, str]:
+    """This process's environment without claude-tui settings (the hook worker stays off)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_TUI_")}
+    return {**env, **HOOK_WORKER_OFF}
+
+
+def hook_workers_under(root: Path) -> list[int]:
+    """Pids of hook workers whose data dir is under ``root``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"claude_tui.hooks.worker" in words and any(str(root).encode() in w for w in words):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_hook_worker_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the run when a test left a hook worker running (and stop it)."""
+    yield
+    import signal
+
+    left = hook_workers_under(tmp_path_factory.getbasetemp())
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"hook workers left running: {left}"
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +97,7 @@ def coordinator(config: Config) -> Iterator[MemoryCoordinator]:
 
 
 def cli_env(data_dir: Path, redis_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_TUI_")}
+    env = plain_env()
     env["CLAUDE_TUI_DATA_DIR"] = str(data_dir)
     if redis_url is None:
         env["CLAUDE_TUI_REDIS"] = "off"

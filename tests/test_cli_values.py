@@ -26,7 +26,7 @@ from claude_tui.cli.main import main
 from claude_tui.cli.parser import build_parser
 from claude_tui.cli.values import HELP_HINT, USER_VALUES, resolve_user_values, resolve_value
 from claude_tui.core.errors import BadInput
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.conftest import HOOK_WORKER_OFF, ROOT, cli_env, run_cli
 from tests.test_cli import error_line
 
 DB_NAME = "claude-tui.db"
@@ -90,7 +90,7 @@ def session(data_dir: Path) -> str:
 @pytest.fixture
 def inproc(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Let in-process ``main()`` use ``data_dir`` with Redis off, like ``cli_env``."""
-    for name in [n for n in os.environ if n.startswith("CLAUDE_TUI_")]:
+    for name in [n for n in os.environ if n.startswith("CLAUDE_TUI_") and n not in HOOK_WORKER_OFF]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CLAUDE_TUI_DATA_DIR", str(data_dir))
     monkeypatch.setenv("CLAUDE_TUI_REDIS", "off")

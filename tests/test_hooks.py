@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.hooks import status
 from claude_tui.hooks.command import run
-from tests.conftest import ROOT
+from tests.conftest import ROOT, plain_env
 
 CLAUDE_ID = "5b8d2f4e-1c3a-4e6b-9d7f-0a1b2c3d4e5f"
 SID = f"cc_{CLAUDE_ID}"
@@ -309,7 +308,7 @@ def test_a_read_only_data_dir_fails_open(read_only_data: Path, project: Path) ->
         [sys.executable, "-m", "claude_tui", "--data-dir", str(read_only_data), "hook",
          "UserPromptSubmit"],
         input=json.dumps(p["UserPromptSubmit"]), capture_output=True, text=True, timeout=60,
-        cwd=ROOT, env={k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_TUI")},
+        cwd=ROOT, env=plain_env(),
     )  # fmt: skip
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     conn = sqlite3.connect(f"file:{read_only_data / 'claude-tui.db'}?mode=ro&immutable=1", uri=True)
@@ -318,7 +317,7 @@ def test_a_read_only_data_dir_fails_open(read_only_data: Path, project: Path) ->
 
 def test_the_process_prints_only_its_answer_and_exits_0(data: Path, project: Path) -> None:
     p = payloads(project)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_TUI")}
+    env = plain_env()
     for event, payload in (("SessionStart", p["SessionStart"]), ("SessionEnd", "not json")):
         result = subprocess.run(
             [sys.executable, "-m", "claude_tui", "--data-dir", str(data), "hook", event],

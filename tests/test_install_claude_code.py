@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from tests.conftest import ROOT
 
 PY = "/opt/claude tui/venv/bin/python"  # a space: commands must be quoted
 DATA = "/srv/claude-tui data"
+CLIENT = shlex.quote(str(ccs.hook_client()))
 EVENTS = [event for event, _ in ccs.HOOK_EVENTS]
 
 
@@ -91,7 +93,7 @@ def cli_env(home: Path) -> dict[str, str]:
         if not k.startswith(("CLAUDE_TUI_", "CLAUDE_CODE", "CLAUDECODE", "ANTHROPIC_", "XDG_"))
         and k != "CLAUDE_CONFIG_DIR"
     }
-    env.update(HOME=str(home), CLAUDE_TUI_REDIS="off")
+    env.update(HOME=str(home), CLAUDE_TUI_REDIS="off", CLAUDE_TUI_HOOK_WORKER="0")
     return env
 
 
@@ -130,7 +132,7 @@ def test_fresh_user_install_writes_hooks_and_server(home: Path) -> None:
                     {
                         "type": "command",
                         "timeout": timeout,
-                        "command": f"'{PY}' -m claude_tui --data-dir '{DATA}' hook {event}",
+                        "command": f"'{PY}' -I -S {CLIENT} --data-dir '{DATA}' {event}",
                     }
                 ],
             }

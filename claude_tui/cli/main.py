@@ -6,7 +6,6 @@ only when no subcommand is given.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -21,13 +20,12 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``claude-tui``; return the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from claude_tui.hooks.command import parse_argv
+    from claude_tui.hooks import client
 
-    hook = parse_argv(args)
-    if hook is not None:  # Claude Code waits on every hook: the short path, failing open
-        from claude_tui.hooks.command import run as run_hook
+    if client.parse(args) is not None:  # Claude Code waits on every hook: the short path
+        return client.main(args, bare=False)
+    import logging  # not before: the hook path above never logs
 
-        return run_hook(*hook)
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("CLAUDE_TUI_DEBUG") else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",

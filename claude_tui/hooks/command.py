@@ -21,37 +21,21 @@ MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 HOOK_BUSY_TIMEOUT_MS = 750  # a hook waits this long for the write lock, then spools
 
 
-def parse_argv(argv: list[str]) -> tuple[str, str | None] | None:
-    """``[--data-dir DIR] hook EVENT`` → (EVENT, DIR); None for any other command line."""
-    data_dir = None
-    rest = list(argv)
-    if len(rest) >= 2 and rest[0] == "--data-dir":
-        data_dir, rest = rest[1], rest[2:]
-    elif rest and rest[0].startswith("--data-dir="):
-        data_dir, rest = rest[0].split("=", 1)[1], rest[1:]
-    if len(rest) == 2 and rest[0] == "hook" and not rest[1].startswith("-"):
-        return rest[1], data_dir
-    return None
-
-
 def run(event: str, data_dir: str | None, stdin: IO[bytes] | None = None) -> int:
-    """Handle one hook event; always returns 0."""
+    """Handle one hook event in this process; always returns 0."""
     now = time.time()
-    root = _data_root(data_dir)
+    raw = (stdin or sys.stdin.buffer).read(MAX_PAYLOAD_BYTES + 1)
+    # Nothing but the answer, ever: a notice a layer below would print (permissions
+    # tightened, say) is not for Claude Code, whose hook output this is.
+    saved = sys.stderr
     try:
-        answer = _run(event, data_dir, stdin or sys.stdin.buffer, now, root)
-    except _Failed as failure:
-        if root is not None:
-            from claude_tui.hooks import status
-
-            status.note(root, event, failed=failure.reason, spooled=failure.spooled, now=now)
-        return 0
-    except BaseException as exc:  # fail open, whatever it was
-        if root is not None:
-            from claude_tui.hooks import status
-
-            status.note(root, event, failed=f"{type(exc).__name__}: {exc}"[:300], now=now)
-        return 0
+        with open(os.devnull, "w") as quiet:
+            sys.stderr = quiet
+            answer = _answer(event, data_dir, raw, now)
+    except OSError:
+        answer = None
+    finally:
+        sys.stderr = saved
     if answer is not None:
         try:
             sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
@@ -59,6 +43,25 @@ def run(event: str, data_dir: str | None, stdin: IO[bytes] | None = None) -> int
         except OSError:
             pass
     return 0
+
+
+def _answer(event: str, data_dir: str | None, raw: bytes, now: float) -> dict[str, Any] | None:
+    root = _data_root(data_dir)
+    try:
+        return _run(event, data_dir, raw, now, root)
+    except _Failed as failure:
+        failed(root, event, failure, now)
+    except BaseException as exc:  # fail open, whatever it was
+        failed(root, event, _Failed(f"{type(exc).__name__}: {exc}"[:300]), now)
+    return None
+
+
+def failed(root: Path | None, event: str, failure: _Failed, now: float) -> None:
+    """Count a failed hook run where doctor and the app see it."""
+    if root is not None:
+        from claude_tui.hooks import status
+
+        status.note(root, event, failed=failure.reason, spooled=failure.spooled, now=now)
 
 
 class _Failed(Exception):
@@ -79,16 +82,41 @@ def _data_root(data_dir: str | None) -> Path | None:
 
 
 def _run(
-    event: str, data_dir: str | None, stdin: IO[bytes], now: float, root: Path | None
+    event: str, data_dir: str | None, raw: bytes, now: float, root: Path | None
 ) -> dict[str, Any] | None:
+    parsed = parse_payload(event, raw)
+    if parsed is None:
+        # SessionEnd: Claude Code is closing, and there is nothing to record that
+        # the session does not hold already, so not even the database is opened.
+        if root is not None:
+            from claude_tui.hooks.status import note
+
+            note(root, event, now=now)
+        return None
+    config = _config(data_dir)
+    try:
+        coordinator = _open(config)
+    except Exception as exc:
+        from claude_tui.core.errors import ClaudeTUIError
+
+        if isinstance(exc, (ClaudeTUIError, sqlite3.Error, OSError)):
+            raise _Failed(_reason(exc), _spool(config, event, parsed.data, now)) from None
+        raise
+    with coordinator as c:
+        return apply(c, parsed, now)
+
+
+def parse_payload(event: str, raw: bytes) -> Any:
+    """The checked event of a raw payload; None for SessionEnd (nothing to do).
+
+    Raises:
+        _Failed: an unknown event, a payload over the limit, not JSON, or not usable.
+    """
     from claude_tui.core.errors import ClaudeTUIError
     from claude_tui.hooks.handlers import HANDLERS, Event
-    from claude_tui.hooks.status import note
 
-    handler = HANDLERS.get(event)
-    if handler is None:
+    if event not in HANDLERS:
         raise _Failed(f"unknown hook event {event!r}")
-    raw = stdin.read(MAX_PAYLOAD_BYTES + 1)
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise _Failed(f"payload over {MAX_PAYLOAD_BYTES // (1024 * 1024)} MB")
     try:
@@ -99,29 +127,31 @@ def _run(
         ev = Event.parse(event, data)
     except ClaudeTUIError as exc:
         raise _Failed(exc.message) from None
-    if event == "SessionEnd":
-        # Claude Code is closing: nothing to record that the session does not hold
-        # already, so not even the database is opened (the hook must take ms).
-        if root is not None:
-            note(root, event, now=now)
-        return None
-    config = _config(data_dir)
+    return None if event == "SessionEnd" else ev
+
+
+def apply(c: Any, ev: Any, now: float) -> dict[str, Any] | None:
+    """Run the event's handler on an open coordinator (after what the spool holds).
+
+    Raises:
+        _Failed: the handler failed; what could not be written is spooled.
+    """
+    from claude_tui.core.errors import ClaudeTUIError
+    from claude_tui.hooks.handlers import HANDLERS
+    from claude_tui.hooks.status import note
+
+    config = c.config
+    applied = _drain(c)
     try:
-        coordinator = _open(config)
-    except (ClaudeTUIError, sqlite3.Error, OSError) as exc:
-        raise _Failed(_reason(exc), _spool(config, event, data, now)) from None
-    with coordinator as c:
-        applied = _drain(c)
-        try:
-            answer = handler(c, ev, now)
-        except (sqlite3.OperationalError, OSError) as exc:
-            # Busy past our patience, disk full: keep it for the next hook.
-            raise _Failed(_reason(exc), _spool(config, event, data, now)) from None
-        except ClaudeTUIError as exc:
-            if exc.__class__.__name__ in ("StoreReplaced", "SecretUnavailable"):
-                raise _Failed(exc.message, _spool(config, event, data, now)) from None
-            raise _Failed(exc.message) from None
-    note(config.data_dir, event, applied=applied, now=now)
+        answer = HANDLERS[ev.name](c, ev, now)
+    except (sqlite3.OperationalError, OSError) as exc:
+        # Busy past our patience, disk full: keep it for the next hook.
+        raise _Failed(_reason(exc), _spool(config, ev.name, ev.data, now)) from None
+    except ClaudeTUIError as exc:
+        if exc.__class__.__name__ in ("StoreReplaced", "SecretUnavailable"):
+            raise _Failed(exc.message, _spool(config, ev.name, ev.data, now)) from None
+        raise _Failed(exc.message) from None
+    note(config.data_dir, ev.name, applied=applied, now=now)
     return answer
 
 

@@ -125,9 +125,20 @@ def plugin_dir() -> Path:
 # -- what -------------------------------------------------------------------
 
 
+def hook_client() -> Path:
+    """The hook's front door, run as a bare script (``hooks/client.py``)."""
+    return Path(__file__).resolve().parents[2] / "hooks" / "client.py"
+
+
 def hook_command(python: str, data_dir: str, event: str) -> str:
-    """The shell command of our hook for ``event``."""
-    words = (python, "-m", "claude_tui", "--data-dir", data_dir, "hook", event)
+    """The shell command of our hook for ``event``.
+
+    ``-I -S`` and the client's path rather than ``-m claude_tui``: Claude Code
+    waits for this process on every prompt and tool call, and without ``site``
+    and the package it starts at the interpreter's floor (the client hands the
+    payload to the warm hook worker, or imports the package only when it must).
+    """
+    words = (python, "-I", "-S", str(hook_client()), "--data-dir", data_dir, event)
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -148,11 +159,19 @@ def _words(command: str) -> list[str]:
         return command.split()
 
 
+_CLIENT_TAIL = ("claude_tui", "hooks", "client.py")
+
+
 def _after_module(words: list[str]) -> list[str] | None:
-    """The words after ``-m claude_tui``, or None when they do not run it."""
-    for i in range(len(words) - 1):
-        if words[i] == "-m" and words[i + 1] == "claude_tui":
+    """The words after ``-m claude_tui`` (or the hook client's path, as ``hook …``).
+
+    None when the command line does not run claude-tui.
+    """
+    for i, word in enumerate(words):
+        if word == "-m" and i + 1 < len(words) and words[i + 1] == "claude_tui":
             return words[i + 2 :]
+        if tuple(Path(word).parts[-3:]) == _CLIENT_TAIL:
+            return ["hook", *words[i + 1 :]]
     return None
 
 

@@ -107,17 +107,22 @@ def check_openable(conn: sqlite3.Connection, path: Path) -> None:
     """
     from claude_tui.core.store.schema import LATEST_VERSION
 
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    # One statement, so one snapshot: read apart, a first process creating the
+    # database between the two reads made a second one see tables at version 0
+    # and call it another program's database.
+    version, listed = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT group_concat(name, char(31)) FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%')"
+    ).fetchone()
+    version = int(version)
     if version > LATEST_VERSION:
         raise StoreUnusable(
             f"{path} has schema version {version}, newer than this claude-tui understands "
             f"({LATEST_VERSION}); upgrade claude-tui to open it"
         )
     if version == 0:
-        names = {
-            row[0]
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
-        }
+        names = set(listed.split(chr(31))) if listed else set()
         if names:
             raise StoreUnusable(
                 f"{path} is a SQLite database of another program (tables: "
