@@ -9,7 +9,7 @@ CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE_DIR := .cache/claude-code
 CLAUDE_CODE_STAMP := $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
 
-.PHONY: install claude-code run test check format bench clean
+.PHONY: install claude-code claude-flow run test check format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -31,6 +31,15 @@ $(CLAUDE_CODE_STAMP):
 
 claude-code: $(CLAUDE_CODE_STAMP) ## the real Claude Code CLI for the tests, in .cache/claude-code
 
+CLAUDE_FLOW_VERSION := 3.43.0
+CLAUDE_FLOW_STAMP := .cache/claude-flow/.installed-$(CLAUDE_FLOW_VERSION)
+$(CLAUDE_FLOW_STAMP):
+	npm install --prefix .cache/claude-flow --no-audit --no-fund --loglevel=error \
+		claude-flow@$(CLAUDE_FLOW_VERSION)
+	@touch $@
+
+claude-flow: $(CLAUDE_FLOW_STAMP) ## Ruflo's CLI (claude-flow), for the side-by-side start-up benchmark
+
 run: $(STAMP) ## set up and start the app (ARGS="--data-dir DIR" to pass flags)
 	$(BIN)/claude-tui $(ARGS)
 
@@ -46,7 +55,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) ## benchmarks; prints tables and writes bench/results/*.json
+bench: $(STAMP) $(CLAUDE_FLOW_STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_memory $(BENCH_ARGS)
 	$(BIN)/python -m bench.bench_app
 	$(BIN)/python -m bench.bench_patterns

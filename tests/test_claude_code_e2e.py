@@ -20,13 +20,16 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from claude_tui.core.integrations.claude_code_settings import BACKUP_SUFFIX
+from claude_tui.hooks import worker
 from tests.claude_code_cli import claude_env, find_claude
+from tests.test_hook_worker import wait_for_worker
 from tests.conftest import ROOT
 
 NOT_LOGGED_IN = "Not logged in"
@@ -78,12 +81,18 @@ class World:
 
 
 @pytest.fixture
-def world(claude_bin: Path, tmp_path: Path) -> World:
+def world(claude_bin: Path, tmp_path: Path) -> Iterator[World]:
+    """A temp HOME and project; hooks with the warm worker on, as users have them."""
     home = tmp_path / "home"
     project = (tmp_path / "my project").resolve()  # spaces: every command must be quoted
     (project / ".git").mkdir(parents=True)  # a project root, no git needed
     home.mkdir()
-    return World(claude_bin, home, project, tmp_path / "tui data", claude_env(home))
+    env = {**claude_env(home), "CLAUDE_TUI_HOOK_WORKER": "1"}
+    w = World(claude_bin, home, project, tmp_path / "tui data", env)
+    try:
+        yield w
+    finally:
+        worker.stop(str(w.data))
 
 
 def load(path: Path) -> Any:
@@ -162,6 +171,9 @@ def test_two_sessions_remember_through_the_hooks_and_uninstall_restores(world: W
     ).strip()
     assert memory_id.isdigit(), memory_id
 
+    # -- the first hook did its work itself and started the worker; the rest go through it --
+    wait_for_worker(w.data)
+
     # -- the second session is told about it, at start and with the matching prompt -------
     second = w.run_claude("-p", "--output-format", "json", "how should the tokenizer be split?")
     assert second.returncode == 1, (second.stdout, second.stderr)
@@ -193,6 +205,8 @@ def test_two_sessions_remember_through_the_hooks_and_uninstall_restores(world: W
         "UserPromptSubmit": 2,
         "SessionEnd": 2,
     }
+    running = worker.info(str(w.data))
+    assert running is not None and running["served"] >= 3, running  # the second session's
 
     # -- Claude Code connects to the MCP server, registered with no session id -------------
     listing = w.run_claude("mcp", "list")

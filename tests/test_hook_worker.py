@@ -153,7 +153,7 @@ def test_no_worker_the_hook_does_it_itself_and_starts_one(data: Path, project: P
         fire(data, "PostToolUse", p["PostToolUse"])
         assert tool_count(data) == 1  # written by the hook process, not waiting for a worker
         # The worker it started comes up in the background; wait on its lock.
-        pid = _wait_for_worker(data)
+        pid = wait_for_worker(data)
         assert pid in hook_workers_under(data)
     finally:
         worker.stop(str(data))
@@ -161,7 +161,7 @@ def test_no_worker_the_hook_does_it_itself_and_starts_one(data: Path, project: P
     assert not hook_workers_under(data)
 
 
-def _wait_for_worker(data: Path) -> int:
+def wait_for_worker(data: Path) -> int:
     """Block until the spawned worker listens (its socket accepts), by connecting."""
     import time
 
@@ -191,7 +191,7 @@ def test_a_killed_worker_loses_nothing(running: Running, data: Path, project: Pa
     try:
         fire(data, "PostToolUse", p["PostToolUse"])  # refused connection: done in-process
         assert tool_count(data) == 1
-        _wait_for_worker(data)  # a new worker took the stale socket over
+        wait_for_worker(data)  # a new worker took the stale socket over
         fire(data, "PostToolUseFailure", p["PostToolUseFailure"])
         assert tool_count(data) == 2 and served(data) == 1
     finally:
@@ -208,6 +208,7 @@ def test_a_worker_stops_for_a_changed_config_and_the_hook_uses_the_new_one(
     fire(data, "PostToolUse", p["PostToolUse"])
     running.proc.wait(timeout=10)  # it answered FALLBACK and exited
     assert tool_count(data) == 1
+    assert worker.pid_of(str(data)) is None  # the next hook starts a new one, not this one
 
 
 def test_one_worker_per_data_dir(running: Running, data: Path) -> None:
@@ -283,3 +284,49 @@ def test_first_opens_racing_on_a_new_data_dir_all_succeed(tmp_path: Path) -> Non
     ]
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
+
+
+def test_doctor_names_the_running_worker(running: Running, data: Path, project: Path) -> None:
+    fire(data, "PostToolUse", payloads(project)["PostToolUse"])
+    env = {**env_on(), "CLAUDE_TUI_DATA_DIR": str(data), "CLAUDE_TUI_REDIS": "off"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "claude_tui", "doctor", "--json"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    hooks = json.loads(shown.stdout)["hooks"]
+    assert hooks["worker"]["pid"] == running.proc.pid and hooks["worker"]["served"] == 1
+    text = subprocess.run(
+        [sys.executable, "-m", "claude_tui", "doctor"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT,
+    ).stdout  # fmt: skip
+    assert f"warm worker pid {running.proc.pid} (1 hook served)" in text, text
+
+
+def test_a_worker_killed_with_a_request_in_hand_loses_nothing(
+    running: Running, data: Path, project: Path
+) -> None:
+    p = payloads(project)
+    fire(data, "SessionStart", p["SessionStart"])
+    os.kill(running.proc.pid, signal.SIGSTOP)  # hung: it accepts nothing from here on
+    hook = subprocess.Popen(
+        shlex.split(hook_command(sys.executable, str(data), "PostToolUse")),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env_on(), cwd=ROOT,
+    )  # fmt: skip
+    assert hook.stdin is not None
+    hook.stdin.write(json.dumps(p["PostToolUse"]))
+    hook.stdin.close()
+    os.kill(running.proc.pid, signal.SIGKILL)  # with the request queued or in hand
+    running.proc.wait(timeout=10)
+    try:
+        assert hook.wait(timeout=60) == 0
+        assert hook.stdout is not None and hook.stdout.read() == ""
+        assert tool_count(data) == 1  # done by the hook itself, once
+        wait_for_worker(data)  # the one the hook started for the next hooks
+    finally:
+        assert hook.stdout is not None and hook.stderr is not None
+        hook.stdout.close()
+        hook.stderr.close()
+        worker.stop(str(data))  # the worker the fallback started
+    assert status.summary(data)["failed"] == 0

@@ -287,6 +287,9 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
     report["hooks"] = hook_summary(c.config.data_dir)
     report["hooks"]["spool_waiting"] = _spool_waiting(c.config)
+    from claude_tui.hooks.worker import info as worker_info
+
+    report["hooks"]["worker"] = worker_info(str(c.config.data_dir))
     if a.json:
         out.emit_json(report)
         return 0
@@ -385,6 +388,18 @@ def _hooks_line(r: dict[str, Any]) -> str:
         line += f" (last: {worst.get('last_error')})"
     if r.get("spool_waiting"):
         line += "; captures waiting in the spool (applied by the next hook)"
+    running = r.get("worker")
+    if running:
+        n = running["served"]
+        line += f"; warm worker pid {running['pid']} ({n} hook{'' if n == 1 else 's'} served)"
+    else:
+        from claude_tui.hooks.client import worker_enabled
+
+        line += (
+            "; no warm worker (the next hook starts one)"
+            if worker_enabled()
+            else "; warm worker off (CLAUDE_TUI_HOOK_WORKER=0): hooks run in-process"
+        )
     return line
 
 

@@ -27,6 +27,7 @@ import sys
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 SOCKET_NAME = "worker.sock"
 PROTOCOL = b"CTH1"
+FALLBACK = b"FALLBACK\n"
 CONNECT_TIMEOUT_S = 0.25
 ANSWER_TIMEOUT_S = 4.0  # then do it here: Claude Code's hook timeout is 10 s at least
 ENV_DATA_DIR = "CLAUDE_TUI_DATA_DIR"
@@ -44,7 +45,11 @@ def hooks_dir(data_dir: str) -> str:
 
 
 def ask(data_dir: str, event: str, payload: bytes) -> bytes | None:
-    """The worker's answer to one hook (b"" for none); None when no worker takes it."""
+    """The worker's answer to one hook (b"" for none).
+
+    None when no worker takes it; :data:`FALLBACK` when the worker declined it
+    (it is exiting: the hook is done here and the next hook starts a new one).
+    """
     import socket
 
     folder = hooks_dir(data_dir)
@@ -72,8 +77,10 @@ def ask(data_dir: str, event: str, payload: bytes) -> bytes | None:
     finally:
         sock.close()
     reply = b"".join(chunks)
+    if reply == FALLBACK:
+        return FALLBACK
     if not reply.startswith(b"OK\n"):
-        return None  # "FALLBACK\n" or a cut-off reply
+        return None  # cut off: the worker died with the request in hand
     return reply[3:]
 
 
@@ -137,10 +144,11 @@ def serve_hook(event: str, data_dir: str | None, payload: bytes) -> int:
     if chosen and worker_enabled() and len(payload) <= MAX_PAYLOAD_BYTES:
         chosen = os.path.abspath(os.path.expanduser(chosen))
         answer = ask(chosen, event, payload)
-        if answer is not None:
+        if answer is None:
+            start_worker(chosen)  # for the next hooks; this one is done here
+        elif answer != FALLBACK:
             _write(answer)
             return 0
-        start_worker(chosen)
     return _in_process(event, data_dir, payload)
 
 

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from claude_tui.hooks.client import PROTOCOL, SOCKET_NAME, hooks_dir
+from claude_tui.hooks.client import FALLBACK, PROTOCOL, SOCKET_NAME, hooks_dir
 
 ENV_IDLE = "CLAUDE_TUI_HOOK_WORKER_IDLE"
 DEFAULT_IDLE_S = 600.0
@@ -148,7 +148,7 @@ class Worker:
             return
         if self.stale():
             self.stopping = True  # this one is done by the hook itself, on the new files
-            _send(conn, b"FALLBACK\n")
+            _send(conn, FALLBACK)
             return
         _send(conn, b"OK\n" + self.answer(event, payload))
         self.served += 1
