@@ -58,7 +58,9 @@ format: $(STAMP)
 bench: $(STAMP) $(CLAUDE_FLOW_STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_memory $(BENCH_ARGS)
 	$(BIN)/python -m bench.bench_app
+	$(BIN)/python -m bench.bench_conversation
 	$(BIN)/python -m bench.bench_patterns
+	$(BIN)/python -m bench.bench_search
 	$(BIN)/python -m bench.bench_checkpoints
 	$(BIN)/python -m bench.bench_import
 	$(BIN)/python -m bench.bench_backups

@@ -56,6 +56,49 @@ def no_hook_worker_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     assert not left, f"hook workers left running: {left}"
 
 
+def redis_servers_under(root: Path) -> list[int]:
+    """Pids of redis-servers running in a dir under ``root`` and of their keepers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            comm = (entry / "comm").read_text().strip()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        server = comm == "redis-server"  # its cmdline is rewritten as a title
+        keeper = any(w.endswith(b"redis_watchdog.py") for w in words)
+        if (server and cwd.startswith(str(root))) or (
+            keeper and any(str(root).encode() in w for w in words)
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_redis_server_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the run when a test left a redis-server of its data dir running (and stop it).
+
+    A private server ends by itself after an idle period, but a test must not
+    leave it to that: it stops it (``redis_server.stop_private``) or deletes the
+    data dir (the server's keeper then ends it at once).
+    """
+    yield
+    import signal
+
+    left = redis_servers_under(tmp_path_factory.getbasetemp())
+    details = []
+    for pid in left:
+        try:
+            details.append(f"{pid} in {os.readlink(f'/proc/{pid}/cwd')}")
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert not left, f"redis-servers left running: {details}"
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     """One real redis-server for the whole run (fails, never skips, when missing)."""

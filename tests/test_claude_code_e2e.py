@@ -19,8 +19,8 @@ import shlex
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ import pytest
 from claude_tui.core.integrations.claude_code_settings import BACKUP_SUFFIX
 from claude_tui.hooks import worker
 from tests.claude_code_cli import claude_env, find_claude
-from tests.test_hook_worker import wait_for_worker
 from tests.conftest import ROOT
+from tests.test_hook_worker import wait_for_worker
 
 NOT_LOGGED_IN = "Not logged in"
 DECISION = "split the lexer from the parser"

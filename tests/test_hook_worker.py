@@ -330,3 +330,18 @@ def test_a_worker_killed_with_a_request_in_hand_loses_nothing(
         hook.stderr.close()
         worker.stop(str(data))  # the worker the fallback started
     assert status.summary(data)["failed"] == 0
+
+
+@pytest.mark.parametrize("xdg", [None, "", "/srv/xdg data"])
+def test_the_clients_default_data_dir_is_the_configs(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from claude_tui.core.config import default_data_dir
+    from claude_tui.hooks.client import default_data_dir as client_default
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    assert client_default() == str(default_data_dir())

@@ -59,7 +59,7 @@ def expected(main: Path, agent_files: list[Path]) -> dict[str, Any]:
         return u
 
     todos: set[tuple[str, str]] = set()
-    usage: dict[tuple[str, str], list[int]] = {}
+    usage: dict[str, list[int]] = {}
     tool_calls = errors = todo_writes = spawns = compactions = 0
     roots = {r["uuid"] for r in records if r.get("isSidechain") and r.get("parentUuid") is None}
     files = [(main, None)] + [(p, p.stem.removeprefix("agent-")) for p in agent_files]
@@ -83,7 +83,7 @@ def expected(main: Path, agent_files: list[Path]) -> dict[str, Any]:
                 if block["name"] in ("Task", "Agent"):
                     spawns += 1
             if r["type"] == "assistant":
-                key = (message["id"], r.get("requestId"))
+                key = message["id"]  # one line per content block, usage repeated on each
                 old = usage.get(key, [0, 0, 0, 0])
                 usage[key] = [
                     max(o, message["usage"].get(f, 0)) for o, f in zip(old, USAGE, strict=True)
@@ -373,13 +373,19 @@ def test_malformed_lines_are_reported_and_the_rest_imports(tmp_path: Path) -> No
     with _coordinator(tmp_path / "data") as c:
         report = ClaudeCodeImporter(c).run([target])
         got = [str(m) for m in report.malformed]
-        assert [g.split(": ")[0] for g in got] == [f"{target}:{n}" for n in (4, 5, 6, 7, 8, 9)]
+        assert [g.split(": ")[0] for g in got] == [f"{target}:{n}" for n in (4, 5, 8)]
         assert "invalid JSON" in got[0] and "not an object" in got[1]
-        assert "message object" in got[2] and "usage must be an object" in got[3]
-        assert "no record type" in got[4] and "isSidechain must be true or false" in got[5]
+        assert "no record type" in got[2]
+        # A wrong-typed field is ignored (or coerced): the record is kept, and said so.
+        kept = [str(m) for m in report.coerced]
+        assert [k.split(": ")[0] for k in kept] == [f"{target}:{n}" for n in (6, 7, 9)]
+        assert "message: str, not an object (ignored)" in kept[0]
+        assert "message usage: str, not an object (ignored)" in kept[1]
+        assert "isSidechain: text 'yes', read as true/false" in kept[2]
         meta = c.sessions.get(SESSION_IDS["short"]).metadata
-        assert meta["malformed_lines"] == 6
+        assert meta["malformed_lines"] == 3
         assert meta["tool_errors"] == 2 and meta["prompts"] == 1 and meta["messages"] == 1
+        assert meta["records"]["user"] == 4 + 2 and meta["records"]["assistant"] == 5 + 1
         assert meta["records"]["brand-new-record-type"] == 1
 
 

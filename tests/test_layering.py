@@ -82,6 +82,10 @@ DOORS = {
     "import_sessions": "imports.py",
     "import_files": "imports.py",
     "injections": "injections.py",
+    "archive_files": "archive.py",
+    "archive_versions": "archive.py",
+    "archive_parts": "archive.py",
+    "archive_chunks": "archive.py",
 }
 _VERB = r"(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
 

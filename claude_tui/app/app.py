@@ -158,6 +158,20 @@ class ClaudeTUIApp(App[int]):
             )  # fmt: skip
         self.check_backends()
         self.check_sync()
+        self.check_transcript_purge()
+
+    @work(thread=True, group="purge", exit_on_error=False)
+    def check_transcript_purge(self) -> None:
+        """Once per launch: say so when Claude Code deletes transcripts the archive keeps."""
+        from claude_tui.core.archive import purge
+        from claude_tui.core.archive.store import TranscriptArchive
+
+        state = purge.status(TranscriptArchive(self.coordinator))
+        if state.warn and state.archived_sessions:
+            self.call_from_thread(
+                self.notify, state.line(), title="Claude Code transcripts", severity="warning",
+                timeout=12,
+            )  # fmt: skip
 
     def restore(self) -> None:
         """Reopen the last session, screen and row (or what ``--session`` asked for)."""
@@ -282,6 +296,13 @@ class ClaudeTUIApp(App[int]):
         self.call_from_thread(self.post_message, DataChanged([]))
 
     # -- the active session ---------------------------------------------------
+    @work(thread=True, group="warm", exclusive=True, exit_on_error=False)
+    def warm_session(self, session_id: str) -> None:
+        """Read the session's hot keys and top patterns into L1, off the UI thread."""
+        from claude_tui.core.search.warm import warm_session
+
+        warm_session(self.coordinator, session_id)
+
     def set_session(self, session_id: str | None) -> None:
         """Make ``session_id`` the active session (None: none) and remember it."""
         self.session_id = session_id
@@ -289,6 +310,7 @@ class ClaudeTUIApp(App[int]):
         self._session_name = ""
         if session_id is not None:
             self.set_session_name_later()
+            self.warm_session(session_id)
         self.save_state()
         self.refresh_status()
         try:
@@ -379,6 +401,7 @@ class ClaudeTUIApp(App[int]):
         """At start, after the first paint: compare SQLite and Chroma and repair drift."""
         learner = self.coordinator.learning
         report = learner.ensure_synced(full=True)
+        self.coordinator.search.start_indexer()  # memory's vectors follow the change log
         if report:
             self.call_from_thread(
                 self.notify,

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from claude_tui.core.events import ChangeEvent
+
+if TYPE_CHECKING:
+    from claude_tui.core.transcripts.conversation import Conversation
+    from claude_tui.core.transcripts.links import Extracted
+    from claude_tui.core.transcripts.reader import Page
+    from claude_tui.core.transcripts.search import Hit
+    from claude_tui.core.transcripts.structure import Structure, ThreadRef
 
 
 @dataclass
@@ -29,3 +37,66 @@ class SessionChanged(Message, bubble=False):
     """The active session changed."""
 
     session_id: str | None
+
+
+# -- the conversation screen (workers post these; the screen draws) -----------
+
+
+@dataclass
+class ConversationOpened(Message, bubble=False):
+    """A session's transcript was opened (``error``: why it could not be)."""
+
+    conversation: Conversation | None
+    error: str = ""
+    origin: str = ""  # archive | file
+
+
+@dataclass
+class TurnsLoaded(Message, bubble=False):
+    """A page of a thread's turns (``thread``: "" for the main thread, else its key).
+
+    ``where``: ``append``, ``prepend`` or ``replace``; ``focus``: the line to
+    put the cursor on (the nearest turn at or before it).
+    """
+
+    thread: str
+    page: Page
+    where: str
+    focus: int | None = None
+    focus_part: int = 0
+    note: str = ""
+
+
+@dataclass
+class ThreadOpened(Message, bubble=False):
+    """The subagent thread of an unfolded call was found (``ref`` None: it is not in the files)."""
+
+    view_key: str  # the key of the turn that spawned it
+    ref: ThreadRef | None
+    page: Page | None
+    focus: int | None = None
+    error: str = ""
+
+
+@dataclass
+class StructureReady(Message, bubble=False):
+    """The branch and the subagent links were worked out (one pass over the file)."""
+
+    structure: Structure
+
+
+@dataclass
+class SearchDone(Message, bubble=False):
+    """The turns that match a search, in order."""
+
+    query: str
+    hits: list[Hit]
+
+
+@dataclass
+class ExtractedFound(Message, bubble=False):
+    """What the import made from one line."""
+
+    line: int
+    thread: str
+    items: list[Extracted]

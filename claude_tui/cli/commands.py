@@ -22,8 +22,14 @@ def session_new(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     return 0
 
 
+def _total(page: list[Any], a: argparse.Namespace, count: Callable[[], int]) -> int:
+    """How many the listing holds in all: counted only when the page came back full."""
+    return count() if len(page) >= a.limit else a.offset + len(page)
+
+
 def session_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    sessions = c.sessions.list(status=a.status)
+    sessions = c.sessions.list(status=a.status, limit=a.limit, offset=a.offset)
+    total = _total(sessions, a, lambda: c.sessions.count(a.status))
     if a.json:
         out.emit_json([s.to_dict() for s in sessions])
     else:
@@ -32,6 +38,7 @@ def session_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             [(s.id, s.name, s.status, s.user_id, out.when(s.created_at), out.when(s.updated_at))
              for s in sessions],
         )  # fmt: skip
+    out.cut_note("sessions", a.offset, len(sessions), total, as_json=a.json)
     return 0
 
 
@@ -71,9 +78,11 @@ def session_checkpoint(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 def session_checkpoints(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     if not c.checkpoints.list(a.id, limit=1):
         c.sessions.get(a.id)  # an unknown session is an error; a session without any is not
-    found = c.checkpoints.list(a.id)
+    found = c.checkpoints.list(a.id, limit=a.limit, offset=a.offset)
+    total = _total(found, a, lambda: c.checkpoints.count(a.id))
     if a.json:
         out.emit_json([cp.to_dict() for cp in found])
+        out.cut_note("checkpoints", a.offset, len(found), total, as_json=True)
         return 0
     out.table(
         ["ID", "CREATED", "REASON", "LABEL", "AGENTS", "TASKS", "PENDING", "MEMORY", "PATTERNS"],
@@ -81,6 +90,7 @@ def session_checkpoints(c: MemoryCoordinator, a: argparse.Namespace) -> int:
           cp.counts.get("tasks"), cp.counts.get("pending_tasks"), cp.counts.get("memory"),
           cp.counts.get("patterns")) for cp in found],
     )  # fmt: skip
+    out.cut_note("checkpoints", a.offset, len(found), total, as_json=False)
     return 0
 
 
@@ -175,7 +185,8 @@ def task_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 
 def task_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    tasks = c.tasks.list(a.session, status=a.status)
+    tasks = c.tasks.list(a.session, status=a.status, limit=a.limit, offset=a.offset)
+    total = _total(tasks, a, lambda: c.tasks.count(a.session, status=a.status))
     if a.json:
         out.emit_json([t.to_dict() for t in tasks])
     else:
@@ -184,6 +195,7 @@ def task_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             [(t.id, t.parent_task_id or "-", t.status, t.priority, t.agent_id or "-",
               out.short(t.title, 50)) for t in tasks],
         )  # fmt: skip
+    out.cut_note("tasks", a.offset, len(tasks), total, as_json=a.json)
     return 0
 
 
@@ -245,13 +257,24 @@ def _filter_kwargs(a: argparse.Namespace) -> dict[str, object]:
 
 
 def memory_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    _entries(c.memory.list(**_filter_kwargs(a)), a.json)  # type: ignore[arg-type]
+    entries = c.memory.list(**_filter_kwargs(a), offset=a.offset)  # type: ignore[arg-type]
+    kwargs = {k: v for k, v in _filter_kwargs(a).items() if k != "limit"}
+    total = _total(entries, a, lambda: c.memory.count(**kwargs))  # type: ignore[arg-type]
+    _entries(entries, a.json)
+    out.cut_note("entries", a.offset, len(entries), total, as_json=a.json)
     return 0
 
 
 def memory_search(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    _entries(c.memory.search(a.text, **_filter_kwargs(a)), a.json)  # type: ignore[arg-type]
-    return 0
+    from claude_tui.cli.search_commands import memory_search as search
+
+    return search(c, a)
+
+
+def memory_reindex(c: MemoryCoordinator, a: argparse.Namespace) -> int:
+    from claude_tui.cli.search_commands import memory_reindex as reindex
+
+    return reindex(c, a)
 
 
 def memory_delete(c: MemoryCoordinator, a: argparse.Namespace) -> int:
@@ -270,7 +293,10 @@ def memory_purge(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 def worker(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     from claude_tui.core.durability.scheduler import run_worker
+    from claude_tui.core.search.memory_index import BUILT_META
 
+    if not a.once and c.store.meta(BUILT_META) is not None:
+        c.search.start_indexer()  # memory's vector index follows the writes of every process
     return run_worker(c, once=a.once)
 
 
@@ -290,6 +316,9 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
     from claude_tui.hooks.worker import info as worker_info
 
     report["hooks"]["worker"] = worker_info(str(c.config.data_dir))
+    from claude_tui.cli.transcript_commands import doctor_report as transcripts_report
+
+    report["transcripts"] = transcripts_report(c)
     if a.json:
         out.emit_json(report)
         return 0
@@ -317,6 +346,7 @@ def doctor(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             ("backups", report["backups"]["line"]),
             ("Claude Code", report["claude_code"]["line"]),
             ("hooks", _hooks_line(report["hooks"])),
+            ("transcripts", report["transcripts"]["line"]),
         ]
     )
     return 0
@@ -492,7 +522,8 @@ def patterns_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 
 def patterns_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    patterns = c.patterns.list(a.pattern_type)
+    patterns = c.patterns.list(a.pattern_type, limit=a.limit, offset=a.offset)
+    total = _total(patterns, a, lambda: c.patterns.count(a.pattern_type))
     if a.json:
         out.emit_json([p.to_dict() for p in patterns])
     else:
@@ -501,6 +532,7 @@ def patterns_list(c: MemoryCoordinator, a: argparse.Namespace) -> int:
             [(p.id, p.pattern_type, f"{p.confidence:.2f}", p.usage_count,
               out.short(p.input_pattern, 60)) for p in patterns],
         )  # fmt: skip
+    out.cut_note("patterns", a.offset, len(patterns), total, as_json=a.json)
     return 0
 
 
@@ -533,6 +565,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("memory", "get"): memory_get,
     ("memory", "list"): memory_list,
     ("memory", "search"): memory_search,
+    ("memory", "reindex"): memory_reindex,
     ("memory", "delete"): memory_delete,
     ("memory", "purge"): memory_purge,
     ("patterns", "learn"): patterns_learn,
@@ -579,3 +612,12 @@ def _merge_sync_handlers() -> None:
 
 
 _merge_sync_handlers()
+
+
+def _merge_transcript_handlers() -> None:
+    from claude_tui.cli.transcript_commands import TRANSCRIPT_HANDLERS  # imported late: no cycle
+
+    HANDLERS.update(TRANSCRIPT_HANDLERS)
+
+
+_merge_transcript_handlers()

@@ -76,6 +76,21 @@ def _print_report(report: ImportReport) -> None:
     print(f"malformed lines: {len(bad)}")
     for item in bad:
         print(f"  {item}")
+    for one in report.merged:
+        print(
+            f"{one.session_id}: {len(one.merged)} files claim this session, merged by record "
+            f"uuid ({one.duplicates:,} record(s) were copies)"
+        )
+        for path in one.merged:
+            print(f"  {path}")
+    if report.coerced:
+        print(f"records kept with a field ignored or coerced: {len(report.coerced)}")
+        for item in report.coerced[:20]:
+            print(f"  {item}")
+        if len(report.coerced) > 20:
+            print(f"  … and {len(report.coerced) - 20} more (--json lists them all)")
+    for skipped in report.skipped:
+        print(f"skipped {skipped}")
 
 
 def _session_line(one: SessionReport) -> str:
@@ -86,9 +101,12 @@ def _session_line(one: SessionReport) -> str:
         parts.append("added " + ", ".join(f"{n} {k}" for k, n in added.items()))
     if updated:
         parts.append("updated " + ", ".join(f"{n} {k}" for k, n in updated.items()))
-    if one.malformed:
-        parts.append(f"{len(one.malformed)} malformed")
-    return "; ".join(parts)
+    if len(one.merged) > 1:
+        parts.append(f"merged {len(one.merged)} files ({one.duplicates} copied record(s))")
+    line = "; ".join(parts)
+    for item in one.malformed:
+        line += f"\n  malformed: {item}"
+    return line
 
 
 def import_claude_code(c: MemoryCoordinator, a: argparse.Namespace) -> int:
@@ -108,6 +126,9 @@ def import_claude_code(c: MemoryCoordinator, a: argparse.Namespace) -> int:
         _print_report(report)
     for item in report.malformed:
         sys.stderr.write(f"malformed: {item}\n")
+    from claude_tui.cli.transcript_commands import purge_notice
+
+    purge_notice(c)  # one line on stderr when Claude Code purges within 30 days
     if not a.watch:
         return 0
     sys.stdout.write("watching for changes (Ctrl-C to stop)\n")

@@ -47,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last resort: a sentence, not a traceback
         if os.environ.get("CLAUDE_TUI_DEBUG"):
             raise
+        said = _os_problem(exc) if isinstance(exc, OSError) else None
+        if said is not None:
+            sys.stderr.write(f"claude-tui: {said}\n")
+            return 2
         sys.stderr.write(
             f"claude-tui: internal error: {type(exc).__name__}: {exc} "
             "(set CLAUDE_TUI_DEBUG=1 for details)\n"
@@ -56,10 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     from claude_tui.cli.parser import build_parser
-    from claude_tui.cli.values import resolve_user_values
+    from claude_tui.cli.values import refuse_undecodable, resolve_user_values
     from claude_tui.core.config import Config
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     config = Config.load(args.data_dir)  # reads config.toml only: creates and opens nothing
     from claude_tui.core.secrets import install_log_redaction
 
@@ -67,6 +72,7 @@ def _run(argv: list[str]) -> int:
     # '-' and '@FILE' values are read before the store is opened (a bad file writes
     # nothing); after Config.load because the configured value size bounds the read
     resolve_user_values(args, max_bytes=config.max_value_bytes)
+    refuse_undecodable(args, parser)  # after: a value read from @FILE is checked too
     if args.command is None:
         from claude_tui.app.launch import launch  # the only path that imports Textual
 
@@ -115,6 +121,18 @@ def _run(argv: list[str]) -> int:
             if coordinator.sync is not None:
                 for notice in coordinator.sync.take_notices():  # e.g. a full resync: say so
                     sys.stderr.write(f"claude-tui: {notice}\n")
+
+
+def _os_problem(exc: OSError) -> str | None:
+    """A full disk or a read-only file system met outside the database, as one line."""
+    import errno
+
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full{where}; nothing more was written (free some space)"
+    if exc.errno == errno.EROFS:
+        return f"cannot write{where}: the file system is read-only"
+    return None
 
 
 def _stays_running(args: argparse.Namespace) -> bool:

@@ -40,6 +40,25 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         sys.stdout.write("(none)\n")
 
 
+def cut_note(what: str, offset: int, shown: int, total: int, *, as_json: bool) -> None:
+    """Say when a listing stopped at its limit, and how to see the rest (silent when it did not).
+
+    Text output gets it as its last line; ``--json`` output stays a plain list
+    (its consumers are unchanged) and the note goes to stderr.
+    """
+    if offset + shown >= total:
+        return
+    first = offset + 1 if shown else offset
+    text = (
+        f"showing {first:,}-{offset + shown:,} of {total:,} {what}; "
+        f"--limit N or --offset {offset + shown} for more"
+    )
+    if as_json:
+        sys.stderr.write(f"claude-tui: {text}\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:
     """Print ``name: value`` lines."""
     width = max(len(name) for name, _ in pairs)

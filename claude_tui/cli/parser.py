@@ -34,6 +34,49 @@ def _priority(text: str) -> int:
     return value
 
 
+def _page_size(text: str) -> int:
+    """A ``--limit``: a whole number from 1 to 10,000."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10000, not {text!r}")
+    return value
+
+
+def _offset(text: str) -> int:
+    """An ``--offset``: how many rows to skip, 0 and up."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text!r}")
+    return value
+
+
+def _paging(p: argparse.ArgumentParser, default: int) -> None:
+    """``--limit`` and ``--offset`` of a listing (it says when it stops at its limit)."""
+    p.add_argument(
+        "--limit", type=_page_size, default=default, help=f"at most N (default {default})"
+    )
+    p.add_argument("--offset", type=_offset, default=0, help="skip the first N")
+
+
+def _days(text: str) -> float:
+    """A positive, finite number of days (``nan``, ``inf``, 0 and below are refused)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of days, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of days, not {text!r}")
+    return value
+
+
 def _scope(p: argparse.ArgumentParser, *, typed: bool = True) -> None:
     p.add_argument("--session", help="session id (working/persistent memory belong to one)")
     p.add_argument("--agent", help="agent id (must belong to the session)")
@@ -93,6 +136,7 @@ def build_parser() -> Parser:
     p.add_argument("--user")
     p = session.add_parser("list", help="list sessions")
     p.add_argument("--status")
+    _paging(p, 1000)
     p.add_argument("--json", action="store_true")
     p = session.add_parser("show", help="show one session with its counts")
     p.add_argument("id")
@@ -109,6 +153,7 @@ def build_parser() -> Parser:
     p.add_argument("--label", help=f"checkpoint label {HELP_HINT}")
     p = session.add_parser("checkpoints", help="list a session's checkpoints, newest first")
     p.add_argument("id")
+    _paging(p, 1000)
     p.add_argument("--json", action="store_true")
     p = session.add_parser(
         "restore", help="bring a session back to a checkpoint (the latest when none is given)"
@@ -154,6 +199,7 @@ def build_parser() -> Parser:
     p = task.add_parser("list", help="list tasks")
     p.add_argument("--session")
     p.add_argument("--status", choices=TASK_STATUSES)
+    _paging(p, 10_000)
     p.add_argument("--json", action="store_true")
 
     memory = cmds.add_parser(
@@ -170,15 +216,21 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true")
     p = memory.add_parser("list", help="list entries")
     _filters(p)
+    p.add_argument("--offset", type=_offset, default=0, help="skip the first N")
     p = memory.add_parser("delete", help="delete an entry")
     p.add_argument("key")
     _scope(p)
-    p = memory.add_parser("search", help="full-text search over keys and values")
+    p = memory.add_parser("search", help="search keys and values by words and by meaning")
     p.add_argument("text", help=f"what to search for {HELP_HINT}")
     _filters(p)
+    p.add_argument(
+        "--mode", choices=("hybrid", "text", "semantic"), default="hybrid",
+        help="hybrid (default): words and meaning fused; text: words only; semantic: meaning only",
+    )  # fmt: skip
+    memory.add_parser("reindex", help="rebuild memory's vector index from SQLite")
     p = memory.add_parser("purge", help="delete expired entries now")
     p.add_argument(
-        "--log-days", type=float, help="also drop change-log rows older than this many days"
+        "--log-days", type=_days, help="also drop change-log rows older than this many days"
     )
 
     patterns = cmds.add_parser(
@@ -212,6 +264,7 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true")
     p = patterns.add_parser("list", help="list patterns")
     p.add_argument("--type", dest="pattern_type")
+    _paging(p, 1000)
     p.add_argument("--json", action="store_true")
     patterns.add_parser("reindex", help="rebuild the vector index from SQLite")
 
@@ -301,4 +354,7 @@ def build_parser() -> Parser:
     from claude_tui.cli.install_commands import add_parsers as add_install_parsers
 
     add_install_parsers(cmds, Parser)
+    from claude_tui.cli.transcript_commands import add_parsers as add_transcript_parsers
+
+    add_transcript_parsers(cmds, Parser)
     return root

@@ -126,3 +126,58 @@ def _read(stream: BinaryIO, where: str, name: str, max_bytes: int) -> str:
         raise BadInput(
             f"{name} from {where} is not UTF-8 text (bad byte at offset {exc.start})"
         ) from None
+
+
+# Arguments that name files or folders: any bytes the OS allows (kept as surrogateescape).
+PATH_DESTS = frozenset({"data_dir", "paths", "project", "to", "out"})
+
+
+def refuse_undecodable(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse an argument that is not valid UTF-8 (or holds a lone surrogate), naming it.
+
+    Python hands undecodable argv bytes over as lone surrogates
+    (surrogateescape); they cannot be stored, searched or printed as text.
+    File and folder arguments (:data:`PATH_DESTS`) are left alone: a path may be
+    any bytes.
+
+    Raises:
+        BadInput: the first such argument, with the offending byte.
+    """
+    for dest, value in vars(args).items():
+        if dest in PATH_DESTS:
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BadInput(
+                    f"{_argument_name(parser, args, dest)} is not valid UTF-8 text "
+                    f"({_bad_char(text[exc.start])} at position {exc.start})"
+                ) from None
+
+
+def _bad_char(char: str) -> str:
+    point = ord(char)
+    if 0xDC80 <= point <= 0xDCFF:  # an undecodable byte, as surrogateescape keeps it
+        return f"byte 0x{point - 0xDC00:02x}"
+    return f"lone surrogate U+{point:04X}"
+
+
+def _argument_name(parser: argparse.ArgumentParser, args: argparse.Namespace, dest: str) -> str:
+    """How the user wrote the argument of ``dest`` (``--name``, ``KEY``) in this command."""
+    chain = [parser]
+    for level in ("command", "action"):
+        chosen = getattr(args, level, None)
+        for action in chain[-1]._actions:
+            if isinstance(action, argparse._SubParsersAction) and chosen in action.choices:
+                chain.append(action.choices[chosen])
+                break
+    for p in reversed(chain):
+        for action in p._actions:
+            if action.dest == dest:
+                if action.option_strings:
+                    return max(action.option_strings, key=len)
+                return str(action.metavar or dest).upper()
+    return dest

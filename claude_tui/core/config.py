@@ -44,6 +44,8 @@ class Config:
     redis_enabled: bool = True
     redis_timeout_seconds: float = 0.25
     redis_retry_seconds: float = 1.0
+    # The private redis-server ends after this long with no client (its keeper).
+    redis_idle_seconds: float = 600.0
     max_value_bytes: int = 1024 * 1024
     busy_timeout_ms: int = 5_000
     write_patience_seconds: float = 60.0
@@ -150,13 +152,16 @@ class Config:
         root = Path(chosen).expanduser()
         values: dict[str, Any] = {}
         cache_values: dict[str, Any] = {}
-        _read_toml(root / "config.toml", values, cache_values)
-        _read_env(env, values)
+        origins: dict[str, str] = {}  # setting -> where it was given, for error messages
+        _read_toml(root / "config.toml", values, cache_values, origins)
+        _read_env(env, values, origins)
         cache_over = overrides.pop("cache", None)
         values.update(overrides)
+        for name in overrides:
+            origins.pop(name, None)
         try:
-            cache = _build(CacheConfig, cache_values, "cache")
-            config = _build(cls, {**values, "data_dir": root, "cache": cache}, "")
+            cache = _build(CacheConfig, cache_values, "cache", origins)
+            config = _build(cls, {**values, "data_dir": root, "cache": cache}, "", origins)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid configuration: {exc}") from None
         if cache_over is not None:
@@ -168,8 +173,23 @@ class Config:
         """Check ranges; raise ConfigError naming the first bad setting."""
         if self.max_value_bytes <= 0:
             raise ConfigError("max_value_bytes must be a positive number of bytes")
-        if self.busy_timeout_ms < 0:
-            raise ConfigError("busy_timeout_ms must not be negative")
+        if not 0 <= self.busy_timeout_ms <= MAX_BUSY_TIMEOUT_MS:
+            raise ConfigError(
+                f"busy_timeout_ms ([sqlite] busy_timeout_ms, {ENV_PREFIX}BUSY_TIMEOUT_MS) must "
+                f"be between 0 and {MAX_BUSY_TIMEOUT_MS:,} (an hour), not {self.busy_timeout_ms!r}"
+            )
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                f"redis url ([redis] url, {ENV_PREFIX}REDIS_URL) must start with redis://, "
+                f"rediss:// or unix://, not {self.redis_url!r}"
+            )
+        if not self.redis_idle_seconds > 0:
+            raise ConfigError(
+                f"redis idle_seconds ([redis] idle_seconds, {ENV_PREFIX}REDIS_IDLE) must be a "
+                f"positive number, not {self.redis_idle_seconds!r}"
+            )
         if not 0 <= self.write_patience_seconds <= 3600:
             raise ConfigError("write_patience_seconds must be between 0 and 3600")
         if self.synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -243,9 +263,12 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 
 
+MAX_BUSY_TIMEOUT_MS = 3_600_000
+
 _ENV_FIELDS: dict[str, tuple[str, type]] = {
     "REDIS_URL": ("redis_url", str),
     "REDIS": ("redis_enabled", bool),
+    "REDIS_IDLE": ("redis_idle_seconds", float),
     "MAX_VALUE_BYTES": ("max_value_bytes", int),
     "BUSY_TIMEOUT_MS": ("busy_timeout_ms", int),
     "SYNCHRONOUS": ("synchronous", str),
@@ -271,11 +294,15 @@ def _parse_bool(name: str, text: str) -> bool:
     raise ConfigError(f"{name} must be on or off, not {text!r}")
 
 
-def _read_env(env: Mapping[str, str], values: dict[str, Any]) -> None:
+def _read_env(
+    env: Mapping[str, str], values: dict[str, Any], origins: dict[str, str] | None = None
+) -> None:
     for suffix, (name, kind) in _ENV_FIELDS.items():
         raw = env.get(ENV_PREFIX + suffix)
         if raw is None or raw == "":
             continue
+        if origins is not None:
+            origins[name] = ENV_PREFIX + suffix
         if kind is bool:
             values[name] = _parse_bool(ENV_PREFIX + suffix, raw)
         elif kind is int:
@@ -283,11 +310,21 @@ def _read_env(env: Mapping[str, str], values: dict[str, Any]) -> None:
                 values[name] = int(raw)
             except ValueError:
                 raise ConfigError(f"{ENV_PREFIX}{suffix} must be an integer, not {raw!r}") from None
+        elif kind is float:
+            try:
+                values[name] = float(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{suffix} must be a number, not {raw!r}") from None
         else:
             values[name] = raw
 
 
-def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any]) -> None:
+def _read_toml(
+    path: Path,
+    values: dict[str, Any],
+    cache_values: dict[str, Any],
+    origins: dict[str, str] | None = None,
+) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -301,6 +338,12 @@ def _read_toml(path: Path, values: dict[str, Any], cache_values: dict[str, Any])
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     for section, body in doc.items():
+        if origins is not None and isinstance(body, dict):
+            for key in body:
+                name = str(key) if section == "cache" else _SECTION_KEYS.get((section, key), key)
+                origins[f"cache.{name}" if section == "cache" else str(name)] = (
+                    f"{path}: [{section}] {key}"
+                )
         if section == "cache" and isinstance(body, dict):
             cache_values.update(body)
         elif section == "sync" and isinstance(body, dict):
@@ -321,6 +364,7 @@ _SECTION_KEYS = {
     ("redis", "enabled"): "redis_enabled",
     ("redis", "timeout_seconds"): "redis_timeout_seconds",
     ("redis", "retry_seconds"): "redis_retry_seconds",
+    ("redis", "idle_seconds"): "redis_idle_seconds",
     ("memory", "max_value_bytes"): "max_value_bytes",
     ("memory", "strict_coherence"): "strict_coherence",
     ("sqlite", "busy_timeout_ms"): "busy_timeout_ms",
@@ -359,17 +403,32 @@ _SECTIONS = {
 }  # fmt: skip
 
 
-def _build(kind: type, values: dict[str, Any], prefix: str) -> Any:
+def _build(
+    kind: type, values: dict[str, Any], prefix: str, origins: dict[str, str] | None = None
+) -> Any:
+    import math
+
     known = {f.name: f for f in fields(kind)}
     for name, value in values.items():
+        where = f"{prefix}.{name}" if prefix else name
         if name not in known:
-            where = f"{prefix}.{name}" if prefix else name
             raise ConfigError(f"unknown setting {where!r}")
+        # "FILE: [section] key" or "CLAUDE_TUI_X" when known, else the setting's name
+        said = (origins or {}).get(where) or f"setting {name!r}"
         expected = known[name].type
         if expected in ("int", "float") and (
             isinstance(value, bool) or not isinstance(value, int | float)
         ):
-            raise ConfigError(f"setting {name!r} must be a number, not {value!r}")
+            raise ConfigError(f"{said} must be a number, not {value!r}")
+        if expected in ("int", "float") and isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{said} must be a finite number, not {value!r}")
+        if expected == "int" and isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{said} must be a whole number, not {value!r}")
+            values[name] = int(value)
         if expected == "bool" and not isinstance(value, bool):
-            raise ConfigError(f"setting {name!r} must be true or false, not {value!r}")
+            raise ConfigError(f"{said} must be true or false, not {value!r}")
+        if expected in ("str", "str | None") and not isinstance(value, str):
+            if value is not None or expected == "str":
+                raise ConfigError(f"{said} must be text, not {value!r}")
     return kind(**values)

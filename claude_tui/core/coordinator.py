@@ -34,6 +34,7 @@ from claude_tui.core.store.schema import LATEST_VERSION
 
 if TYPE_CHECKING:
     from claude_tui.core.durability.checkpoints import CheckpointService
+    from claude_tui.core.search.service import SearchService
     from claude_tui.core.sync.engine import SyncEngine
     from claude_tui.core.vectors.learning import PatternLearner
 
@@ -108,6 +109,7 @@ class MemoryCoordinator:
         self._watcher: _Watcher | None = None
         self._learner: Any = None
         self._checkpoints: CheckpointService | None = None
+        self._search: SearchService | None = None
         self.sessions.before_delete.append(
             lambda sid: self.checkpoints.create(sid, reason="before-delete")
         )
@@ -165,6 +167,19 @@ class MemoryCoordinator:
         return self._learner
 
     @property
+    def search(self) -> SearchService:
+        """The search service (memory and patterns, by words and meaning), made on first use.
+
+        Making it loads nothing heavy: the model and Chroma open on the first
+        search by meaning.
+        """
+        if self._search is None:
+            from claude_tui.core.search.service import SearchService
+
+            self._search = SearchService(self)
+        return self._search
+
+    @property
     def checkpoints(self) -> CheckpointService:
         """Session checkpoints: capture, list, preview, restore."""
         if self._checkpoints is None:
@@ -201,7 +216,25 @@ class MemoryCoordinator:
             self._watcher.start()
 
     def prune_change_log(self, keep_days: float = 7.0) -> int:
-        """Drop change-log rows older than ``keep_days``; return how many."""
+        """Drop change-log rows older than ``keep_days``; return how many.
+
+        A cutoff of 0 days or less drops the whole log (what backups and sync
+        read): the CLI refuses it; callers here may mean it.
+
+        Raises:
+            BadInput: ``keep_days`` is not a finite number (NaN compares false with
+                everything, so no cutoff would be applied as asked).
+        """
+        import math
+
+        from claude_tui.core.errors import BadInput
+
+        if (
+            isinstance(keep_days, bool)
+            or not isinstance(keep_days, int | float)
+            or not math.isfinite(keep_days)
+        ):
+            raise BadInput(f"change-log days must be a finite number, not {keep_days!r}")
         return self.store.prune_change_log(self.rt.clock() - keep_days * 86_400)
 
     # -- status -------------------------------------------------------------
@@ -272,6 +305,8 @@ class MemoryCoordinator:
             self.memory.flush_access()
         except Exception:  # closing must not raise; the counts are advisory
             log.warning("could not flush access counts", exc_info=True)
+        if self._search is not None:
+            self._search.close()
         if self._learner is not None:
             self._learner.index.close()
         if self.rt.l2 is not None:

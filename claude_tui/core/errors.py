@@ -89,3 +89,15 @@ class SyncUnavailable(ClaudeTUIError):
 
     exit_code = 1
     title = "Sync"
+
+
+class StoreReadOnly(StoreUnusable):
+    """The database cannot be written (immutable file, read-only mount); nothing was written."""
+
+    title = "Read-only database"
+
+
+class DiskFull(StoreUnusable):
+    """A write found the disk full; nothing was written."""
+
+    title = "Disk full"

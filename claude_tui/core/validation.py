@@ -26,6 +26,8 @@ def parse_json(text: str, what: str = "value") -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise BadInput(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{what} is nested too deeply to be read as JSON") from None
 
 
 def parse_cli_value(text: str) -> Any:
@@ -41,6 +43,8 @@ def parse_cli_value(text: str) -> Any:
         if stripped.startswith(_JSON_OPENERS):
             raise BadInput(f"value is not valid JSON: {exc}") from None
         return text
+    except RecursionError:
+        raise BadInput("value is nested too deeply to be read as JSON") from None
 
 
 def encode_value(value: Any, max_bytes: int) -> str:
@@ -53,7 +57,14 @@ def encode_value(value: Any, max_bytes: int) -> str:
         raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"value cannot be stored as JSON: {exc}") from None
-    size = len(raw.encode("utf-8"))
+    except RecursionError:
+        raise BadInput("value is nested too deeply to be stored as JSON") from None
+    try:
+        size = len(raw.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise BadInput(
+            f"value is not valid Unicode text: {unicode_problem(raw[exc.start])}"
+        ) from None
     if size > max_bytes:
         raise BadInput(f"value is {size:,} bytes, over the limit of {max_bytes:,} bytes")
     return raw
@@ -99,7 +110,19 @@ def check_text(value: Any, what: str, *, max_len: int = 1024, allow_empty: bool 
         raise BadInput(f"{what} is {len(value)} characters, over the limit of {max_len}")
     if "\x00" in value:
         raise BadInput(f"{what} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInput(
+            f"{what} is not valid Unicode text: {unicode_problem(value[exc.start])} "
+            f"at position {exc.start}"
+        ) from None
     return value
+
+
+def unicode_problem(char: str) -> str:
+    """What is wrong with a character UTF-8 cannot encode (only lone surrogates)."""
+    return f"a lone surrogate U+{ord(char):04X}"
 
 
 def decode_json(text: str | None, fallback: Any) -> Any:

@@ -138,9 +138,20 @@ def parse(argv: list[str], *, bare: bool = False) -> tuple[str, str | None] | No
     return None
 
 
+def default_data_dir() -> str | None:
+    """The per-user data dir as ``platformdirs`` names it, without importing it (None: ask it)."""
+    home = os.path.expanduser("~")
+    if sys.platform.startswith("linux"):
+        base = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.join(home, ".local/share")
+        return os.path.join(base, "claude-tui")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library/Application Support/claude-tui")
+    return None
+
+
 def serve_hook(event: str, data_dir: str | None, payload: bytes) -> int:
     """Through the worker when one answers; otherwise start one and do it here. Returns 0."""
-    chosen = data_dir or os.environ.get(ENV_DATA_DIR)
+    chosen = data_dir or os.environ.get(ENV_DATA_DIR) or default_data_dir()
     if chosen and worker_enabled() and len(payload) <= MAX_PAYLOAD_BYTES:
         chosen = os.path.abspath(os.path.expanduser(chosen))
         answer = ask(chosen, event, payload)

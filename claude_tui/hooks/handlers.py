@@ -161,9 +161,9 @@ def session_start(c: MemoryCoordinator, ev: Event, now: float) -> dict[str, Any]
     sid = ensure_session(c, ev, now)
     if not recall_allowed(c, ev.project):
         return None
-    from claude_tui.hooks.recall import CHARS_PER_TOKEN, TextRecall
+    from claude_tui.hooks.recall import CHARS_PER_TOKEN, make_recall
 
-    injection = TextRecall(c).session_start(
+    injection = make_recall(c).session_start(
         sid, ev.project, c.config.recall_budget_tokens * CHARS_PER_TOKEN
     )
     return _inject(c, ev, sid, injection, now)
@@ -182,9 +182,9 @@ def user_prompt(c: MemoryCoordinator, ev: Event, now: float) -> dict[str, Any] |
     c.memory.store(key, value, session_id=sid, namespace=LIVE_PROMPTS_NS)
     if not recall_allowed(c, ev.project):
         return None
-    from claude_tui.hooks.recall import CHARS_PER_TOKEN, TextRecall
+    from claude_tui.hooks.recall import CHARS_PER_TOKEN, make_recall
 
-    injection = TextRecall(c).for_prompt(
+    injection = make_recall(c).for_prompt(
         sid, ev.project, prompt, c.config.recall_budget_tokens * CHARS_PER_TOKEN,
         c.config.recall_min_score,
     )  # fmt: skip
@@ -223,12 +223,16 @@ def tool_event(c: MemoryCoordinator, ev: Event, now: float) -> None:
 
 
 def pre_compact(c: MemoryCoordinator, ev: Event, now: float) -> None:
-    """Checkpoint the session before Claude Code summarises it away."""
+    """Checkpoint the session before Claude Code summarises it away; archive its transcript."""
     sid = ensure_session(c, ev, now)
     label = f"before compaction {ev.text('prompt_id', 40) or int(now)}"
-    if any(cp.label == label for cp in c.checkpoints.list(sid, limit=50)):
-        return  # applied already (a replay)
-    c.checkpoints.create(sid, label=label, reason="pre-compact")
+    if not any(cp.label == label for cp in c.checkpoints.list(sid, limit=50)):  # not a replay
+        c.checkpoints.create(sid, label=label, reason="pre-compact")
+    path = ev.text("transcript_path")
+    if path and path.endswith(".jsonl") and Path(path).is_file():
+        from claude_tui.core.archive.store import keep_session  # Stop archives via the importer
+
+        keep_session(c, ev.claude_session, [Path(path)])
 
 
 def stop(c: MemoryCoordinator, ev: Event, now: float) -> None:

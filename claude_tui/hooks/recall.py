@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,14 +215,23 @@ class TextRecall:
         ids = [*sessions, session_id]
         marks = ",".join("?" * len(ids))
         hidden = ",".join("?" * len(_HIDDEN_NAMESPACES))
-        terms = ['"' + w.replace('"', "") + '"*' for w in words]
+        exact = ['"' + w.replace('"', "") + '"' for w in words]
+        prefixed = [t + "*" for t in exact]
         found: list[Item] = []
         # Candidates newest first, straight from the index (FTS5 walks rowids in
         # order, so no match set is ever ranked whole): every keyword first, then
-        # any; the overlap score below decides what is relevant enough.
+        # any; the overlap score below decides what is relevant enough. Whole
+        # words before prefixes: a prefix query builds its whole match list in
+        # memory (5 ms for a common word at 100k entries), a word query stops at
+        # the limit.
         rows: list[tuple[Any, ...]] = []
         seen: set[int] = set()
-        for query, limit in ((" AND ".join(terms), 100), (" OR ".join(terms), 300)):
+        for query, limit in (
+            (" AND ".join(exact), 100),
+            (" OR ".join(exact), 300),
+            (" AND ".join(prefixed), 100),
+            (" OR ".join(prefixed), 300),
+        ):
             if len(rows) >= 20:
                 break
             for row in self.c.store.rows(
@@ -276,15 +287,27 @@ class TextRecall:
         return _pack(found, budget_chars, heading, self.c.guard.text_sensitive)
 
 
-@functools.lru_cache(maxsize=256)
-def _prefix(word: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![a-z0-9])" + re.escape(word))
+@functools.lru_cache(maxsize=64)
+def _matcher(words: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
+    # One pass over a text for all the keywords (not one search per keyword: a
+    # prompt's recall scores some thousand candidate texts). Longest first, so a
+    # keyword that is a prefix of another does not hide it; a match of the
+    # longer one also holds the shorter ones it starts with.
+    ordered = sorted(set(words), key=len, reverse=True)
+    pattern = re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, ordered)) + ")")
+    implied = {w: tuple(v for v in ordered if v != w and w.startswith(v)) for w in ordered}
+    return pattern, {w: v for w, v in implied.items() if v}
 
 
 def hits_of(words: list[str], text: str) -> list[str]:
-    """The keywords ``text`` contains (as word prefixes)."""
-    lowered = text.lower()
-    return [w for w in words if _prefix(w).search(lowered)]
+    """The keywords ``text`` contains (as word prefixes), in the keywords' order."""
+    if not words:
+        return []
+    pattern, implied = _matcher(tuple(words))
+    found = set(pattern.findall(text.lower()))
+    for word in [w for w in found if w in implied]:
+        found.update(implied[word])
+    return [w for w in words if w in found]
 
 
 def _overlap(words: list[str], text: str) -> tuple[float, list[str]]:
@@ -332,3 +355,163 @@ def _pack(
     if not chosen:
         return Injection()
     return Injection(chosen, "\n".join([heading, *(i.line() for i in chosen)]))
+
+
+# -- recall through the search service ----------------------------------------------------
+
+RECALL_MIN_SIMILARITY = 0.5  # cosine similarity that makes a note relevant without shared words
+_WARM_LOCK = threading.Lock()
+_WARMING: dict[int, threading.Thread] = {}
+
+
+class HybridRecall(TextRecall):
+    """Recall through the search service: words (BM25, stemmed) and meaning, fused.
+
+    The same visibility as :class:`TextRecall` (applied inside each search),
+    the same budget and provenance. The meaning half runs only where the model
+    and the index are loaded already (the warm hook worker, see
+    :func:`warm_recall`): a one-shot hook process answers by words alone and
+    its injection's ``mode`` says ``text``. Notes are kept when they share
+    enough of the prompt's keywords (as :class:`TextRecall` asks) or are close
+    enough in meaning; the fused rank orders them.
+    """
+
+    def __init__(self, coordinator: MemoryCoordinator, *, dense: bool | None = None) -> None:
+        super().__init__(coordinator)
+        self.dense = coordinator.search.meaning_loaded() if dense is None else dense
+
+    def session_start(self, session_id: str, project: str, budget_chars: int) -> Injection:
+        from claude_tui.core.search.warm import warm_session
+
+        if self.dense:  # a long-lived process (the worker) serves the session's next hooks
+            warm_session(self.c, session_id)
+        injection = super().session_start(session_id, project, budget_chars)
+        injection.mode = "text"  # nothing to rank by meaning without a prompt
+        return injection
+
+    def for_prompt(
+        self, session_id: str, project: str, prompt: str, budget_chars: int, min_score: float
+    ) -> Injection:
+        from claude_tui.core.errors import BadInput
+        from claude_tui.core.search.service import Filters
+        from claude_tui.core.search.text import MAX_QUERY_CHARS
+
+        words = keywords(prompt)
+        query = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in prompt)
+        query = safe_cut(query, MAX_QUERY_CHARS - 1)
+        if not words or not query.strip():
+            return Injection()
+        sessions = self.project_sessions(session_id, project)
+        filters = Filters(
+            session_id=session_id, project_sessions=tuple(sessions),
+            exclude_namespaces=_HIDDEN_NAMESPACES, plain_only=True,
+            pattern_sessions=(*sessions, session_id),
+        )  # fmt: skip
+        mode = "hybrid" if self.dense else "text"
+        search = self.c.search
+        found: list[Item] = []
+        try:
+            memory = search.memory(query, mode=mode, limit=20, filters=filters)
+            patterns = search.patterns(query, mode=mode, limit=10, filters=filters)
+        except BadInput:
+            return Injection()
+        used_meaning = "meaning" in memory.used
+        for hit in memory.hits:
+            e = hit.entry
+            if not self._relevant(words, f"{e.key} {e.raw}", hit.detail, min_score):
+                continue
+            shared = e.scope == SWARM_SCOPE
+            found.append(Item("shared" if shared else "memory", f"memory:{e.id}",
+                              _entry_text(e.key, e.raw, e.namespace),
+                              None if shared else e.session_id,
+                              sessions.get(e.session_id or "", "this session"), e.updated_at,
+                              self._why(words, f"{e.key} {e.raw}", hit), hit.score))  # fmt: skip
+        for hit in patterns.hits:
+            p = hit.pattern
+            text = f"{p.input_pattern} {p.output_pattern or ''}"
+            if not self._relevant(words, text, hit.detail, min_score):
+                continue
+            shown = f"{p.pattern_type}: {safe_cut(p.input_pattern, 200)}" + (
+                f" → {safe_cut(p.output_pattern, 200)}" if p.output_pattern else ""
+            )
+            found.append(Item("pattern", p.id, shown, p.session_id,
+                              sessions.get(p.session_id or "", None),
+                              p.last_used or p.last_updated or p.created_at,
+                              self._why(words, text, hit), hit.score))  # fmt: skip
+        found += self._tasks(words, [*sessions, session_id], sessions, min_score)
+        found.sort(key=lambda i: (-i.score, -(i.at or 0)))
+        heading = "Earlier notes of this project that match this prompt (recalled by claude-tui):"
+        injection = _pack(found, budget_chars, heading, self.c.guard.text_sensitive)
+        injection.mode = "hybrid" if used_meaning else "text"
+        return injection
+
+    @staticmethod
+    def _relevant(words: list[str], text: str, detail: dict[str, float], min_score: float) -> bool:
+        if detail.get("similarity", 0.0) >= RECALL_MIN_SIMILARITY:
+            return True
+        score, hits = _overlap(words, text)
+        return score >= min_score and (len(hits) >= 2 or len(words) == 1)
+
+    @staticmethod
+    def _why(words: list[str], text: str, hit: Any) -> str:
+        hits = hits_of(words, text)
+        parts = []
+        if hits:
+            parts.append(f"matches {', '.join(hits)}")
+        if "similarity" in hit.detail:
+            parts.append(f"close in meaning ({hit.detail['similarity']:.2f})")
+        return f"{'; '.join(parts) or hit.how} (score {hit.score:.2f})"
+
+    def _tasks(
+        self, words: list[str], ids: list[str], sessions: dict[str, str | None], min_score: float
+    ) -> list[Item]:
+        """Task titles by BM25 over the stemmed task index (never a scan of the tasks)."""
+        from claude_tui.core.search.text import match_expression
+
+        marks = ",".join("?" * len(ids))
+        items: list[Item] = []
+        for tid, title, status, sid, at, _rank in self.c.store.rows(
+            "SELECT t.id, t.title, t.status, t.session_id, t.updated_at, bm25(task_fts) AS r "
+            "FROM task_fts JOIN tasks t ON t.id = task_fts.ref "
+            f"WHERE task_fts MATCH ? AND t.session_id IN ({marks}) AND t.sealed IS NULL "
+            "ORDER BY r LIMIT 20",
+            (match_expression(words), *ids),
+        ):
+            score, hits = _overlap(words, title)
+            if score >= min_score and (len(hits) >= 2 or len(words) == 1):
+                items.append(Item("task", tid, f"[{status}] {safe_cut(title, 300)}", sid,
+                                  sessions.get(sid, "this session"), at,
+                                  f"matches {', '.join(hits)} (score {score:.2f})",
+                                  score))  # fmt: skip
+        return items
+
+
+def make_recall(coordinator: MemoryCoordinator) -> Recall:
+    """The hooks' recall engine: hybrid search (words, and meaning where it is loaded)."""
+    return HybridRecall(coordinator)
+
+
+def warm_recall(coordinator: MemoryCoordinator) -> threading.Thread:
+    """Load the model and the vector collections in a background thread; return at once.
+
+    For a long-lived process that answers hooks (the hook worker): once loaded,
+    its recall ranks by meaning too. The thread also starts the background
+    indexer, so what the hooks store gets embedded while the worker lives.
+    Failures (no model, Chroma down) leave recall on words, as before.
+    """
+    with _WARM_LOCK:
+        running = _WARMING.get(id(coordinator))
+        if running is not None:
+            return running
+
+        def load() -> None:
+            try:
+                coordinator.search.warm_up()
+                coordinator.search.start_indexer()
+            except Exception:  # recall by words still works; the reason is in the log
+                logging.getLogger(__name__).info("recall stays on words", exc_info=True)
+
+        thread = threading.Thread(target=load, name="claude-tui-warm-recall", daemon=True)
+        _WARMING[id(coordinator)] = thread
+        thread.start()
+        return thread

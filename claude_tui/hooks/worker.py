@@ -100,6 +100,12 @@ class Worker:
         config = _config(self.data_dir)
         self.coordinator = _open(config)
         self.watched = self._identities(config)
+        if config.recall_enabled:
+            from claude_tui.hooks.recall import warm_recall
+
+            # In the background: until the model and the index are loaded, recall
+            # answers by words (and says so), so no hook waits for them.
+            warm_recall(self.coordinator)
 
     def close(self) -> None:
         """Stop listening, remove the socket, close the database (the lock goes at exit)."""

@@ -38,6 +38,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
         from claude_tui.mcp.server import build_server  # the mcp SDK: ~2 s of imports
 
         server = build_server(coordinator, identity)
+        from claude_tui.core.search.warm import warm_session
+
+        warm_session(coordinator, identity.session_id)  # its hot keys and top patterns into L1
         if coordinator.sync is not None:
             coordinator.sync.start()  # other hosts' shared writes arrive while serving
         log.info("serving MCP on stdio as %s", identity.to_dict())
@@ -45,5 +48,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         # write is its own transaction, so nothing committed is lost by not unwinding.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: os._exit(0))
-        server.run("stdio")
+        from claude_tui.mcp.wire import serve_stdio
+
+        serve_stdio(server)  # the SDK's stdio, with a reply to every request line
     return 0

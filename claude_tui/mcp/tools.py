@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
@@ -30,15 +28,27 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MemoryType", "TaskStatus"]  # the schemas' enums come from core/models.py
 SECRET_MASK = "<secret: read it with memory_retrieve>"
-SEMANTIC_WINDOW = 500  # newest visible entries ranked by meaning per semantic search
-_VECTOR_CACHE = 5000  # entry vectors kept in-process, by (id, version)
 
 Key = Annotated[str, Field(description="the entry's key (1-1024 characters)")]
 Namespace = Annotated[str, Field(description="a grouping name")]
 Limit = Annotated[int, Field(ge=1, le=1000, description="at most this many results")]
+Offset = Annotated[int, Field(ge=0, description="skip this many (to page on)")]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def page(what: str, offset: int, shown: int, total: int) -> dict[str, Any]:
+    """A listing's paging fields: ``total``, ``truncated`` and, when cut, a ``note`` saying
+    how to see the rest."""
+    truncated = offset + shown < total
+    fields: dict[str, Any] = {"total": total, "offset": offset, "truncated": truncated}
+    if truncated:
+        fields["note"] = (
+            f"showing {what} {offset + 1}-{offset + shown} of {total}; "
+            f"call again with offset={offset + shown} for more"
+        )
+    return fields
 
 
 class Refused(ToolError):
@@ -105,12 +115,6 @@ def task_dict(t: Task) -> dict[str, Any]:
     return t.to_dict()
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
 class MemoryTools:
     """The tool functions of one server: the coordinator seen as one identity."""
 
@@ -118,7 +122,6 @@ class MemoryTools:
         self.c = coordinator
         self.who = identity
         self.lock = threading.Lock()
-        self._vectors: OrderedDict[tuple[int, int], list[float]] = OrderedDict()
 
     def tools(self) -> list[tuple[Callable[..., dict[str, Any]], bool]]:
         """Each tool function with whether it only reads."""
@@ -203,22 +206,31 @@ class MemoryTools:
         namespace: Annotated[str | None, Field(description="only this namespace")] = None,
         type: Annotated[MemoryType | None, Field(description="only this type")] = None,
         limit: Limit = 50,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         """List entries visible to this session (its own and the swarm's), newest first.
 
         Secret values (credentials, keys) are masked here; memory_retrieve returns them.
+        `total` is how many there are; when `truncated`, `note` says how to see the rest.
         """
-        entries = self.c.memory.list(
-            namespace=namespace,
-            memory_type=type,
-            limit=limit,
-            session_id=self.who.session_id,
-            agent_id=self.who.agent_id,
+        scope = {
+            "namespace": namespace,
+            "memory_type": type,
+            "session_id": self.who.session_id,
+            "agent_id": self.who.agent_id,
+        }
+        entries = self.c.memory.list(**scope, limit=limit, offset=offset)  # type: ignore[arg-type]
+        total = (
+            self.c.memory.count(**scope)  # type: ignore[arg-type]
+            if len(entries) >= limit
+            else offset + len(entries)
         )
+        paging = page("entries", offset, len(entries), total)
         return {
             "entries": [entry_dict(e, reveal=False) for e in entries],
             "count": len(entries),
-            "more": len(entries) == limit,
+            "more": paging["truncated"],
+            **paging,
         }
 
     @_guarded
@@ -246,65 +258,35 @@ class MemoryTools:
         self,
         query: Annotated[str, Field(description="words to look for, or a description")],
         mode: Annotated[
-            Literal["text", "semantic"],
+            Literal["hybrid", "text", "semantic"],
             Field(
-                description="text: full-text over every visible entry; semantic: by meaning "
-                f"over the {SEMANTIC_WINDOW} newest visible entries"
+                description="hybrid (default): by words and by meaning, fused; text: by words "
+                "only (stemmed full-text); semantic: by meaning only"
             ),
-        ] = "text",
+        ] = "hybrid",
         limit: Limit = 10,
     ) -> dict[str, Any]:
         """Search the memory visible to this session (its own and the swarm's).
 
-        mode=text is the index-backed full-text search (every word must match as a
-        prefix; best match first) over all visible entries. mode=semantic ranks by
-        meaning with the local embedding model; memory has no vector index, so it
-        compares the query with the newest visible entries only (see `considered`)
-        and never with secrets. Pattern knowledge is searched with pattern_search.
+        Every visible entry is searched, by words (full-text, stemmed: "timed"
+        finds "timing") and by meaning (the local embedding model's vector index),
+        and the two rankings are fused. Each hit has a `score` (1.0: first by both)
+        and `matched` (["words"], ["meaning"] or both). `note` says when only the
+        words answered (the vector index is down or not built, or the query looks
+        like a credential) or when recent entries are not embedded yet. Secrets are
+        never embedded and their values are masked here. Patterns: pattern_search.
         """
-        if mode == "text" or self.c.rt.guard.text_sensitive(query):
-            note = None if mode == "text" else "the query looks like a credential: text search"
-            entries = self.c.memory.search(
-                query, limit=limit, session_id=self.who.session_id, agent_id=self.who.agent_id
-            )
-            return {
-                "mode": "text",
-                "note": note,
-                "hits": [entry_dict(e, reveal=False) for e in entries],
-            }
-        return self._semantic(query, limit)
+        from claude_tui.core.search.service import Filters
 
-    def _semantic(self, query: str, limit: int) -> dict[str, Any]:
-        from claude_tui.core.vectors.embedder import clean_text
-
-        query = clean_text(query, "query")
-        learner = self.c.learning
-        vector, _ = learner.embed_query(query)
-        window = [
-            e
-            for e in self.c.memory.list(
-                limit=SEMANTIC_WINDOW, session_id=self.who.session_id, agent_id=self.who.agent_id
-            )
-            if not e.sensitive
-        ]
-        missing = [e for e in window if (e.id, e.version) not in self._vectors]
-        if missing:
-            texts = [f"{e.key}: {e.raw}"[:4000] for e in missing]
-            for e, v in zip(missing, learner.embedder.embed(texts).vectors, strict=True):
-                self._vectors[(e.id, e.version)] = [float(x) for x in v]
-        for e in window:
-            self._vectors.move_to_end((e.id, e.version))
-        while len(self._vectors) > _VECTOR_CACHE:
-            self._vectors.popitem(last=False)
-        scored = sorted(
-            ((_cosine(vector, self._vectors[(e.id, e.version)]), e) for e in window),
-            key=lambda se: -se[0],
-        )[:limit]
+        results = self.c.search.memory(
+            query, mode=mode, limit=limit, catch_up=True,
+            filters=Filters(session_id=self.who.session_id, agent_id=self.who.agent_id),
+        )  # fmt: skip
         return {
-            "mode": "semantic",
-            "note": None,
-            "considered": len(window),
-            "hits": [{**entry_dict(e), "score": round(s, 4)} for s, e in scored],
+            "mode": results.mode,
+            "used": list(results.used),
+            "note": results.note,
+            "hits": [{**entry_dict(h.entry, reveal=False), **h.to_dict()} for h in results.hits],
         }
 
     # -- patterns -------------------------------------------------------------
@@ -321,16 +303,21 @@ class MemoryTools:
         ] = None,
         limit: Limit = 10,
     ) -> dict[str, Any]:
-        """Find learned patterns (the swarm's experience) similar in meaning to the query.
+        """Find learned patterns (the swarm's experience) for what you are about to do.
 
-        `mode` is `vector` for similarity search, or `text` when the vector index is
-        unavailable and the search fell back to matching words (`note` says why).
+        Searched by meaning (the local embedding model) and by words (stemmed
+        full-text), fused. `mode` is `hybrid`, or `text` when the vector index is
+        unavailable and only the words answered (`note` says why). Each hit has a
+        `score` and `matched` (["words"], ["meaning"] or both) and its `similarity`
+        when found by meaning.
         """
-        result = self.c.learning.search(query, pattern_type=type, limit=limit)
+        from claude_tui.core.search.service import Filters
+
+        results = self.c.search.patterns(query, limit=limit, filters=Filters(pattern_type=type))
         return {
-            "mode": result.mode,
-            "note": result.note,
-            "hits": [{**pattern_dict(p), "score": round(s, 4)} for p, s in result.hits],
+            "mode": "hybrid" if "meaning" in results.used else "text",
+            "note": results.note,
+            "hits": [{**pattern_dict(h.pattern), **h.to_dict()} for h in results.hits],
         }
 
     @_guarded
@@ -403,10 +390,16 @@ class MemoryTools:
         return {**result.plan.to_dict(), "safety_checkpoint": result.safety_checkpoint}
 
     @_guarded
-    def session_checkpoints(self, limit: Limit = 20) -> dict[str, Any]:
-        """This session's checkpoints, newest first."""
-        found = self.c.checkpoints.list(self.who.session_id, limit=limit)
-        return {"session_id": self.who.session_id, "checkpoints": [cp.to_dict() for cp in found]}
+    def session_checkpoints(self, limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
+        """This session's checkpoints, newest first (`truncated` and `note` say when cut)."""
+        sid = self.who.session_id
+        found = self.c.checkpoints.list(sid, limit=limit, offset=offset)
+        total = self.c.checkpoints.count(sid) if len(found) >= limit else offset + len(found)
+        return {
+            "session_id": sid,
+            "checkpoints": [cp.to_dict() for cp in found],
+            **page("checkpoints", offset, len(found), total),
+        }
 
     # -- tasks ------------------------------------------------------------------
     def _own_task(self, task_id: str) -> Task:
@@ -461,7 +454,19 @@ class MemoryTools:
         self,
         status: Annotated[TaskStatus | None, Field(description="only this status")] = None,
         limit: Limit = 200,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
-        """This session's tasks, highest priority first (`parent_task_id` gives the tree)."""
-        tasks = self.c.tasks.list(self.who.session_id, status=status, limit=limit)
-        return {"tasks": [task_dict(t) for t in tasks], "count": len(tasks)}
+        """This session's tasks, highest priority first (`parent_task_id` gives the tree).
+
+        `total` is how many there are; when `truncated`, `note` says how to see the rest.
+        """
+        sid = self.who.session_id
+        tasks = self.c.tasks.list(sid, status=status, limit=limit, offset=offset)
+        total = (
+            self.c.tasks.count(sid, status=status) if len(tasks) >= limit else offset + len(tasks)
+        )
+        return {
+            "tasks": [task_dict(t) for t in tasks],
+            "count": len(tasks),
+            **page("tasks", offset, len(tasks), total),
+        }

@@ -17,13 +17,20 @@ from claude_tui.core.coordinator import MemoryCoordinator
 
 if TYPE_CHECKING:
     from claude_tui.app.app import ClaudeTUIApp
+    from claude_tui.core.transcripts.links import Origin
 
 
 class ModeScreen(Screen[None]):
     """A screen bound to the service: it reloads when data changes or it comes back."""
 
     MODE = ""
-    BINDINGS = [Binding("escape", "focus_main", "Back to the list", show=False, id="screen.back")]
+    BINDINGS = [
+        Binding("escape", "focus_main", "Back to the list", show=False, id="screen.back"),
+        # The transcript line the selected row came from (screens say which: transcript_target).
+        # "l" for line: "t" is the agents screen's type filter (and a key this base class also
+        # bound would move that screen's own "t" in its footer).
+        Binding("l", "transcript", "Transcript line", show=False, id="screen.transcript"),
+    ]
 
     @property
     def tui(self) -> ClaudeTUIApp:
@@ -66,6 +73,35 @@ class ModeScreen(Screen[None]):
     def remember(self, key: str | None) -> None:
         """Record the selected row so the next launch comes back to it."""
         self.tui.remember_selection(self.MODE, key)
+
+    def select_key(self, key: str) -> None:
+        """Put the cursor on the row ``key`` (when it is shown) and remember it."""
+        self.remember(key)
+        for table in self.query(DataTable).results():
+            try:
+                table.move_cursor(row=table.get_row_index(key))
+            except Exception:  # not on this page (or not loaded yet: the remembered row is)
+                pass
+            return
+
+    def transcript_target(self) -> tuple[str, Origin | None] | None:
+        """The session and the origin of the selected row, when it came from a transcript."""
+        return None
+
+    def action_transcript(self) -> None:
+        """Open the conversation at the line the selected row came from."""
+        from claude_tui.app.screens.conversation import ConversationScreen
+
+        target = self.transcript_target()
+        if target is None:
+            self.notify(
+                "The selected row did not come from a Claude Code transcript.",
+                title="Transcript",
+                severity="warning",
+            )
+            return
+        session_id, origin = target
+        self.app.push_screen(ConversationScreen(session_id, origin=origin))
 
     def action_focus_main(self) -> None:
         """Leave a text box: focus the screen's table or tree (so letter keys act again)."""

@@ -19,6 +19,7 @@ from claude_tui.app.messages import DataChanged
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import MEMORY_TYPES, MemoryEntry
+from claude_tui.core.transcripts.links import Origin
 
 PAGE = 100
 COLUMNS = ("Key", "Type", "Namespace", "Session", "Agent", "TTL", "Reads", "Updated", "Value")
@@ -116,7 +117,14 @@ class MemoryScreen(ModeScreen):
             "memory_type": f.memory_type, "all_sessions": f.all_sessions,
         }  # fmt: skip
         if f.text and any(ch.isalnum() for ch in f.text):
-            entries = memory.search(f.text, limit=PAGE, **common)
+            from claude_tui.core.search.service import Filters as SearchFilters
+
+            # The search service: words and meaning when vectors are on, words otherwise.
+            found = self.coordinator.search.memory(
+                f.text, mode="hybrid" if self.tui.vector_search else "text",
+                limit=min(PAGE, 1000), filters=SearchFilters(**common),
+            )  # fmt: skip
+            entries = [h.entry for h in found.hits]
             total = None
         else:
             entries = memory.list(limit=PAGE, before_id=before_id, **common)
@@ -251,6 +259,14 @@ class MemoryScreen(ModeScreen):
 
     def action_search(self) -> None:
         self.query_one("#memory-search", Input).focus()
+
+    def transcript_target(self) -> tuple[str, Origin | None] | None:
+        """The record an imported prompt or compaction summary came from (l)."""
+        from claude_tui.core.transcripts.links import origin_of_memory
+
+        entry = self._entries.get(self.current_key() or "")
+        origin = origin_of_memory(entry) if entry is not None else None
+        return None if origin is None else (origin.session_id, origin)
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all

@@ -12,6 +12,7 @@ from claude_tui.app.formatting import esc, json_view, one_line, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import Pattern
+from claude_tui.core.transcripts.links import Origin
 
 COLUMNS = ("Score", "Type", "Confidence", "Uses", "Input")
 
@@ -53,16 +54,18 @@ class PatternsScreen(ModeScreen):
         results: list[tuple[Pattern, float | None]]
         how = "all patterns"
         if query and any(ch.isalnum() for ch in query):
-            if self.tui.vector_search:
-                found = self.coordinator.learning.search(query, pattern_type=pattern_type, limit=50)
-                results = [(p, s) for p, s in found.hits]
-                kind = "by meaning" if found.mode == "vector" else "by words: vector index down"
-                how = f"{len(results)} matches for {query!r} ({kind})"
-                if found.note:
-                    how += f" · {found.note}"
-            else:
-                results = [(p, s) for p, s in patterns.search_text(query, pattern_type)]
-                how = f"{len(results)} matches for {query!r} (by words)"
+            from claude_tui.core.search.service import Filters
+
+            # The search service: meaning and words fused, or words alone.
+            found = self.coordinator.search.patterns(
+                query, mode="hybrid" if self.tui.vector_search else "text", limit=50,
+                filters=Filters(pattern_type=pattern_type),
+            )  # fmt: skip
+            results = [(h.pattern, _shown_score(h)) for h in found.hits]
+            kind = " and ".join(f"by {u}" for u in sorted(found.used, reverse=True))
+            how = f"{len(results)} matches for {query!r} ({kind})"
+            if found.note:
+                how += f" · {found.note}"
         else:
             results = [(p, None) for p in patterns.list(pattern_type, limit=200)]
         self.app.call_from_thread(self.show, how, results, patterns.types())
@@ -130,3 +133,17 @@ class PatternsScreen(ModeScreen):
 
     def action_search(self) -> None:
         self.query_one("#pattern-query", Input).focus()
+
+    def transcript_target(self) -> tuple[str, Origin | None] | None:
+        """The record that completed a pattern learned from a transcript (l)."""
+        from claude_tui.core.transcripts.links import origin_of_pattern
+
+        found = self._results.get(self.current_key() or "")
+        origin = origin_of_pattern(found[0]) if found is not None else None
+        return None if origin is None else (origin.session_id, origin)
+
+
+def _shown_score(hit: object) -> float:
+    """Cosine similarity when the pattern was found by meaning, else the fused score."""
+    detail = getattr(hit, "detail", {})
+    return float(detail.get("similarity", getattr(hit, "score", 0.0)))

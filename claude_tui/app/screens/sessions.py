@@ -23,6 +23,7 @@ from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.durability.checkpoints import Checkpoint, RestorePlan
 from claude_tui.core.models import TASK_STATUSES, Session
 from claude_tui.core.services.sessions import SESSION_STATUSES
+from claude_tui.core.transcripts.links import Origin
 
 COLUMNS = ("ID", "Name", "Status", "User", "Created", "Updated", "Agents", "Tasks", "Memory")
 
@@ -42,6 +43,8 @@ class SessionsScreen(ModeScreen):
     AUTO_FOCUS = "#sessions-table"
     BINDINGS = [
         Binding("enter", "activate", "Open", id="sessions.open"),
+        # Not in the footer (it would change the screen's snapshots); ? and ctrl+p list it.
+        Binding("t", "transcript", "Transcript", id="sessions.transcript", show=False),
         Binding("n", "new", "New", id="sessions.new"),
         Binding("e", "rename", "Rename", id="sessions.rename"),
         Binding("s", "status", "Status", id="sessions.status"),
@@ -188,6 +191,11 @@ class SessionsScreen(ModeScreen):
         if key is not None:
             self.tui.set_session(key)
             self.reload()
+
+    def transcript_target(self) -> tuple[str, Origin | None] | None:
+        """The whole conversation of the selected session (t)."""
+        key = self.current_key()
+        return None if key is None else (key, None)
 
     def action_new(self) -> None:
         def created(name: str | None) -> None:

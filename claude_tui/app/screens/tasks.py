@@ -14,6 +14,7 @@ from claude_tui.app.formatting import TASK_GLYPHS, esc, json_view, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import TASK_STATUSES, Task
+from claude_tui.core.transcripts.links import Origin
 
 STATUS_FILTERS = (None, *TASK_STATUSES)
 
@@ -128,6 +129,23 @@ class TasksScreen(ModeScreen):
     def current_key(self) -> str | None:
         node = self.query_one(Tree).cursor_node
         return node.data if node is not None else None
+
+    def select_key(self, key: str) -> None:
+        """Put the cursor on the task ``key`` (when it is in the tree) and remember it."""
+        self.remember(key)
+        tree = self.query_one(Tree)
+        for node in self._walk(tree.root):
+            if node.data == key:
+                tree.move_cursor(node)
+                return
+
+    def transcript_target(self) -> tuple[str, Origin | None] | None:
+        """The call an imported task came from (l)."""
+        from claude_tui.core.transcripts.links import origin_of_task
+
+        task = self._tasks.get(self.current_key() or "")
+        origin = origin_of_task(task) if task is not None else None
+        return None if origin is None else (origin.session_id, origin)
 
     @on(Tree.NodeHighlighted)
     def _highlighted(self) -> None:

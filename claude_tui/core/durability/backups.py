@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_tui.core.archive.check import archive_check
 from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.config import Config
 from claude_tui.core.durability import restore as restoring
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 # The tables the change log covers: what a backup must carry, row for row.
 DATA_TABLES = (
     "sessions", "agents", "tasks", "memory_entries", "neural_patterns", "metrics", "checkpoints",
+    "archive_files", "archive_versions", "archive_parts", "archive_chunks",
 )  # fmt: skip
 RUN_LOCK = ".run.lock"
 TMP_PREFIX = ".tmp-"
@@ -157,12 +159,15 @@ def verify_full(path: Path, record: BackupRecord) -> None:
                     f"integrity_check of {path.name}: {result[0] if result else '?'}"
                 )
             found = _file_identity(conn)
+            archive_problem = archive_check(conn)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise BackupFailed(f"{path.name} cannot be read as a database: {exc}") from None
     if not 1 <= found["schema_version"] <= LATEST_VERSION:
         raise BackupFailed(f"{path.name} has schema version {found['schema_version']}")
+    if archive_problem is not None:
+        raise BackupFailed(f"{path.name}: the transcript archive in it {archive_problem}")
     if record.schema_version is not None and found["schema_version"] != record.schema_version:
         raise BackupFailed(
             f"{path.name} has schema version {found['schema_version']}, "
@@ -212,6 +217,18 @@ def _file_name(record: BackupRecord) -> str:
     stamp = dt.datetime.fromtimestamp(record.created_at).strftime("%Y%m%d-%H%M%S")
     suffix = "db" if record.kind == "full" else "jsonl.gz"
     return f"{stamp}.{record.id}.{record.kind}.{suffix}"
+
+
+def _instead(kind: str, why: str) -> str:
+    """The note of a full taken where a differential or incremental was asked for."""
+    return f"took a full backup instead of the {kind} asked for: {why}"
+
+
+def _as_time(epoch: str | None) -> str:
+    try:
+        return " on " + dt.datetime.fromtimestamp(float(epoch or "")).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):
+        return ""
 
 
 def _add_note(record: BackupRecord, note: str) -> None:
@@ -331,6 +348,11 @@ class BackupService:
         except sqlite3.DatabaseError as exc:
             if is_corruption(exc):
                 raise corrupt_error(self.config.db_path, str(exc)) from None
+            from claude_tui.core.store.connection import unwritable_error
+
+            problem = unwritable_error(self.config.db_path, exc)  # read-only, disk full
+            if problem is not None:
+                raise problem from None
             raise BackupFailed(f"cannot read {self.config.db_path}: {exc}") from None
         finally:
             conn.close()
@@ -358,13 +380,16 @@ class BackupService:
             records = self.manifest.load()
             chosen, base, note = self._choose(kind, records, db_id, chain)
             record = self._new_record(chosen, base, db_id, chain, note)
+            asked = chosen if kind == "auto" else kind
             started = time.monotonic()
             try:
                 if chosen != "full":
                     try:
                         self._take_changes(record, base)  # type: ignore[arg-type]
                     except _Fallback as fallback:
-                        record = self._new_record("full", None, db_id, chain, str(fallback))
+                        record = self._new_record(
+                            "full", None, db_id, chain, _instead(chosen, str(fallback))
+                        )
                 if record.kind == "full":
                     self._take_full(record)
                 verify_file(self.dir / str(record.file), record)
@@ -390,6 +415,8 @@ class BackupService:
                 )
             record.status, record.verified_at = OK, self.clock()
             record.seconds = time.monotonic() - started
+            if record.kind != asked:
+                record.extra["asked"] = asked  # and ``note`` says why it is a full
             self._to_secondary(record)
             self.manifest.put(record)
             if self.secondary is not None and "secondary copy failed" not in (record.note or ""):
@@ -408,9 +435,24 @@ class BackupService:
         if kind == "full":
             return "full", None, None
         if not fulls:
-            return "full", None, f"no verified full backup of this database to base a {kind} on"
+            return "full", None, _instead(kind, self._why_no_base(kind, records, db_id, chain))
         base = fulls[-1] if kind == "differential" else mine[-1]
         return kind, base, None
+
+    def _why_no_base(
+        self, kind: str, records: builtins.list[BackupRecord], db_id: str, chain: str
+    ) -> str:
+        """Why there is no full to base a ``kind`` on (a restore, most often)."""
+        earlier = [r for r in records if r.usable and r.db_id == db_id and r.chain != chain]
+        restored = self._live_meta("restored_from")
+        if earlier and restored:
+            when = _as_time(self._live_meta("restored_at"))
+            return (
+                f"the database was restored from backup {restored}{when}, which starts a new "
+                f"backup chain: there is no verified full backup of the new chain yet to base "
+                f"a {kind} on, and the backups before the restore cannot be one"
+            )
+        return f"there is no verified full backup of this database to base a {kind} on"
 
     def _new_record(
         self, kind: str, base: BackupRecord | None, db_id: str, chain: str, note: str | None

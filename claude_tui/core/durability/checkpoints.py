@@ -234,19 +234,31 @@ class CheckpointService:
         return checkpoint
 
     # -- reading ------------------------------------------------------------
-    def list(self, session_id: str | None = None, *, limit: int = 1000) -> list[Checkpoint]:
+    def list(
+        self, session_id: str | None = None, *, limit: int = 1000, offset: int = 0
+    ) -> list[Checkpoint]:
         """Checkpoints, newest first (of one session, or of every session)."""
         if session_id is None:
             rows = self.rt.store.rows(
-                f"SELECT {_CP_COLS} FROM checkpoints ORDER BY created_at DESC LIMIT ?", (limit,)
+                f"SELECT {_CP_COLS} FROM checkpoints ORDER BY created_at DESC LIMIT ? OFFSET ?",
+                (limit, offset),
             )
         else:
             rows = self.rt.store.rows(
                 f"SELECT {_CP_COLS} FROM checkpoints WHERE session_id = ? "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (session_id, limit),
+                "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (session_id, limit, offset),
             )
         return [_checkpoint(r) for r in rows]
+
+    def count(self, session_id: str | None = None) -> int:
+        """How many checkpoints :meth:`list` pages through."""
+        if session_id is None:
+            return int(self.rt.store.scalar("SELECT count(*) FROM checkpoints"))
+        found = self.rt.store.scalar(
+            "SELECT count(*) FROM checkpoints WHERE session_id = ?", (session_id,)
+        )
+        return int(found)
 
     def get(self, checkpoint_id: str) -> Checkpoint:
         """One checkpoint.

@@ -47,6 +47,7 @@ class RotationReport:
     sealed_plain: int
     old_keys_kept: int
     seconds: float
+    archive_chunks: int = 0  # transcript archive chunks sealed again
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -96,6 +97,9 @@ def rotate_keys(
     values = _rotate_values(c, multi, batch, progress)
     values += _rotate_sealed_columns(c, multi, batch, progress)
     checkpoints = _rotate_checkpoints(c, multi, progress)
+    from claude_tui.core.archive.store import rotate_chunks
+
+    chunks = rotate_chunks(c, multi, progress=progress)
     sealed = seal_plain_secrets(c.rt, batch=batch)
     token = multi.encrypt(b"claude-tui key check").decode("ascii")
 
@@ -118,6 +122,7 @@ def rotate_keys(
         sealed_plain=sealed,
         old_keys_kept=len(ring.keys) - 1,
         seconds=round(time.perf_counter() - started, 3),
+        archive_chunks=chunks,
     )
 
 

@@ -9,7 +9,11 @@ Each job's last run, outcome and message live in the ``meta`` table
 (``job.<name>.last_run``, ``.last_status``, ``.last_message``), so every
 process can show them, and a scheduler that starts (or takes the lease over)
 runs each job whose fire time passed while nothing ran, once (missed runs are
-coalesced). APScheduler is imported only when a scheduler is built.
+coalesced). Due times come from the data dir, never from when a process
+started: from the last recorded run, or for a job that never ran from when a
+scheduler first planned it there (``job.<name>.since``), so restarting the app
+every few minutes does not push an hourly job back each time. APScheduler is
+imported only when a scheduler is built.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -129,7 +133,12 @@ def _backup_service(c: MemoryCoordinator) -> Any:
 
 def _backup(kind: str) -> JobFunc:
     def run(c: MemoryCoordinator) -> tuple[str, str]:
-        return _describe(_backup_service(c).run(kind))
+        record = _backup_service(c).run(kind)
+        status, message = _describe(record)
+        if getattr(record, "kind", kind) != kind and record.note:
+            # e.g. the first incremental after a restore: a full, and why (not a bare "ok")
+            message = f"{record.kind} backup {record.id}: {record.note}"
+        return status, message
 
     run.__name__ = f"backup_{kind}"
     return run
@@ -369,16 +378,16 @@ class Scheduler:
 
     def _schedule_all(self) -> None:
         now = self.clock()
-        meta = self._meta()
+        meta = self._anchored(now)
         for spec in self._specs.values():
             trigger = spec.trigger()
-            last = _as_float(meta.get(f"job.{spec.name}.last_run"))
+            last = _anchor(meta, spec.name)
             kwargs: dict[str, Any] = {}
-            if self._is_due(spec, trigger, last, now):
+            if self._is_due(spec, trigger, meta, now):
                 kwargs["next_run_time"] = datetime.fromtimestamp(now, UTC)  # one catch-up run
             elif last is not None:
                 upcoming = next_fire_after(trigger, last)
-                if upcoming is not None:
+                if upcoming is not None:  # from the data dir's record, not from now
                     kwargs["next_run_time"] = datetime.fromtimestamp(upcoming, UTC)
             self._aps.add_job(
                 self._execute,
@@ -402,21 +411,48 @@ class Scheduler:
                 log.exception("could not reschedule missed job %s", event.job_id)
 
     # -- due checks and one-shot runs ------------------------------------------
-    def _is_due(self, spec: JobSpec, trigger: Any, last: float | None, now: float) -> bool:
+    def _is_due(self, spec: JobSpec, trigger: Any, meta: dict[str, str], now: float) -> bool:
+        if _as_float(meta.get(f"job.{spec.name}.last_run")) is None and spec.run_if_never:
+            return True
+        last = _anchor(meta, spec.name)
         if last is None:
-            return spec.run_if_never
+            return False
         upcoming = next_fire_after(trigger, last)
         return upcoming is not None and upcoming <= now
 
+    def _anchored(self, now: float) -> dict[str, str]:
+        """The jobs' meta, after recording ``job.<name>.since`` for jobs that have neither
+        a run nor a ``since`` yet (the first time a scheduler plans them in this data dir)."""
+        meta = self._meta()
+        missing = [
+            name
+            for name in self._specs
+            if f"job.{name}.last_run" not in meta and f"job.{name}.since" not in meta
+        ]
+        if missing:
+
+            def body(conn: sqlite3.Connection) -> None:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    [(f"job.{name}.since", repr(now)) for name in missing],
+                )
+
+            try:
+                self.coordinator.store.write(body)
+            except Exception as exc:
+                _log_failure("could not record when the jobs were first planned", exc)
+            meta = self._meta()  # another process may have recorded its own first
+        return meta
+
     def due_jobs(self) -> list[str]:
-        """Names of the jobs whose fire time passed since their last run (in job order)."""
+        """Names of the jobs whose fire time passed since their last run (in job order).
+
+        A job that never ran is due one period after it was first planned in this
+        data dir (``job.<name>.since``), or at once when it runs if never.
+        """
         now = self.clock()
         meta = self._meta()
-        return [
-            s.name
-            for s in self._specs.values()
-            if self._is_due(s, s.trigger(), _as_float(meta.get(f"job.{s.name}.last_run")), now)
-        ]
+        return [s.name for s in self._specs.values() if self._is_due(s, s.trigger(), meta, now)]
 
     def run_once(self) -> list[JobStatus] | None:
         """Take the lease, run every due job once (in order), release it.
@@ -430,11 +466,14 @@ class Scheduler:
             if not self._lease.acquire(self.clock()):
                 return None
         try:
-            ran = []
-            for name in self.due_jobs():
-                self._execute(name, "catch-up")
-                ran.append(name)
-            return [s for s in self.status() if s.name in ran]
+            self._anchored(self.clock())  # a worker run by cron plans jobs too
+            ran = {name: self._execute(name, "catch-up") for name in self.due_jobs()}
+            # What ran counts, also when its record could not be written (read-only, full)
+            return [
+                replace(s, last_status=ran[s.name][0], last_message=ran[s.name][1])
+                for s in self.status()
+                if s.name in ran
+            ]
         finally:
             self._lease.release()
 
@@ -453,7 +492,7 @@ class Scheduler:
         return next(s for s in self.status() if s.name == name)
 
     # -- running one job -------------------------------------------------------
-    def _execute(self, name: str, reason: str) -> None:
+    def _execute(self, name: str, reason: str) -> tuple[str, str]:
         spec = self._specs[name]
         group = spec.group or spec.name
         with self._group_locks[group], exclusive(self._locks_dir / f"job.{group}.lock"):
@@ -476,8 +515,8 @@ class Scheduler:
                     self.coordinator.metrics.record(
                         "job.failed", 1, metadata={"job": name, "message": message[:500]}
                     )
-                except Exception:
-                    log.exception("could not record the failure metric of job %s", name)
+                except Exception as exc:
+                    _log_failure(f"could not record the failure metric of job {name}", exc)
             else:
                 log.info(
                     "job %s %s in %.2fs (%s)%s",
@@ -487,6 +526,7 @@ class Scheduler:
                     reason,
                     f": {message}" if message else "",
                 )
+            return status, message
 
     def _record(self, name: str, started: float, status: str, message: str) -> None:
         values = {
@@ -504,8 +544,8 @@ class Scheduler:
 
         try:
             self.coordinator.store.write(body)
-        except Exception:
-            log.exception("could not record the run of job %s", name)
+        except Exception as exc:
+            _log_failure(f"could not record the run of job {name}", exc)
 
     # -- status ------------------------------------------------------------------
     def _meta(self) -> dict[str, str]:
@@ -516,8 +556,9 @@ class Scheduler:
         """Last and next run of every job, in job order.
 
         ``next_run`` is APScheduler's plan while this process runs the jobs;
-        otherwise the first fire time after the recorded last run (possibly in
-        the past: due, waiting for the lease holder), or None if never run.
+        otherwise the first fire time after the recorded last run, or after the
+        job was first planned when it never ran (possibly in the past: due,
+        waiting for the lease holder), or None if no scheduler planned it yet.
         """
         meta = self._meta()
         planned: dict[str, float | None] = {}
@@ -529,10 +570,11 @@ class Scheduler:
         out: list[JobStatus] = []
         for spec in self._specs.values():
             last = _as_float(meta.get(f"job.{spec.name}.last_run"))
+            anchor = _anchor(meta, spec.name)
             if spec.name in planned:
                 upcoming = planned[spec.name]
             else:
-                upcoming = None if last is None else next_fire_after(spec.trigger(), last)
+                upcoming = None if anchor is None else next_fire_after(spec.trigger(), anchor)
             out.append(
                 JobStatus(
                     name=spec.name,
@@ -544,6 +586,22 @@ class Scheduler:
                 )
             )
         return out
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """One line for a known condition (a read-only database); a traceback for a bug."""
+    from claude_tui.core.errors import ClaudeTUIError
+
+    if isinstance(exc, ClaudeTUIError):
+        log.error("%s: %s", what, exc.message)
+    else:
+        log.error("%s", what, exc_info=exc)
+
+
+def _anchor(meta: dict[str, str], name: str) -> float | None:
+    """What a job's next fire time counts from: its last run, else when it was first planned."""
+    last = _as_float(meta.get(f"job.{name}.last_run"))
+    return last if last is not None else _as_float(meta.get(f"job.{name}.since"))
 
 
 def _as_float(text: str | None) -> float | None:

@@ -7,6 +7,12 @@ Claude Code writes one JSONL transcript per session under
 ``agent-<id>.meta.json``. Each session is imported in one write transaction:
 its rows (see :mod:`.mapping`) and the ledger of what was read (see
 :mod:`.state`). A session whose files did not change is not even opened.
+
+Every file is read. Files named otherwise (``full.jsonl`` of a checkpoint, a
+copy from another machine) belong to the session their records name; when
+several claim one session their records are merged by uuid, and the report
+says so. A ``.jsonl`` file no record of which names a session is no
+transcript: it is reported and skipped.
 """
 
 from __future__ import annotations
@@ -38,7 +44,12 @@ from claude_tui.core.importers.mapping import (
     sync,
 )
 from claude_tui.core.importers.records import Malformed, read_chunk
-from claude_tui.core.importers.transcript import Folder, new_state
+from claude_tui.core.importers.transcript import (
+    STATE_VERSION,
+    Folder,
+    new_state,
+    upgrade_state,
+)
 from claude_tui.core.records import sessions as session_door
 
 if TYPE_CHECKING:
@@ -49,7 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-_HEAD_LINES = 50  # lines read to find the session id of a file not named by it
 WATCH_INTERVAL = 0.5
 RESCAN_EVERY = 4  # watch ticks between looks for new files
 
@@ -94,22 +104,51 @@ def _role(path: Path) -> tuple[str, str | None]:
     return "main", None
 
 
-def _session_in_head(path: Path) -> str | None:
+def find_session(path: Path) -> str | None:
+    """The session the records of a file name (the first record with a type and a
+    ``sessionId``, however deep: checkpoints start with many snapshots), or None
+    when no record does (not a transcript) or the file cannot be read."""
     try:
         with open(path, "rb") as fh:
-            for _ in range(_HEAD_LINES):
-                line = fh.readline()
-                if not line:
-                    break
+            for line in fh:
+                if b'"sessionId"' not in line:
+                    continue
                 try:
                     obj = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(obj, dict) and isinstance(obj.get("sessionId"), str):
+                if (
+                    isinstance(obj, dict)
+                    and isinstance(obj.get("type"), str)
+                    and isinstance(obj.get("sessionId"), str)
+                    and obj["sessionId"]
+                ):
                     return str(obj["sessionId"])
     except OSError:
         return None
     return None
+
+
+def project_dir(path: Path) -> str:
+    """The name of the Claude Code projects folder a transcript file is in."""
+    if path.parent.name == "subagents":
+        return path.parent.parent.parent.name
+    return path.parent.name
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the import did not take, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+NOT_A_TRANSCRIPT = "not a Claude Code transcript (no record names a session)"
+UNREADABLE = "cannot be read (permission denied)"
 
 
 @dataclass
@@ -117,14 +156,24 @@ class SessionFiles:
     """The files of one Claude Code session: its transcript and its subagents."""
 
     claude_id: str
-    main: Path | None = None
+    mains: list[Path] = field(default_factory=list)  # the session's own file first
     agents: dict[Path, str] = field(default_factory=dict)  # file -> agent key
 
+    @property
+    def main(self) -> Path | None:
+        """The main transcript (the one named after the session when several claim it)."""
+        return self.mains[0] if self.mains else None
+
+    def add_main(self, path: Path) -> None:
+        """Another file of the session's main records (kept in a stable order)."""
+        if path in self.mains:
+            return
+        self.mains.append(path)
+        self.mains.sort(key=lambda p: (p.stem != self.claude_id, str(p)))
+
     def files(self) -> list[tuple[Path, str | None]]:
-        """(path, agent key or None for the main transcript), main first."""
-        out: list[tuple[Path, str | None]] = []
-        if self.main is not None:
-            out.append((self.main, None))
+        """(path, agent key or None for a main transcript), main files first."""
+        out: list[tuple[Path, str | None]] = [(p, None) for p in self.mains]
         out.extend(sorted(self.agents.items()))
         return out
 
@@ -152,15 +201,23 @@ def collect(paths: Iterable[Path]) -> list[Path]:
                 for p in sorted(sub.glob("*.jsonl")):
                     found.setdefault(str(p), p)
             for p in sorted(path.parent.glob("agent-*.jsonl")):
-                if _session_in_head(p) == path.stem:
+                if find_session(p) == path.stem:
                     found.setdefault(str(p), p)
     return list(found.values())
 
 
 def group(
-    files: Iterable[Path], known: Callable[[str], str | None] | None = None
+    files: Iterable[Path],
+    known: Callable[[str], str | None] | None = None,
+    *,
+    skipped: list[Skipped] | None = None,
+    finder: Callable[[Path], str | None] = find_session,
 ) -> dict[str, SessionFiles]:
-    """Files by Claude session id. ``known``: a path's session from the ledger, if any."""
+    """Files by Claude session id (every file kept: several may claim one session).
+
+    ``known``: a path's session from the ledger, if any. A file whose session
+    neither its name nor its records tell is left out (and added to ``skipped``).
+    """
     sessions: dict[str, SessionFiles] = {}
     for path in files:
         role, agent = _role(path)
@@ -171,11 +228,15 @@ def group(
             elif role == "main" and _UUID.match(path.stem):
                 claude_id = path.stem
             else:
-                claude_id = _session_in_head(path) or path.stem
+                claude_id = finder(path)
+        if claude_id is None:
+            if skipped is not None:
+                readable = os.access(path, os.R_OK)
+                skipped.append(Skipped(str(path), NOT_A_TRANSCRIPT if readable else UNREADABLE))
+            continue
         entry = sessions.setdefault(claude_id, SessionFiles(claude_id))
         if role == "main":
-            if entry.main is None or path.stem == claude_id:
-                entry.main = path
+            entry.add_main(path)
         else:
             entry.agents[path] = agent or path.stem
     return sessions
@@ -193,6 +254,9 @@ class SessionReport:
     lines: int = 0
     counts: dict[str, list[int]] = field(default_factory=dict)
     malformed: list[Malformed] = field(default_factory=list)
+    coerced: list[Malformed] = field(default_factory=list)  # kept, with a field ignored
+    merged: list[str] = field(default_factory=list)  # main files claiming it, when several
+    duplicates: int = 0  # records read again in another file (merged by uuid)
 
 
 @dataclass
@@ -204,10 +268,21 @@ class ImportReport:
     lines: int = 0
     sessions: list[SessionReport] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def malformed(self) -> list[Malformed]:
         return [m for s in self.sessions for m in s.malformed]
+
+    @property
+    def coerced(self) -> list[Malformed]:
+        """Fields of kept records that were coerced or ignored."""
+        return [m for s in self.sessions for m in s.coerced]
+
+    @property
+    def merged(self) -> list[SessionReport]:
+        """The sessions read from several main files this run."""
+        return [s for s in self.sessions if len(s.merged) > 1 and s.status != "unchanged"]
 
     def totals(self) -> dict[str, list[int]]:
         """Per kind: [added, updated, removed] over every session."""
@@ -232,6 +307,12 @@ class ImportReport:
                 for kind, v in self.totals().items()
             },
             "malformed": [str(m) for m in self.malformed],
+            "coerced": [str(m) for m in self.coerced],
+            "skipped": [str(m) for m in self.skipped],
+            "merged": [
+                {"session": s.session_id, "files": s.merged, "duplicate_records": s.duplicates}
+                for s in self.merged
+            ],
             "seconds": round(self.seconds, 3),
         }
 
@@ -248,6 +329,8 @@ class ClaudeCodeImporter:
 
     def __init__(self, coordinator: MemoryCoordinator) -> None:
         self.c = coordinator
+        # Files found to be no transcript, by (size, mtime): not scanned again unchanged.
+        self._not_transcripts: dict[str, tuple[int, float]] = {}
 
     def _known(self, path: str) -> str | None:
         mark = ledger.mark_of(self.c.store, path)
@@ -255,9 +338,25 @@ class ClaudeCodeImporter:
             return None
         return mark.session_id.removeprefix("cc_")
 
-    def plan(self, paths: Iterable[Path]) -> dict[str, SessionFiles]:
-        """The sessions (and their files) under ``paths``."""
-        return group(collect(paths), self._known)
+    def _find(self, path: Path) -> str | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        sig = (st.st_size, st.st_mtime)
+        if self._not_transcripts.get(str(path)) == sig:
+            return None
+        found = find_session(path)
+        if found is None:
+            self._not_transcripts[str(path)] = sig
+        return found
+
+    def plan(
+        self, paths: Iterable[Path], *, skipped: list[Skipped] | None = None
+    ) -> dict[str, SessionFiles]:
+        """The sessions (and their files) under ``paths``; files that are no
+        transcript are added to ``skipped``."""
+        return group(collect(paths), self._known, skipped=skipped, finder=self._find)
 
     def run(
         self,
@@ -268,8 +367,8 @@ class ClaudeCodeImporter:
     ) -> ImportReport:
         """Import every session under ``paths``; see :meth:`import_session`."""
         started = time.perf_counter()
-        sessions = self.plan(paths)
         report = ImportReport()
+        sessions = self.plan(paths, skipped=report.skipped)
         total = len(sessions)
         for i, files in enumerate(sessions.values(), 1):
             if progress is not None:
@@ -288,6 +387,9 @@ class ClaudeCodeImporter:
         ``final``: a one-off import, not a watch. An incomplete last line is then
         reported (and still left for later); a watch waits for it quietly.
         """
+        from claude_tui.core.archive.store import keep_session
+
+        keep_session(self.c, files.claude_id, [p for p, _ in files.files()])  # byte for byte
         for _ in range(5):
             try:
                 return self._import_once(files, final=final)
@@ -300,6 +402,12 @@ class ClaudeCodeImporter:
         store = self.c.store
         marks = ledger.marks_for(store, sid)
         saved, saved_time = ledger.load_state(store, self.c.rt.guard, sid)
+        refold = False
+        if saved is not None and saved.get("v") != STATE_VERSION:
+            if all(Path(f).exists() for f in saved.get("files", [])):
+                saved, refold = None, True  # folded by another version: fold them again
+            else:
+                saved = upgrade_state(saved)  # some are gone: keep what was read from them
         plan: list[tuple[Path, str | None, os.stat_result, ledger.FileMark | None]] = []
         reset = saved is None
         for path, agent in files.files():
@@ -313,8 +421,10 @@ class ClaudeCodeImporter:
             ):
                 reset = True  # a different file at the same path
             plan.append((path, agent, st, mark))
+        # Unchanged since the last read, even when that read left an incomplete
+        # last line: it is read once the file grows (the line completed).
         if not reset and all(
-            m is not None and m.size == st.st_size and m.mtime == st.st_mtime and m.offset == m.size
+            m is not None and m.size == st.st_size and m.mtime == st.st_mtime
             for _, _, st, m in plan
         ):
             return SessionReport(sid, "unchanged")
@@ -328,6 +438,9 @@ class ClaudeCodeImporter:
         report = SessionReport(
             sid, "new" if not existed else ("reimported" if reset else "updated")
         )
+        mains = [str(path) for path, agent, _, _ in plan if agent is None]
+        if len(mains) > 1:
+            report.merged = mains
         new_marks: list[ledger.FileMark] = []
         now = self.c.rt.clock()
         for path, agent, st, mark in plan:
@@ -343,9 +456,12 @@ class ClaudeCodeImporter:
             if agent is not None:
                 self._agent_meta(path, agent, state)
             chunk = read_chunk(path, offset, lines + 1, final=final)
-            folder.fold(chunk.records, file_agent=agent)
+            report.duplicates += folder.fold(
+                chunk.records, file_agent=agent, project=project_dir(path)
+            )
             state["session"]["malformed"] += len(chunk.malformed)
             report.malformed.extend(chunk.malformed)
+            report.coerced.extend(chunk.coerced)
             report.lines += chunk.lines
             if final and chunk.tail:
                 report.malformed.append(
@@ -356,13 +472,16 @@ class ClaudeCodeImporter:
             if str(path) not in state["files"]:
                 state["files"].append(str(path))
             consumed = offset + chunk.consumed
+            # A watch leaves a half-written last line for later; marked as read
+            # only up to it, so that a one-off import still takes it.
+            size = consumed if chunk.tail and not final else max(st.st_size, consumed)
             new_marks.append(
                 ledger.FileMark(
-                    str(path), sid, max(st.st_size, consumed), st.st_mtime,
-                    lines + chunk.lines, consumed, ledger.head_hash(path, consumed), now,
+                    str(path), sid, size, st.st_mtime, lines + chunk.lines, consumed,
+                    ledger.head_hash(path, consumed), now,
                 )
             )  # fmt: skip
-        if reset and existed:
+        if reset and existed and not refold:  # a refold reads the very same files
             self.c.checkpoints.create(sid, reason="before-import")
         memory = [
             MemoryRow(PROMPTS_NS, p["key"], p["value"], p["at"]) for p in folder.emitted.prompts
@@ -393,6 +512,8 @@ class ClaudeCodeImporter:
 
         outcome = rt.write(body)
         report.counts = outcome.counts
+        if not reset and report.lines == 0 and not outcome.wrote:
+            report.status = "unchanged"  # touched, or a line still being written
         self._after_commit(outcome.events, outcome.ckeys)
         return report
 

@@ -16,6 +16,7 @@ memory in its two namespaces, and metrics named ``claude_code.*``.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from claude_tui.core.importers.naming import (  # re-exported for the importer's
     SOURCE,
     session_id_for,
 )
-from claude_tui.core.importers.transcript import iso, sha
+from claude_tui.core.importers.transcript import WARMUP, iso, sha
 from claude_tui.core.models import TERMINAL_TASK_STATUSES, cache_key
 from claude_tui.core.records import agents as agent_door
 from claude_tui.core.records import memory as memory_door
@@ -146,6 +147,47 @@ def _never(text: str) -> bool:
     return False
 
 
+_SLUG = re.compile(r"[^A-Za-z0-9]")
+_WARMUP_SHA = sha(WARMUP)
+
+
+def project_slug(cwd: str) -> str:
+    """The name Claude Code gives a directory's folder under ``projects``."""
+    return _SLUG.sub("-", cwd)
+
+
+def session_cwd(state: dict[str, Any]) -> str | None:
+    """The session's project directory: the first ``cwd`` of the main transcript.
+
+    When a transcript holds several (a session merged from two machines), the
+    one the Claude Code projects folder is named after wins; without a main
+    transcript, the subagents' first ``cwd``.
+    """
+    s = state["session"]
+    folders = set(s["project_dirs"])
+    for cwd in s["cwds"]:
+        if project_slug(cwd) in folders:
+            return str(cwd)
+    return s["cwd"] or s["agent_ctx"].get("cwd")
+
+
+def counted_agents(state: dict[str, Any], links: dict[str, str]) -> list[str]:
+    """The agent keys that become agent rows.
+
+    Not the compaction summariser, nor a "Warmup" sidechain no Task call
+    spawned (Claude Code 2.0 ran one at every start), and no ``main`` agent
+    for a session whose main transcript is missing.
+    """
+    keys = []
+    for key, agent in state["agents"].items():
+        if agent["kind"] == "compact":
+            continue
+        if key not in links and agent["kind"] != "main" and agent["prompt_sha"] == _WARMUP_SHA:
+            continue
+        keys.append(key)
+    return keys
+
+
 def materialize(
     state: dict[str, Any], sid: str, now: float, *, secret: Callable[[str], bool] = _never
 ) -> Desired:
@@ -161,10 +203,7 @@ def materialize(
     active = last >= now - ACTIVE_WINDOW
     agents: dict[str, Any] = state["agents"]
     links = link_subagents(state)
-    agent_ids = {
-        key: f"{sid}:{key}" for key, a in agents.items() if a["kind"] != "compact"
-    }  # the compaction summariser is not an agent anyone spawned
-    agent_ids.setdefault("main", f"{sid}:main")
+    agent_ids = {key: f"{sid}:{key}" for key in counted_agents(state, links)}
     spawn_of = {key: f"{sid}:task:{tid}" for key, tid in links.items()}
     spawned_by = {tid: key for key, tid in links.items()}
 
@@ -180,17 +219,23 @@ def materialize(
         errors += agent["errors"]
         messages += len(agent["messages"])
         models.extend(m for m in agent["models"] if m not in models)
-    title = (s["titles"][-1] if s["titles"] else None) or s["first_prompt"] or s["slug"]
+    ctx = s["agent_ctx"]  # stands in when the main transcript is missing
+    slug = s["slug"] or ctx.get("slug")
+    title = (s["titles"][-1] if s["titles"] else None) or s["first_prompt"]
+    if title is None and "main" not in agents:
+        title = _subagent_title(state, links, agent_ids)
+    title = title or slug
     subagents = [k for k in agent_ids if k != "main"]
     metadata = {
         "source": SOURCE,
         "claude_session_id": s["claude_id"],
-        "cwd": s["cwd"],
-        "git_branch": s["git_branch"],
-        "version": s["version"],
+        "cwd": session_cwd(state),
+        "cwds": s["cwds"],
+        "git_branch": s["git_branch"] or ctx.get("git_branch"),
+        "version": s["version"] or ctx.get("version"),
         "versions": s["versions"],
         "title": title,
-        "slug": s["slug"],
+        "slug": slug,
         "models": models,
         "tokens": _token_dict(totals),
         "tokens_by_agent": by_agent,
@@ -200,6 +245,10 @@ def materialize(
         "subagents": len(subagents),
         "compactions": s["compactions"],
         "prompts": s["prompts"],
+        "synthetic_messages": s["synthetic"],
+        "duplicate_records": s["duplicates"],
+        "hook_contexts": s["hook_contexts"],
+        "cost_usd": s["cost_usd"],
         "malformed_lines": s["malformed"],
         "records": s["records"],
         "first_at": iso(s["first_ts"]),
@@ -293,6 +342,23 @@ def materialize(
     desired.patterns = _patterns(state, sid, first, secret)
     desired.metrics = _metrics(state, agent_ids, by_agent, first, last)
     return desired
+
+
+def _subagent_title(
+    state: dict[str, Any], links: dict[str, str], agent_ids: dict[str, str]
+) -> str | None:
+    """A name for a session known only from its subagents: the first one's task or prompt."""
+    found = sorted(
+        (a["first_ts"] or 0.0, key) for key, a in state["agents"].items() if key in agent_ids
+    )
+    for _, key in found:
+        agent = state["agents"][key]
+        call = state["task_calls"].get(links.get(key, ""), {})
+        for text in (call.get("description"), agent["meta"].get("description"),
+                     agent["prompt_head"]):  # fmt: skip
+            if isinstance(text, str) and text.strip() and text.strip() != WARMUP:
+                return text.strip()
+    return None
 
 
 def _todo_row(

@@ -5,10 +5,18 @@ the main file (``isSidechain: true``, older versions), or separate files
 (``agent-<id>.jsonl`` beside the session or in ``<session>/subagents/``).
 The fold reads records in file order and keeps only what the mapping needs:
 per agent its token usage per message (an assistant message is split over
-several lines sharing ``message.id``; usage is counted once per message id +
-request id, taking each field's largest value, which is the final one), tool
-calls and errors, its todo list with history, the Task calls that spawned
-subagents, tool-call sequences and error → fix pairs.
+several lines sharing ``message.id``, each repeating ``usage``: usage is
+counted once per message id, taking each field's largest value, which is the
+final one; ``<synthetic>`` records Claude Code writes itself — "No response
+requested.", API errors — are no messages), tool calls and errors, its todo
+list with history, the Task calls that spawned subagents, tool-call sequences
+and error → fix pairs.
+
+Several files may claim one session (copies from two machines, checkpoints
+of it at different times): every record is folded once, by its ``uuid``,
+whichever file it comes from. The session's directory is the first ``cwd``
+(where Claude Code was started; a later one is the agent's ``cd``), its other
+facts come from the subagents' records when the main transcript is missing.
 
 The state is plain JSON, stored with the import ledger, so an appended
 transcript folds only its new lines: folding a file in two pieces gives the
@@ -28,7 +36,7 @@ from claude_tui.core.importers.naming import input_summary
 from claude_tui.core.importers.records import Record, result_text, text_of
 from claude_tui.core.secrets import safe_cut
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # a state of another version is folded again from the files
 SEQ_MIN, SEQ_MAX = 3, 5
 MAX_SEQUENCES_PER_AGENT = 40  # repeated tool sequences kept as patterns
 MAX_FIXES_PER_AGENT = 25  # error → fix pairs kept as patterns
@@ -49,7 +57,27 @@ _NOT_PROMPTS = (
     "Caveat: The messages below were generated",
     "<task-notification>",
     "<system-reminder>",
+    "<bash-stdout>",
+    "<bash-stderr>",
+    "Operation stopped by hook",  # a hook ended the turn (not meta before 2.1.3xx)
 )
+_CAVEATS = ("<local-command-caveat>", "Caveat: The messages below were generated")
+# Claude Code's built-in commands that run locally (no prompt reaches the model):
+# their record is the command line, never the user's words. Commands that
+# expand into a prompt (/init, /review, custom and plugin commands) are prompts.
+LOCAL_COMMANDS = frozenset({
+    "add-dir", "agents", "autocompact", "bashes", "bug", "clear", "color", "compact", "config",
+    "context", "copy", "cost", "doctor", "effort", "exit", "export", "extra-usage", "fast",
+    "feedback", "help", "hooks", "ide", "install", "install-github-app", "install-slack-app",
+    "login", "logout", "mcp", "memory", "migrate-installer", "mobile", "model", "output-style",
+    "permissions", "plugin", "privacy-settings", "quit", "release-notes", "reload-plugins",
+    "reload-skills", "remote-env", "rename", "restart", "resume", "rewind", "sandbox",
+    "session", "skills", "stats", "status", "stickers", "stop", "tasks", "terminal-setup",
+    "theme", "todos", "upgrade", "usage", "version", "vim", "voice",
+})  # fmt: skip
+SYNTHETIC = "<synthetic>"  # the model of records Claude Code writes itself
+WARMUP = "Warmup"  # the prompt of the sidechain Claude Code 2.0 ran at startup
+_SEEN_KEY = 16  # hex digits of a record uuid's digest kept to drop its copies
 _REJECTED = ("The user doesn't want to proceed", "User rejected tool use")
 _COMMAND = re.compile(r"<command-name>(.*?)</command-name>", re.S)
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
@@ -89,8 +117,18 @@ def new_state(claude_session_id: str) -> dict[str, Any]:
             "malformed": 0,
             "records": {},
             "pending_compact": None,
+            "cwds": [],
+            "project_dirs": [],
+            "agent_ctx": {},
+            "synthetic": 0,
+            "duplicates": 0,
+            "hook_contexts": {},
+            "cost_usd": None,
+            "caveat": False,
         },
         "agents": {},
+        "seen": [],
+        "msg_agent": {},
         "uuid_agent": {},
         "open_tools": {},
         "seen_tools": [],
@@ -100,11 +138,39 @@ def new_state(claude_session_id: str) -> dict[str, Any]:
     }
 
 
+def upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A state folded by an earlier version, completed to this version's shape.
+
+    For a session some of whose files are gone (Claude Code purged them): what
+    was read from them stays, and the files left are folded on from where they
+    were read. (When every file is still there the importer folds them again.)
+    """
+    fresh = new_state(state.get("session", {}).get("claude_id", ""))
+    for key, value in fresh.items():
+        state.setdefault(key, value)
+    for key, value in fresh["session"].items():
+        state["session"].setdefault(key, value)
+    for key, agent in state["agents"].items():
+        for name, value in _agent(agent.get("kind", "file")).items():
+            agent.setdefault(name, value)
+        # Usage was keyed by message id + request id: by message id now.
+        messages: dict[str, list[int]] = {}
+        for mkey, usage in agent["messages"].items():
+            mid = mkey.split("|", 1)[0]
+            old = messages.get(mid, [0, 0, 0, 0])
+            messages[mid] = [max(a, b) for a, b in zip(old, usage, strict=True)]
+            state["msg_agent"].setdefault(mid, key)
+        agent["messages"] = messages
+    state["v"] = STATE_VERSION
+    return state
+
+
 def _agent(kind: str, claude_agent_id: str | None = None) -> dict[str, Any]:
     return {
         "kind": kind,  # main | sidechain | file | compact
         "claude_agent_id": claude_agent_id,
         "prompt_sha": None,
+        "prompt_head": None,
         "meta": {},
         "cwd": None,
         "models": [],
@@ -139,24 +205,38 @@ def _key_of(at: float | None, uuid: str | None, line: int) -> str:
     return f"{stamp} {(uuid or sha(str(line)))[:8]}"
 
 
-def prompt_text(rec: Record) -> str | None:
+def images_in(rec: Record) -> int:
+    """How many images a message holds (pasted screenshots)."""
+    return sum(1 for b in rec.content if b.get("type") == "image")
+
+
+def prompt_text(rec: Record, *, local: bool = False) -> str | None:
     """The user's own words in a user record, or None when it is not a prompt.
 
     Tool results, meta expansions, compaction summaries, interruptions, local
-    command output and injected notifications are not prompts. A slash command
-    reads as ``/name args``.
+    command output, hook stops and injected notifications are not prompts;
+    neither is a built-in local command (``/exit``, ``/compact``…) nor, with
+    ``local``, any command typed after Claude Code's local-command caveat. A
+    slash command reads as ``/name args``; a prompt of images only as
+    ``[image]`` (``[N images]``).
     """
     if rec.meta or rec.compact_summary or rec.sidechain:
         return None
     if any(b.get("type") == "tool_result" for b in rec.content):
         return None
     text = text_of(rec.content).strip()
-    if not text or text.startswith(_NOT_PROMPTS):
+    if not text:
+        images = images_in(rec)
+        return None if not images else "[image]" if images == 1 else f"[{images} images]"
+    if text.startswith(_NOT_PROMPTS):
         return None
     command = _COMMAND.search(text)
     if command:
+        name = command.group(1).strip()
+        if local or name.lstrip("/") in LOCAL_COMMANDS:
+            return None
         args = _COMMAND_ARGS.search(text)
-        text = f"{command.group(1).strip()} {args.group(1).strip() if args else ''}".strip()
+        text = f"{name} {args.group(1).strip() if args else ''}".strip()
     return text
 
 
@@ -166,6 +246,7 @@ class Folder:
     def __init__(self, state: dict[str, Any]) -> None:
         self.state = state
         self.emitted = Emitted()
+        self._seen: set[str] = set(state["seen"])
 
     # -- agents ---------------------------------------------------------------
     def agent_key(self, rec: Record, file_agent: str | None) -> str:
@@ -198,11 +279,37 @@ class Folder:
         return found
 
     # -- the fold -------------------------------------------------------------
-    def fold(self, records: list[Record], *, file_agent: str | None = None) -> None:
-        """Fold records of one file (``file_agent``: the agent of a subagent file)."""
+    def _copy(self, rec: Record) -> bool:
+        """Whether this record was folded already (from this file or another copy)."""
+        if rec.uuid:
+            ident = sha(rec.uuid, _SEEN_KEY)
+        elif rec.type == "summary":
+            ident = "s" + sha(f"{rec.raw.get('leafUuid')}\x1f{rec.raw.get('summary')}", _SEEN_KEY)
+        else:
+            return False  # snapshots, costs, queue operations: no identity (none counted twice)
+        if ident in self._seen:
+            return True
+        self._seen.add(ident)
+        self.state["seen"].append(ident)
+        return False
+
+    def fold(
+        self, records: list[Record], *, file_agent: str | None = None, project: str | None = None
+    ) -> int:
+        """Fold records of one file; returns how many were copies of records already folded.
+
+        ``file_agent``: the agent of a subagent file; ``project``: the name of
+        the Claude Code projects folder the file is in (its launch directory's slug).
+        """
         s = self.state["session"]
+        if project and project not in s["project_dirs"]:
+            s["project_dirs"].append(project)
         counts: dict[str, int] = s["records"]
+        copies = 0
         for rec in records:
+            if self._copy(rec):
+                copies += 1
+                continue
             counts[rec.type] = counts.get(rec.type, 0) + 1
             kind = rec.type
             if kind == "summary":
@@ -213,8 +320,16 @@ class Folder:
             if kind == "progress":
                 self._progress(rec)
                 continue
+            if kind == "attachment":
+                self._attachment(rec)
+                continue
+            if kind == "cost-state":
+                cost = rec.raw.get("totalCostUSD")
+                if isinstance(cost, int | float) and not isinstance(cost, bool):
+                    s["cost_usd"] = float(cost)
+                continue
             if kind not in ("user", "assistant", "system"):
-                continue  # snapshots, queue operations, attachments, unknown types
+                continue  # snapshots, queue operations, api requests, unknown types
             key = self.agent_key(rec, file_agent)
             agent = self._agent_state(key)
             at = rec.timestamp
@@ -231,28 +346,48 @@ class Folder:
                 self._user(rec, key, agent)
             else:
                 self._assistant(rec, key, agent)
+        s["duplicates"] += copies
+        return copies
 
     def _context(self, rec: Record, agent: dict[str, Any], *, main: bool) -> None:
         raw = rec.raw
         cwd = raw.get("cwd")
-        if isinstance(cwd, str) and cwd:
-            agent["cwd"] = cwd
-        if not main:
-            return
+        if not isinstance(cwd, str) or not cwd:
+            cwd = None
+        if cwd and not agent["cwd"]:
+            agent["cwd"] = cwd  # where it started: a later cwd is a `cd` it ran
         s = self.state["session"]
-        if isinstance(cwd, str) and cwd:
-            s["cwd"] = cwd
+        # The main transcript's facts are the session's; a subagent's stand in
+        # for them when the main transcript is missing (or silent).
+        holder = s if main else s["agent_ctx"]
+        if cwd:
+            if main:
+                if s["cwd"] is None:
+                    s["cwd"] = cwd
+                if cwd not in s["cwds"] and len(s["cwds"]) < 20:
+                    s["cwds"].append(cwd)
+            else:
+                holder.setdefault("cwd", cwd)
         branch = raw.get("gitBranch")
         if isinstance(branch, str) and branch:
-            s["git_branch"] = branch
+            holder["git_branch"] = branch
         version = raw.get("version")
         if isinstance(version, str) and version:
-            s["version"] = version
+            holder["version"] = version
             if version not in s["versions"]:
                 s["versions"].append(version)
         slug = raw.get("slug")
         if isinstance(slug, str) and slug:
-            s["slug"] = slug
+            holder["slug"] = slug
+
+    def _attachment(self, rec: Record) -> None:
+        att = rec.raw.get("attachment")
+        if not isinstance(att, dict) or att.get("type") != "hook_additional_context":
+            return  # environment, listings, snapshots…: nothing the rows need
+        event = att.get("hookEvent") or att.get("hookName")
+        if isinstance(event, str) and event:
+            found: dict[str, int] = self.state["session"]["hook_contexts"]
+            found[event] = found.get(event, 0) + 1
 
     def _progress(self, rec: Record) -> None:
         data = rec.raw.get("data")
@@ -300,40 +435,53 @@ class Folder:
                 self._tool_result(rec, block, agent)
             return
         if rec.sidechain and rec.parent_uuid is None and agent["prompt_sha"] is None:
-            agent["prompt_sha"] = sha(text_of(rec.content).strip())
+            text = text_of(rec.content).strip()
+            agent["prompt_sha"] = sha(text)
+            agent["prompt_head"] = safe_cut(" ".join(text.split()), 200) or None
             return
         if key != "main":
             return
-        prompt = prompt_text(rec)
+        if rec.meta:
+            if text_of(rec.content).lstrip().startswith(_CAVEATS):
+                s["caveat"] = True  # what the user types next is a local command
+            return
+        local, s["caveat"] = bool(s.get("caveat")), False
+        prompt = prompt_text(rec, local=local)
         if prompt is None:
             return
         agent["turn"] = []  # a new prompt starts a new run of tool calls
         s["prompts"] += 1
         if s["first_prompt"] is None:
             s["first_prompt"] = safe_cut(prompt, 200)
+        value: dict[str, Any] = {
+            "text": safe_cut(prompt, MAX_TEXT),
+            "at": iso(rec.timestamp),
+            "uuid": rec.uuid,
+        }
+        images = images_in(rec)
+        if images:
+            value["images"] = images
         self.emitted.prompts.append(
-            {
-                "key": _key_of(rec.timestamp, rec.uuid, rec.line),
-                "at": rec.timestamp,
-                "value": {
-                    "text": safe_cut(prompt, MAX_TEXT),
-                    "at": iso(rec.timestamp),
-                    "uuid": rec.uuid,
-                },
-            }
+            {"key": _key_of(rec.timestamp, rec.uuid, rec.line), "at": rec.timestamp, "value": value}
         )
 
     def _assistant(self, rec: Record, key: str, agent: dict[str, Any]) -> None:
-        if rec.model and rec.model != "<synthetic>" and rec.model not in agent["models"]:
+        if rec.model == SYNTHETIC:
+            self.state["session"]["synthetic"] += 1
+            return  # written by Claude Code itself, not the model: no message, no usage
+        if rec.model and rec.model not in agent["models"]:
             agent["models"].append(rec.model)
         if rec.message_id and isinstance(rec.usage, dict):
-            mkey = f"{rec.message_id}|{rec.request_id or ''}"
-            seen = agent["messages"].get(mkey) or [0, 0, 0, 0]
+            # One line per content block, each repeating the message's usage:
+            # counted once per message id (in the agent that wrote it first).
+            owner = self.state["msg_agent"].setdefault(rec.message_id, key)
+            holder = agent if owner == key else self._agent_state(owner)
+            seen = holder["messages"].get(rec.message_id) or [0, 0, 0, 0]
             for i, name in enumerate(_USAGE_FIELDS):
                 value = rec.usage.get(name)
                 if isinstance(value, int) and not isinstance(value, bool) and value > seen[i]:
                     seen[i] = value
-            agent["messages"][mkey] = seen
+            holder["messages"][rec.message_id] = seen
         for block in rec.content:
             if block.get("type") == "tool_use":
                 self._tool_use(rec, block, key, agent)
@@ -357,8 +505,8 @@ class Folder:
         self._sequence(agent, name, at)
         if not isinstance(data, dict):
             return
-        if name in SPAWN_TOOLS and isinstance(data.get("prompt"), str):
-            prompt = data["prompt"]
+        if name in SPAWN_TOOLS:  # with or without a prompt (a call Claude Code refused)
+            prompt = data["prompt"] if isinstance(data.get("prompt"), str) else ""
             self.state["task_calls"][tool_id] = {
                 "caller": key,
                 "subagent_type": data.get("subagent_type")
@@ -367,8 +515,8 @@ class Folder:
                 "description": data.get("description")
                 if isinstance(data.get("description"), str)
                 else None,
-                "prompt": safe_cut(prompt, 2000),
-                "prompt_sha": sha(prompt.strip()),
+                "prompt": safe_cut(prompt, 2000) if prompt else None,
+                "prompt_sha": sha(prompt.strip()) if prompt.strip() else None,
                 "model": data.get("model") if isinstance(data.get("model"), str) else None,
                 "ts": at,
                 "done_ts": None,

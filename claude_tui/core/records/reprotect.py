@@ -73,10 +73,8 @@ def reprotect(rt: Runtime, *, batch: int = 500) -> int:
         changed += _checkpoints(rt)
         if touched:
             rt.write(partial(_forget_sync, touched=touched))
-            # Merge the index: deleted tokens linger in old segments until then.
-            rt.write(
-                lambda conn: conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
-            )
+            # Merge the indexes: deleted tokens linger in old segments until then.
+            rt.write(_optimize_fts)
     except SecretUnavailable as exc:
         log.warning("rows holding secrets in clear were not sealed: %s", exc.message)
         return changed
@@ -93,6 +91,13 @@ def reprotect(rt: Runtime, *, batch: int = 500) -> int:
         rt.l1.clear()
         log.info("sealed %d stored row(s) that the secret rules now cover", changed)
     return changed
+
+
+def _optimize_fts(conn: sqlite3.Connection) -> None:
+    """Merge every full-text index into one segment (dropping deleted tokens)."""
+    conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+    conn.execute("INSERT INTO pattern_fts (pattern_fts) VALUES ('optimize')")
+    conn.execute("INSERT INTO task_fts (task_fts) VALUES ('optimize')")
 
 
 def _memory(rt: Runtime, batch: int, touched: list[tuple[str, str]]) -> int:

@@ -14,7 +14,8 @@ from claude_tui.core.records.guard import Guard, Kind, Protected
 
 DOOR_TABLES = frozenset(
     {"sessions", "agents", "tasks", "memory_entries", "neural_patterns", "metrics",
-     "checkpoints", "import_sessions", "import_files", "injections"}
+     "checkpoints", "import_sessions", "import_files", "injections",
+     "archive_files", "archive_versions", "archive_parts", "archive_chunks"}
 )  # fmt: skip
 
 

@@ -116,15 +116,22 @@ class PatternService:
         self.rt.l1.put("pattern", ckey, pattern, self.rt.clock())
         return pattern
 
-    def list(self, pattern_type: str | None = None, limit: int = 1000) -> list[Pattern]:
+    def list(
+        self, pattern_type: str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[Pattern]:
         """Patterns (of one type), most confident first."""
         where, params = ("WHERE pattern_type = ?", [pattern_type]) if pattern_type else ("", [])
         rows = self.rt.store.rows(
             f"SELECT {_COLS} FROM neural_patterns {where} "
-            "ORDER BY confidence DESC, usage_count DESC LIMIT ?",
-            (*params, limit),
+            "ORDER BY confidence DESC, usage_count DESC, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
         return [_pattern(r) for r in rows]
+
+    def count(self, pattern_type: str | None = None) -> int:
+        """How many patterns :meth:`list` pages through."""
+        where, params = ("WHERE pattern_type = ?", [pattern_type]) if pattern_type else ("", [])
+        return int(self.rt.store.scalar(f"SELECT count(*) FROM neural_patterns {where}", params))
 
     def search_text(
         self, text: str, pattern_type: str | None = None, limit: int = 50

@@ -89,16 +89,22 @@ class SessionService:
             revealed(self.rt.guard, session_door.KIND, session_door.COLUMNS, row, reveal)
         )
 
-    def list(self, status: str | None = None, limit: int = 1000) -> list[Session]:
+    def list(self, status: str | None = None, limit: int = 1000, offset: int = 0) -> list[Session]:
         """Sessions, most recently updated first, optionally of one status."""
         if status is not None and status not in SESSION_STATUSES:
             raise BadInput(f"status must be one of {', '.join(SESSION_STATUSES)}")
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
         rows = self.rt.store.rows(
-            f"SELECT {_SESSION_COLS} FROM sessions {where} ORDER BY updated_at DESC LIMIT ?",
-            (*params, limit),
+            f"SELECT {_SESSION_COLS} FROM sessions {where} "
+            "ORDER BY updated_at DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
         return [_session(r) for r in rows]
+
+    def count(self, status: str | None = None) -> int:
+        """How many sessions :meth:`list` pages through."""
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        return int(self.rt.store.scalar(f"SELECT count(*) FROM sessions {where}", params))
 
     def update(
         self, session_id: str, *, status: str | None = None, name: str | None = None

@@ -157,9 +157,33 @@ class TaskService:
         status: str | None = None,
         parent_task_id: str | None = None,
         limit: int = 10_000,
+        offset: int = 0,
     ) -> list[Task]:
         """Tasks (of one session, status or parent), highest priority first."""
-        where, params = [], []
+        clause, params = self._where(session_id, status, parent_task_id)
+        rows = self.rt.store.rows(
+            f"SELECT {_COLS} FROM tasks {clause} "
+            "ORDER BY priority DESC, created_at, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_task(r) for r in rows]
+
+    def count(
+        self,
+        session_id: str | None = None,
+        *,
+        status: str | None = None,
+        parent_task_id: str | None = None,
+    ) -> int:
+        """How many tasks :meth:`list` pages through."""
+        clause, params = self._where(session_id, status, parent_task_id)
+        return int(self.rt.store.scalar(f"SELECT count(*) FROM tasks {clause}", params))
+
+    def _where(
+        self, session_id: str | None, status: str | None, parent_task_id: str | None
+    ) -> tuple[str, builtins.list[Any]]:
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
         if session_id is not None:
             self.rt.require_session(session_id)
             where.append("session_id = ?")
@@ -172,12 +196,7 @@ class TaskService:
         if parent_task_id is not None:
             where.append("parent_task_id = ?")
             params.append(parent_task_id)
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
-        rows = self.rt.store.rows(
-            f"SELECT {_COLS} FROM tasks {clause} ORDER BY priority DESC, created_at, id LIMIT ?",
-            (*params, limit),
-        )
-        return [_task(r) for r in rows]
+        return ("WHERE " + " AND ".join(where)) if where else "", params
 
     def tree(self, session_id: str) -> dict[str | None, builtins.list[Task]]:
         """Children by parent id (None holds the roots), each list by priority."""

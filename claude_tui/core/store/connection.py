@@ -7,9 +7,49 @@ import sqlite3
 from pathlib import Path
 
 from claude_tui.core.durability.files import PRIVATE_DIR, create_private
-from claude_tui.core.errors import StoreUnusable
+from claude_tui.core.errors import DiskFull, StoreReadOnly, StoreUnusable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+# Below this much free space an I/O error is taken for a full disk: SQLite reports
+# ENOSPC while growing its -shm file as a plain "disk I/O error".
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def unwritable_error(path: Path, exc: sqlite3.Error) -> StoreUnusable | None:
+    """A read-only database or a full disk, said plainly; None for any other error."""
+    extended = getattr(exc, "sqlite_errorcode", 0) or 0
+    code = extended & 0xFF  # the primary code of an extended one
+    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY):
+        try:
+            mounted_ro = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+        except OSError:
+            mounted_ro = False
+        if mounted_ro:  # SQLite cannot even make its -wal and -shm files there
+            return StoreReadOnly(
+                f"cannot write to {path}: it is on a read-only file system; nothing was written"
+            )
+    # READONLY_DBMOVED: the file was moved under us (a restore), not a read-only disk
+    if code == sqlite3.SQLITE_READONLY and extended != sqlite3.SQLITE_READONLY_DBMOVED:
+        return StoreReadOnly(
+            f"cannot write to {path}: the database is read-only (an immutable file, a "
+            "read-only mount or no write permission); nothing was written"
+        )
+    full = code == sqlite3.SQLITE_FULL
+    if not full and code == sqlite3.SQLITE_IOERR:
+        import shutil
+
+        try:
+            full = shutil.disk_usage(path.parent).free < _NEARLY_FULL_BYTES
+        except OSError:
+            full = False
+    if full:
+        return DiskFull(
+            f"the disk is full: cannot write to {path}; nothing was written "
+            "(free some space and try again)"
+        )
+    return None
 
 
 def check_database_file(path: Path) -> None:
@@ -92,6 +132,9 @@ def connect(
         conn.close()
         if "not a database" in str(exc).lower():
             raise not_a_database(path) from None
+        problem = unwritable_error(path, exc)
+        if problem is not None:
+            raise problem from None
         raise StoreUnusable(f"{path} cannot be used as a database: {exc}") from None
     except StoreUnusable:
         conn.close()

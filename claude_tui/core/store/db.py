@@ -14,12 +14,19 @@ from claude_tui.core.durability.files import private_if_empty, secure_tree
 from claude_tui.core.errors import StoreReplaced, StoreUnusable
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.store import txn
-from claude_tui.core.store.connection import connect
+from claude_tui.core.store.connection import connect, unwritable_error
 from claude_tui.core.store.migrate import migrate, schema_version
 
 T = TypeVar("T")
 
 _CHANGE_COLUMNS = "seq, tbl, op, row_id, session_id, ckey, clock, origin"
+
+
+def _raise_if_unwritable(path: Path, exc: sqlite3.DatabaseError) -> None:
+    """A read-only database or a full disk as one clear line (the transaction rolled back)."""
+    problem = unwritable_error(path, exc)
+    if problem is not None:
+        raise problem from None
 
 
 class Store:
@@ -63,6 +70,7 @@ class Store:
             self.conn.close()
             if integrity.is_corruption(exc):
                 raise integrity.corrupt_error(self.path, str(exc)) from None
+            _raise_if_unwritable(self.path, exc)
             raise
         except StoreUnusable as exc:
             self.conn.close()
@@ -170,6 +178,7 @@ class Store:
                     self.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             except sqlite3.DatabaseError as exc:
                 self._raise_if_corrupt(exc)
+                _raise_if_unwritable(self.path, exc)
                 raise
             finally:
                 self._known.after(before)

@@ -409,6 +409,150 @@ CREATE TABLE injections (
 CREATE INDEX idx_injections_session ON injections(session_id, created_at);
 """
 
+# Issue 13: Claude Code's transcript files kept byte for byte. A file (by the
+# path it was seen at) has versions; a version is a list of parts, each a whole
+# chunk; chunks are content-addressed (sha256 of their plain bytes), compressed
+# and sealed (Fernet), shared by every part that holds the same bytes. Logged
+# like the other tables (no session: archiving is not a change of the session)
+# so differential and incremental backups carry it.
+_ARCHIVE_TABLES = ("archive_files", "archive_versions", "archive_chunks", "archive_parts")
+
+
+def _archive_triggers() -> str:
+    parts: list[str] = []
+    for table in _ARCHIVE_TABLES:
+        extra = {"session": "NULL"}
+        if table == "archive_files":
+            # A file's size, mtime, inode and last look are a cache of its stat: a touched
+            # file that did not change is not a change (and no backup needs its new mtime).
+            extra["of"] = "path, claude_session, role, rel, project, cwd"
+        for op in ("insert", "update", "delete"):
+            parts.append(_log_trigger(table, op, "old" if op == "delete" else "new", "id", extra))
+    return "\n".join(parts)
+
+
+ARCHIVE_SQL = """
+CREATE TABLE archive_files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    claude_session TEXT NOT NULL,
+    role TEXT NOT NULL,
+    rel TEXT NOT NULL,
+    project TEXT,
+    cwd TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime_ns INTEGER NOT NULL DEFAULT 0,
+    inode INTEGER NOT NULL DEFAULT 0,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE INDEX idx_archive_files_session ON archive_files(claude_session);
+CREATE TABLE archive_versions (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES archive_files(id),
+    n INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (file_id, n)
+);
+CREATE TABLE archive_chunks (
+    id TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    codec TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE archive_parts (
+    id INTEGER PRIMARY KEY,
+    version_id INTEGER NOT NULL REFERENCES archive_versions(id),
+    offset INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    chunk_id TEXT NOT NULL REFERENCES archive_chunks(id),
+    UNIQUE (version_id, offset)
+);
+CREATE INDEX idx_archive_parts_chunk ON archive_parts(chunk_id);
+""" + _archive_triggers()
+
+# Issue 12: memory's full-text index stems words (porter: "timed", "timing" and
+# "times" meet at "time") and indexes a value as its words, not its JSON: the
+# members' names and the leaves' text, without quotes, braces or digests of
+# structure. Sensitive values stay out of it (indexed as ''). The expression is
+# deterministic, so the external-content 'delete' removes what was indexed.
+_FTS_WORDS = (
+    "CASE WHEN {ref}.sensitive THEN '' "
+    "WHEN json_valid({ref}.value) THEN coalesce((SELECT group_concat("
+    "CASE WHEN typeof(key) = 'text' THEN key ELSE '' END || ' ' || "
+    "CASE WHEN type IN ('text', 'integer', 'real') THEN atom ELSE '' END, ' ') "
+    "FROM json_tree({ref}.value)), '') "
+    "ELSE {ref}.value END"
+)
+
+# Patterns and task titles get word search too (the search service and the hooks'
+# recall rank them by BM25 instead of scanning rows in Python). Their ids are
+# text, so each index row carries its record's id (``ref``) rather than leaning
+# on a rowid that VACUUM may renumber; it holds the record's guarded columns as
+# stored (a sealed record's redacted form, never its originals).
+_PATTERN_BODY = (
+    "{ref}.pattern_type || ' ' || {ref}.input_pattern || ' ' || "
+    "coalesce({ref}.output_pattern, '') || ' ' || coalesce({ref}.context, '')"
+)
+
+_PATTERN_COLUMNS = "input_pattern, output_pattern, context, pattern_type"
+
+
+def _ref_fts(table: str, fts: str, body: str, columns: str) -> str:
+    """A stemmed index of one text per row of ``table``, kept by triggers."""
+    new, old = body.replace("{ref}", "new"), body.replace("{ref}", "old")
+    return f"""
+CREATE VIRTUAL TABLE {fts} USING fts5(
+    ref UNINDEXED, body, tokenize='porter unicode61 remove_diacritics 2'
+);
+INSERT INTO {fts} (ref, body) SELECT id, {body.replace("{ref}", table)} FROM {table};
+CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN
+  INSERT INTO {fts} (ref, body) VALUES (new.id, {new});
+END;
+CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN
+  DELETE FROM {fts} WHERE ref = old.id;
+END;
+CREATE TRIGGER {fts}_update AFTER UPDATE OF id, {columns} ON {table}
+WHEN {old} IS NOT {new} OR old.id IS NOT new.id BEGIN
+  DELETE FROM {fts} WHERE ref = old.id;
+  INSERT INTO {fts} (ref, body) VALUES (new.id, {new});
+END;"""
+
+
+STEMMED_FTS_SQL = f"""
+DROP TRIGGER memory_fts_insert;
+DROP TRIGGER memory_fts_delete;
+DROP TRIGGER memory_fts_update;
+DROP TABLE memory_fts;
+CREATE VIRTUAL TABLE memory_fts USING fts5(
+    key, value, content='memory_entries', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+INSERT INTO memory_fts (rowid, key, value)
+    SELECT id, key, {_FTS_WORDS.format(ref="memory_entries")} FROM memory_entries;
+CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory_entries BEGIN
+  INSERT INTO memory_fts (rowid, key, value)
+  VALUES (new.id, new.key, {_FTS_WORDS.format(ref="new")});
+END;
+CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory_entries BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, key, value)
+  VALUES ('delete', old.id, old.key, {_FTS_WORDS.format(ref="old")});
+END;
+CREATE TRIGGER memory_fts_update AFTER UPDATE OF key, value, sensitive ON memory_entries BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, key, value)
+  VALUES ('delete', old.id, old.key, {_FTS_WORDS.format(ref="old")});
+  INSERT INTO memory_fts (rowid, key, value)
+  VALUES (new.id, new.key, {_FTS_WORDS.format(ref="new")});
+END;
+{_ref_fts("neural_patterns", "pattern_fts", _PATTERN_BODY, _PATTERN_COLUMNS)}
+{_ref_fts("tasks", "task_fts", "{ref}.title", "title")}
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
@@ -421,6 +565,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         8, "sealed columns for secrets in any record; collision-free memory keys", SECRETS_SQL
     ),
     Migration(9, "what the Claude Code hooks injected, and why", RECALL_SQL),
+    Migration(10, "transcript archive: files, versions, parts, sealed chunks", ARCHIVE_SQL),
+    Migration(
+        11,
+        "stemmed full-text indexes: memory (a value's words), patterns, task titles",
+        STEMMED_FTS_SQL,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number

@@ -59,7 +59,13 @@ class PatternIndex:
         model_id: str = MODEL_ID,
         dimensions: int = DIMENSIONS,
         function: Any = None,
+        name: str = COLLECTION,
+        reindex_command: str = "claude-tui patterns reindex",
     ) -> None:
+        # The memory index (core/search/memory_index.py) is a second collection
+        # of the same kind: another name, another command to rebuild it.
+        self.name = name
+        self.reindex_command = reindex_command
         self.model_id = model_id
         self.dimensions = dimensions
         self._function = function
@@ -110,10 +116,10 @@ class PatternIndex:
                 if built_by is not None and built_by != self.model_id:
                     raise IndexMismatch(
                         f"the vector index was built with model {built_by!r}, not "
-                        f"{self.model_id!r}; run 'claude-tui patterns reindex' to rebuild it"
+                        f"{self.model_id!r}; run '{self.reindex_command}' to rebuild it"
                     )
                 collection = self._client.get_or_create_collection(
-                    COLLECTION,
+                    self.name,
                     embedding_function=self._function,
                     configuration={"hnsw": {"space": "cosine"}},
                     metadata={"model": self.model_id, "dimensions": self.dimensions},
@@ -125,7 +131,7 @@ class PatternIndex:
                 if "conflict" in str(exc).lower():
                     raise IndexMismatch(
                         f"the vector index was built with another embedding function ({exc}); "
-                        "run 'claude-tui patterns reindex' to rebuild it"
+                        f"run '{self.reindex_command}' to rebuild it"
                     ) from None
                 raise IndexUnavailable(
                     f"the vector index cannot be opened: {self.last_error}"
@@ -143,10 +149,10 @@ class PatternIndex:
     def _existing_model(self) -> str | None:
         """The model recorded by an existing collection (None when there is none)."""
         names = {getattr(c, "name", c) for c in self._client.list_collections()}
-        if COLLECTION not in names:
+        if self.name not in names:
             return None
         try:
-            existing = self._client.get_collection(COLLECTION)
+            existing = self._client.get_collection(self.name)
         except Exception as exc:  # a persisted function we cannot even rebuild
             return f"unknown ({type(exc).__name__})"
         return str((existing.metadata or {}).get("model"))
@@ -281,9 +287,9 @@ class PatternIndex:
         try:
             if self._client is None:
                 self._client = self._client_for()
-            self._client.delete_collection(COLLECTION)
+            self._client.delete_collection(self.name)
         except Exception as exc:  # absent already, or a broken index: start afresh
-            log.info("dropping the pattern collection: %s", exc)
+            log.info("dropping the %s collection: %s", self.name, exc)
 
     def available(self) -> bool:
         """Whether the index can be used right now."""
