@@ -251,22 +251,50 @@ def stop(c: MemoryCoordinator, ev: Event, now: float) -> None:
 
 
 def _retire_live_prompts(c: MemoryCoordinator, sid: str) -> None:
-    """Drop the hooks' copy of prompts the transcript import now holds (one entry each)."""
-    try:
-        live = c.memory.list(session_id=sid, namespace=LIVE_PROMPTS_NS, limit=10_000)
-    except (BadInput, NotFound):
-        return
+    """Drop the hooks' copy of prompts the transcript import now holds (one entry each).
+
+    Read straight by the entries' (scope, namespace) index — a Stop runs after
+    every turn, and the memory service's visibility walk costs ~13 ms a listing
+    at 100k entries. Only entries in clear are compared: a sealed prompt stays
+    as it is (a duplicate that holds nothing in clear).
+    """
+    from claude_tui.core.models import private_scope
+
+    scope = private_scope(sid, None)
+    live = c.store.rows(
+        "SELECT key, value FROM memory_entries WHERE scope = ? AND namespace = ? "
+        "AND sensitive = 0 LIMIT 10000",
+        (scope, LIVE_PROMPTS_NS),
+    )
     if not live:
         return
-    imported = c.memory.list(session_id=sid, namespace=PROMPTS_NS, limit=10_000)
-    texts = {
-        hashlib.sha256(e.value["text"].encode("utf-8", "replace")).hexdigest()[:16]
-        for e in imported
-        if isinstance(e.value, dict) and isinstance(e.value.get("text"), str)
-    }
-    for entry in live:
-        if isinstance(entry.value, dict) and entry.value.get("sha") in texts:
-            c.memory.delete(entry.key, session_id=sid, namespace=LIVE_PROMPTS_NS)
+    # The prompts this import just brought in are the newest ones (a page of them,
+    # not the session's every prompt: a long session holds thousands).
+    imported = c.store.rows(
+        "SELECT value FROM memory_entries WHERE scope = ? AND namespace = ? "
+        "AND sensitive = 0 ORDER BY id DESC LIMIT ?",
+        (scope, PROMPTS_NS, min(10_000, 4 * len(live) + 50)),
+    )
+    texts = set()
+    for (raw,) in imported:
+        text = _json_field(raw, "text")
+        if text is not None:
+            texts.add(hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16])
+    for key, raw in live:
+        if _json_field(raw, "sha") in texts:
+            try:
+                c.memory.delete(key, session_id=sid, namespace=LIVE_PROMPTS_NS)
+            except (BadInput, NotFound):  # gone already (another hook retired it)
+                pass
+
+
+def _json_field(raw: Any, name: str) -> str | None:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    found = value.get(name) if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def session_end(c: MemoryCoordinator, ev: Event, now: float) -> None:

@@ -491,12 +491,12 @@ def make_recall(coordinator: MemoryCoordinator) -> Recall:
     return HybridRecall(coordinator)
 
 
-def warm_recall(coordinator: MemoryCoordinator) -> threading.Thread:
+def warm_recall(coordinator: MemoryCoordinator, *, index: bool = True) -> threading.Thread:
     """Load the model and the vector collections in a background thread; return at once.
 
     For a long-lived process that answers hooks (the hook worker): once loaded,
-    its recall ranks by meaning too. The thread also starts the background
-    indexer, so what the hooks store gets embedded while the worker lives.
+    its recall ranks by meaning too. With ``index`` the thread also starts the
+    background indexer, so what the hooks store gets embedded while it lives.
     Failures (no model, Chroma down) leave recall on words, as before.
     """
     with _WARM_LOCK:
@@ -507,7 +507,8 @@ def warm_recall(coordinator: MemoryCoordinator) -> threading.Thread:
         def load() -> None:
             try:
                 coordinator.search.warm_up()
-                coordinator.search.start_indexer()
+                if index:
+                    coordinator.search.start_indexer()
             except Exception:  # recall by words still works; the reason is in the log
                 logging.getLogger(__name__).info("recall stays on words", exc_info=True)
 

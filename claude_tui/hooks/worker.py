@@ -100,12 +100,16 @@ class Worker:
         config = _config(self.data_dir)
         self.coordinator = _open(config)
         self.watched = self._identities(config)
-        if config.recall_enabled:
+        from claude_tui.core.search.memory_index import BUILT_META
+
+        if config.recall_enabled and self.coordinator.store.meta(BUILT_META) is not None:
             from claude_tui.hooks.recall import warm_recall
 
             # In the background: until the model and the index are loaded, recall
-            # answers by words (and says so), so no hook waits for them.
-            warm_recall(self.coordinator)
+            # answers by words (and says so), so no hook waits for them. Not the
+            # indexer: embedding a backlog here would take the CPU and the
+            # database from the hooks (the app and `claude-tui worker` index).
+            warm_recall(self.coordinator, index=False)
 
     def close(self) -> None:
         """Stop listening, remove the socket, close the database (the lock goes at exit)."""

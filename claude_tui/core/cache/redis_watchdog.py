@@ -118,18 +118,18 @@ class Keeper:
             umask=0o077,
         )
         deadline = time.monotonic() + READY_TIMEOUT_S
+        exited = os.pidfd_open(self.proc.pid)  # a server that fails to start ends the wait
         try:
             while (left := deadline - time.monotonic()) > 0:
-                ready, _, _ = select.select([notify], [], [], left)
-                if not ready:
-                    break
+                ready, _, _ = select.select([notify.fileno(), exited], [], [], left)
+                if not ready or exited in ready:
+                    return False
                 message = notify.recv(4096)
                 if b"READY=1" in message or b"Ready to accept" in message:
                     return True
-                if self.proc.poll() is not None:
-                    return False
         finally:
             notify.close()
+            os.close(exited)
         return False
 
     def watch(self) -> None:

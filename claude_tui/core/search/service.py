@@ -40,6 +40,11 @@ MAX_LIMIT = 1000
 CATCH_UP_MAX = 256  # pending entries a one-shot search embeds first (more: the worker's job)
 CURSOR_MAX_AGE = 1.0  # seconds a search trusts the index's cursor as last read
 EXACT_AMONG_MAX = 5_000  # visible entries searched exactly by meaning when few are visible
+# The word half ranks (BM25) the newest this many visible matches, not every one:
+# a common word matches most of a 100k store, and ranking them all costs ~85 ms
+# (this bound: ~5 ms) — the hooks search on every prompt. Older notes that hold
+# the words still come back by meaning, or through a rarer word.
+WORDS_AMONG = 2_000
 
 
 @dataclass(frozen=True)
@@ -470,10 +475,12 @@ class MemoryCorpus:
     def words(self, words: list[str], filters: Filters, depth: int) -> list[tuple[Any, float]]:
         where, params = self.where(filters)
         rows = self.c.store.rows(
-            f"SELECT m.id, bm25(memory_fts, {self.key_weight}, {self.value_weight}) AS s "
+            "SELECT id, s FROM ("
+            f"SELECT m.id AS id, bm25(memory_fts, {self.key_weight}, {self.value_weight}) AS s "
             "FROM memory_fts JOIN memory_entries m ON m.id = memory_fts.rowid "
-            f"WHERE memory_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
-            (match_expression(words), *params, depth),
+            f"WHERE memory_fts MATCH ? AND {where} ORDER BY memory_fts.rowid DESC LIMIT ?"
+            ") ORDER BY s LIMIT ?",
+            (match_expression(words), *params, WORDS_AMONG, depth),
         )
         return [(int(r[0]), -float(r[1])) for r in rows]
 
@@ -583,10 +590,11 @@ class PatternCorpus:
     def words(self, words: list[str], filters: Filters, depth: int) -> list[tuple[Any, float]]:
         where, params = self._where(filters)
         rows = self.c.store.rows(
-            "SELECT p.id, bm25(pattern_fts) AS s FROM pattern_fts "
+            "SELECT id, s FROM (SELECT p.id AS id, bm25(pattern_fts) AS s FROM pattern_fts "
             "JOIN neural_patterns p ON p.id = pattern_fts.ref "
-            f"WHERE pattern_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
-            (match_expression(words), *params, depth),
+            f"WHERE pattern_fts MATCH ? AND {where} ORDER BY pattern_fts.rowid DESC LIMIT ?"
+            ") ORDER BY s LIMIT ?",
+            (match_expression(words), *params, WORDS_AMONG, depth),
         )
         return [(str(r[0]), -float(r[1])) for r in rows]
 
