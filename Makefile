@@ -43,6 +43,8 @@ claude-flow: $(CLAUDE_FLOW_STAMP) ## Ruflo's CLI (claude-flow), for the side-by-
 run: $(STAMP) ## set up and start the app (ARGS="--data-dir DIR" to pass flags)
 	$(BIN)/claude-tui $(ARGS)
 
+# Two workers, whole files to each (a file's module-scoped fixtures stay in one worker).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: $(STAMP) $(CLAUDE_CODE_STAMP) ## set up and run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from claude_tui.core.archive import codec, conversation, export, layout, purge
+from claude_tui.core.archive import codec, export, layout, purge
 from claude_tui.core.archive.check import archive_check
 from claude_tui.core.archive.restore import restore_session
 from claude_tui.core.archive.store import TranscriptArchive
@@ -35,6 +35,7 @@ from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.durability.backups import BackupService
 from claude_tui.core.errors import BadInput
 from claude_tui.core.importers.claude_code import ClaudeCodeImporter
+from claude_tui.core.transcripts.conversation import Conversation, TranscriptFiles
 from tests.claude_code_cli import claude_env, find_claude
 from tests.conftest import ROOT, cli_env
 
@@ -188,7 +189,10 @@ def test_show_list_and_export(archived: dict[str, Any], tmp_path: Path) -> None:
     page = out.read_text()
     assert out.stat().st_mode & 0o777 == 0o600
     assert page.startswith("<!doctype html>") and page.count('<details class="thinking">') >= 14
-    assert "Subagent a2898e3" in page  # nested under the Task call that spawned it
+    assert "Subagent a2898e3: Explore" in page  # nested under the Task call that spawned it
+    assert "Compaction summariser acompact-e1f845 (5 turns)" in page  # under its boundary
+    assert "not linked to a Task call" not in page
+    assert "wrote " in done.stdout and "2 subagent thread(s)" in done.stdout
     assert "<script" not in page
     md = tui(data, "transcripts", "export", "fe5e1c67", "--format", "md").stdout
     assert md.startswith("# Empty Repo Setup: CLAUDE.md Foundation Created")
@@ -200,21 +204,50 @@ def test_export_escapes_what_the_transcript_says() -> None:
     records = [
         {"type": "user", "uuid": "a", "message": {"role": "user",
          "content": "<script>alert(1)</script> and </details>"}},
+        {"type": "assistant", "uuid": "x", "parentUuid": "a",
+         "message": {"model": "m", "content": [{"type": "text", "text": "a first try"}]}},
         {"type": "assistant", "uuid": "b", "parentUuid": "a", "message": {"role": "assistant",
          "model": "m", "content": [{"type": "thinking", "thinking": "hmm"},
                                    {"type": "text", "text": "```html\n<b>kept</b>\n```"}]}},
         {"type": "assistant", "uuid": "c", "parentUuid": "b",
          "message": {"model": "<synthetic>", "content": [{"type": "text", "text": "No response"}]}},
+        {"type": "assistant", "uuid": "d", "parentUuid": "c", "message": {"model": "m", "content": [
+            {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "false"}}]}},
+        {"type": "user", "uuid": "e", "parentUuid": "d", "message": {"content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+             "content": "exit 1"}]}},
+        {"type": "system", "subtype": "compact_boundary", "uuid": "f", "parentUuid": None,
+         "logicalParentUuid": "e", "content": "Conversation compacted",
+         "compactMetadata": {"trigger": "manual", "preTokens": 1234}},
+        {"type": "user", "uuid": "g", "parentUuid": "f", "isCompactSummary": True,
+         "message": {"content": "What came before: <b>bold</b>"}},
     ]  # fmt: skip
     data = b"\n".join(json.dumps(r).encode() for r in records) + b"\n{broken\n"
-    conv = conversation.conversation(data)
-    assert [t.kind for t in conv.turns] == ["prompt", "thinking", "text"]  # synthetic dropped
-    assert conversation.resume_chain(r for _, r in conversation.read_records(data)) == list("abc")
-    page = export.render(conv, "html")
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    md = export.render(conv, "md")
+    conv = Conversation(TranscriptFiles(data, "escapes.jsonl"))
+    kinds = [t.kind for t in conv.main.every_turn()]
+    assert kinds == ["prompt", "text", "thinking", "text", "meta", "tool", "compaction",
+                     "summary", "malformed"]  # fmt: skip
+    # The branch --resume continues: the last message back through the boundary; "x" is off it.
+    assert conv.structure().branches == {
+        1: "compacted", 2: "off", 3: "compacted", 4: "compacted", 5: "compacted", 6: "compacted",
+        7: "live", 8: "live",
+    }  # fmt: skip
+    page = export.render(conv, "html").text
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>" not in page
+    assert page.count('<details class="thinking">') == 1
+    assert '<details class="tool error"><summary>Tool call: Bash (error)' in page
+    assert "<h3>Compacted (manual, 1,234 tokens before)" in page
+    assert '<details class="error"><summary>Malformed line 9' in page
+    done = export.render(conv, "md")
+    md = done.text
     assert "&lt;script>" in md and "&lt;/details>" in md  # cannot close the folds
     assert "<b>kept</b>" in md  # code stays code
+    assert "<details><summary>Context (written by Claude Code, not the model)" in md
+    assert "false\n\n── error ──\nexit 1" in md  # the call's input, then its result
+    assert "<details><summary>Summary of earlier turns" in md
+    assert md.count("off the branch --resume continues") == 1
+    assert (done.turns, done.threads) == (9, 0)
+    conv.close()
 
 
 # -- incremental appends and versions --------------------------------------------------------------

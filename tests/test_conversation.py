@@ -118,6 +118,8 @@ def test_the_largest_transcript_reads_in_order_with_every_call_paired(
         backwards = page.turns + backwards
         end = page.start
     assert [(b.line, b.part) for b in backwards] == keys
+    # So does reading it through in one go (as an export does).
+    assert [(x.line, x.part) for x in largest.main.every_turn()] == keys
 
 
 def test_the_branch_resume_follows_and_the_compaction(

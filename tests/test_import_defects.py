@@ -35,6 +35,7 @@ from claude_tui.core.importers.claude_code import (
 )
 from tests.claude_code_cli import claude_env, find_claude
 from tests.conftest import run_cli
+from tests.test_import_claude_code import _snapshot
 
 FIX = Path(__file__).parent / "fixtures" / "claude-code-defects"
 AGTRACE = FIX / "agtrace_v2.0.28"
@@ -120,19 +121,7 @@ def rows(c: MemoryCoordinator) -> dict[str, Any]:
         for key in ("files", "duplicate_records"):
             meta.pop(key, None)
         sessions.append((sid, name, status, created, updated, meta))
-    return {
-        "sessions": sessions,
-        "agents": c.store.rows("SELECT * FROM agents ORDER BY id"),
-        "tasks": c.store.rows("SELECT * FROM tasks ORDER BY id"),
-        "memory": c.store.rows(
-            "SELECT session_id, namespace, key, value, created_at FROM memory_entries ORDER BY key"
-        ),
-        "patterns": c.store.rows("SELECT * FROM neural_patterns ORDER BY id"),
-        "metrics": c.store.rows(
-            "SELECT session_id, agent_id, metric_type, value, timestamp FROM metrics "
-            "ORDER BY session_id, agent_id, metric_type"
-        ),
-    }
+    return {**_snapshot(c), "sessions": sessions}
 
 
 def prompts(c: MemoryCoordinator, sid: str) -> list[str]:

@@ -204,27 +204,25 @@ def transcripts_restore(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 
 def transcripts_export(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    from claude_tui.core.archive import conversation, export, layout
-    from claude_tui.core.archive.restore import choose
+    from claude_tui.core.archive import export
+    from claude_tui.core.transcripts.conversation import Conversation
+    from claude_tui.core.transcripts.locate import archived_transcript
 
     archive = _archive(c)
     sid = archive.resolve(a.session)
-    items, _ = choose(archive.session_files(sid))
-    mains = [i for i in items if i.file.role == layout.MAIN]
-    if not mains:
+    files = archived_transcript(archive, sid)
+    if files is None:
         raise BadInput(f"the archive holds no main transcript of session {sid}, only subagents")
-    agents = {
-        Path(i.rel).stem.removeprefix("agent-"): archive.read_version(i.version)
-        for i in items
-        if i.file.role in (layout.AGENT, layout.SUBAGENT)
-    }
-    conv = conversation.conversation(archive.read_version(mains[0].version), agents)
-    text = export.render(conv, a.fmt)
+    conversation = Conversation(files)
+    try:
+        done = export.render(conversation, a.fmt)
+    finally:
+        conversation.close()
     if not a.out:
-        sys.stdout.write(text)
+        sys.stdout.write(done.text)
         return 0
-    _write_out(Path(a.out).expanduser(), text.encode("utf-8"))
-    print(f"wrote {a.out} ({len(conv.turns)} turns, {len(conv.threads)} subagent thread(s))")
+    _write_out(Path(a.out).expanduser(), done.text.encode("utf-8"))
+    print(f"wrote {a.out} ({done.turns} turns, {done.threads} subagent thread(s))")
     return 0
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -47,15 +45,6 @@ def _cut(text: str, full: bool) -> tuple[str, int]:
         if len(lines) > PREVIEW_LINES:
             shown = "\n".join(lines[:PREVIEW_LINES])
     return shown, len(text) - len(shown)
-
-
-def _dump(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, indent=2)
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def _time(stamp: str | None) -> str:
@@ -229,7 +218,7 @@ class TurnView(Static):
         turn = self.turn
         body = Text()
         if turn.tool is not None and turn.kind == t.TOOL:
-            text, left = _cut(_dump(turn.tool.input), self.full)
+            text, left = _cut(t.dump(turn.tool.input), self.full)
             body.append("input\n", style="bold dim")
             body.append(text)
             self._left(body, left)

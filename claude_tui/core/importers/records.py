@@ -21,17 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Record types of Claude Code versions 1.0 to 2.1 (others are read as plain records).
-KNOWN_TYPES = frozenset(
+# Claude Code's bookkeeping records, with no conversation in them (the app hides them).
+BOOKKEEPING_TYPES = frozenset(
     {
-        "user",
-        "assistant",
-        "system",
-        "summary",
         "file-history-snapshot",
         "progress",
         "queue-operation",
-        "attachment",
         "last-prompt",
         "cost-state",
         "atis-latch",
@@ -41,6 +36,8 @@ KNOWN_TYPES = frozenset(
         "pr-link",
     }
 )
+# Record types of Claude Code versions 1.0 to 2.1 (others are read as plain records).
+KNOWN_TYPES = BOOKKEEPING_TYPES | {"user", "assistant", "system", "summary", "attachment"}
 _MESSAGE_TYPES = ("user", "assistant")
 _MS_THRESHOLD = 1e11  # a numeric timestamp above this is in milliseconds (year 5138 in seconds)
 _DECODER = json.JSONDecoder()

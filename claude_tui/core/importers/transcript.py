@@ -49,7 +49,7 @@ _USAGE_FIELDS = (
     "cache_read_input_tokens",
     "cache_creation_input_tokens",
 )
-_NOT_PROMPTS = (
+NOT_PROMPTS = (
     "[Request interrupted",
     "<local-command-stdout>",
     "<local-command-stderr>",
@@ -79,9 +79,9 @@ SYNTHETIC = "<synthetic>"  # the model of records Claude Code writes itself
 WARMUP = "Warmup"  # the prompt of the sidechain Claude Code 2.0 ran at startup
 _SEEN_KEY = 16  # hex digits of a record uuid's digest kept to drop its copies
 _REJECTED = ("The user doesn't want to proceed", "User rejected tool use")
-_COMMAND = re.compile(r"<command-name>(.*?)</command-name>", re.S)
-_COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
-_AGENT_ID_TEXT = re.compile(r"agentId: ([A-Za-z0-9_-]+)")
+COMMAND_NAME = re.compile(r"<command-name>(.*?)</command-name>", re.S)
+COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
+AGENT_ID_TEXT = re.compile(r"agentId: ([A-Za-z0-9_-]+)")
 _TASK_NUMBER = re.compile(r"Task #(\w+)")
 
 
@@ -228,14 +228,14 @@ def prompt_text(rec: Record, *, local: bool = False) -> str | None:
     if not text:
         images = images_in(rec)
         return None if not images else "[image]" if images == 1 else f"[{images} images]"
-    if text.startswith(_NOT_PROMPTS):
+    if text.startswith(NOT_PROMPTS):
         return None
-    command = _COMMAND.search(text)
+    command = COMMAND_NAME.search(text)
     if command:
         name = command.group(1).strip()
         if local or name.lstrip("/") in LOCAL_COMMANDS:
             return None
-        args = _COMMAND_ARGS.search(text)
+        args = COMMAND_ARGS.search(text)
         text = f"{name} {args.group(1).strip() if args else ''}".strip()
     return text
 
@@ -672,7 +672,7 @@ class Folder:
                 if k in extra and isinstance(extra[k], str | int | float)
             }
         if agent_id is None:
-            found = _AGENT_ID_TEXT.search(text)
+            found = AGENT_ID_TEXT.search(text)
             agent_id = found.group(1) if found else None
         if failed:
             call["result"] = {"error": safe_cut(text, 2000)}

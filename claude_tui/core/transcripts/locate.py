@@ -19,6 +19,7 @@ from claude_tui.core.transcripts.conversation import TranscriptFiles, read_meta
 from claude_tui.core.transcripts.lines import TranscriptUnreadable
 
 if TYPE_CHECKING:
+    from claude_tui.core.archive.store import TranscriptArchive
     from claude_tui.core.coordinator import MemoryCoordinator
 
 
@@ -117,11 +118,38 @@ def _from_archive(
     """
     if not isinstance(claude_id, str) or not claude_id:
         return None
-    from claude_tui.core.archive import layout
     from claude_tui.core.archive.codec import ChunkDamaged
     from claude_tui.core.archive.store import TranscriptArchive
 
-    archive = TranscriptArchive(coordinator)
+    try:
+        return archived_transcript(
+            TranscriptArchive(coordinator), claude_id, session_id, prefer_disk=True
+        )
+    except ChunkDamaged:
+        return None
+
+
+def archived_transcript(
+    archive: TranscriptArchive,
+    claude_id: str,
+    session_id: str | None = None,
+    *,
+    prefer_disk: bool = False,
+) -> TranscriptFiles | None:
+    """The archive's newest copy of a Claude Code session's files, to read as a conversation.
+
+    The main transcript is the one named after the session (else the
+    longest); subagent files and their ``.meta.json`` come with it (a damaged
+    one is left out). None when the archive holds no main transcript of the
+    session, or, with ``prefer_disk``, when the file at the archived path is
+    longer than the copy (Claude Code appended since).
+
+    Raises:
+        ChunkDamaged: the main transcript's archived copy is damaged.
+    """
+    from claude_tui.core.archive import layout
+    from claude_tui.core.archive.codec import ChunkDamaged
+
     files = [f for f in archive.session_files(claude_id) if f.latest is not None]
     mains = [f for f in files if f.role == layout.MAIN]
     if not mains:
@@ -129,12 +157,9 @@ def _from_archive(
     mains.sort(key=lambda f: (Path(f.rel).stem != claude_id, -(f.latest.size if f.latest else 0)))
     main = mains[0]
     assert main.latest is not None
-    if _newer_on_disk(Path(main.path), main.latest.size):
+    if prefer_disk and _newer_on_disk(Path(main.path), main.latest.size):
         return None
-    try:
-        data = archive.read_version(main.latest)
-    except ChunkDamaged:
-        return None
+    data = archive.read_version(main.latest)
     agents: dict[str, Any] = {}
     meta: dict[str, dict[str, Any]] = {}
     for found in files:
@@ -158,8 +183,7 @@ def _from_archive(
                 meta[name.removesuffix(".meta.json").removeprefix("agent-")] = parsed
         elif name.endswith(".jsonl"):
             agents.setdefault(agent_id_of(Path(name)), body)
-    label = f"{main.path}"
-    return TranscriptFiles(data, label, "archive", session_id, agents, meta)
+    return TranscriptFiles(data, main.path, "archive", session_id, agents, meta)
 
 
 def _newer_on_disk(path: Path, archived_size: int) -> bool:

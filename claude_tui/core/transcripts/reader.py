@@ -15,7 +15,7 @@ import bisect
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,6 +270,13 @@ class Thread:
         for turn in found:
             turn.branch = self.branches.get(turn.line, "")
         return found
+
+    def every_turn(self, *, quiet: bool = False) -> Iterator[t.Turn]:
+        """Every turn of the thread in order (an export's read: each line parsed once)."""
+        position = 0
+        while (found := self.turns_at(position, quiet=quiet)) is not None:
+            yield from found
+            position += 1
 
     def page(self, start: int = 0, limit: int = PAGE, *, quiet: bool = False) -> Page:
         """At least ``limit`` turns from ``start`` on (fewer at the end)."""

@@ -10,11 +10,18 @@ read is shown as it is, marked (``malformed``, ``other``), never dropped.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from claude_tui.core.importers.naming import input_summary
+from claude_tui.core.importers.records import BOOKKEEPING_TYPES
+from claude_tui.core.importers.transcript import (
+    AGENT_ID_TEXT,
+    COMMAND_ARGS,
+    COMMAND_NAME,
+    NOT_PROMPTS,
+    SPAWN_TOOLS,
+)
 
 PROMPT = "prompt"  # what the user typed (or a slash command)
 TEXT = "text"  # the assistant's words
@@ -29,34 +36,7 @@ TITLE = "title"  # a session title (``summary`` record)
 QUIET = "quiet"  # progress, snapshots, request shapes, cost state: hidden unless asked for
 OTHER = "other"  # a record type this reader does not know
 MALFORMED = "malformed"  # a line that is not a JSON object
-SPAWN_TOOLS = ("Task", "Agent")
-QUIET_TYPES = frozenset(
-    {
-        "progress",
-        "file-history-snapshot",
-        "queue-operation",
-        "last-prompt",
-        "cost-state",
-        "atis-latch",
-        "api-request",
-        "api-request-shape",
-        "api-request-blob",
-        "pr-link",
-    }
-)
-_NOT_PROMPTS = (
-    "[Request interrupted",
-    "<local-command-stdout>",
-    "<local-command-stderr>",
-    "<local-command-caveat>",
-    "Caveat: The messages below were generated",
-    "<task-notification>",
-    "<system-reminder>",
-    "Operation stopped by hook",
-)
-_COMMAND = re.compile(r"<command-name>(.*?)</command-name>", re.S)
-_COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
-_AGENT_ID_TEXT = re.compile(r"agentId: ([A-Za-z0-9_-]+)")
+QUIET_TYPES = BOOKKEEPING_TYPES  # progress, snapshots, request shapes, cost state
 
 
 @dataclass(slots=True)
@@ -121,7 +101,7 @@ class Turn:
         """Everything of this turn a text search looks at."""
         parts = [self.text]
         if self.tool is not None:
-            parts += [self.tool.name, _dump(self.tool.input)]
+            parts += [self.tool.name, dump(self.tool.input)]
             if self.tool.result is not None:
                 parts.append(self.tool.result.text)
         return "\n".join(parts)
@@ -139,7 +119,8 @@ class Facts:
     tool_results: list[str] = field(default_factory=list)  # tool_use ids
 
 
-def _dump(value: Any) -> str:
+def dump(value: Any) -> str:
+    """A value as text: a string as it is, else indented JSON (else its repr)."""
     if isinstance(value, str):
         return value
     try:
@@ -195,7 +176,7 @@ def result_text(block: dict[str, Any]) -> str:
                 elif item.get("type") == "image":
                     parts.append("[image]")
         return "\n\n".join(parts)
-    return "" if content is None else _dump(content)
+    return "" if content is None else dump(content)
 
 
 def tool_result(rec: dict[str, Any], block: dict[str, Any], line: int) -> ToolResult:
@@ -204,7 +185,7 @@ def tool_result(rec: dict[str, Any], block: dict[str, Any], line: int) -> ToolRe
     extra = rec.get("toolUseResult")
     agent_id = _s(extra.get("agentId")) if isinstance(extra, dict) else None
     if agent_id is None:
-        found = _AGENT_ID_TEXT.search(text)
+        found = AGENT_ID_TEXT.search(text)
         agent_id = found.group(1) if found else None
     return ToolResult(
         text=text,
@@ -232,11 +213,11 @@ def facts(rec: dict[str, Any] | str, line: int) -> Facts:
 def _user_text(text: str) -> tuple[str, str]:
     """(kind, text) of a user's text block: a prompt, or something Claude Code injected."""
     stripped = text.strip()
-    if stripped.startswith(_NOT_PROMPTS):
+    if stripped.startswith(NOT_PROMPTS):
         return META, stripped
-    command = _COMMAND.search(stripped)
+    command = COMMAND_NAME.search(stripped)
     if command:
-        args = _COMMAND_ARGS.search(stripped)
+        args = COMMAND_ARGS.search(stripped)
         return PROMPT, f"{command.group(1).strip()} {args.group(1).strip() if args else ''}".strip()
     return PROMPT, stripped
 
@@ -366,7 +347,7 @@ def _assistant(rec: dict[str, Any], turn: Any) -> list[Turn]:
                             block.get("input"))  # fmt: skip
             out.append(turn(TOOL, tool=call))
         elif isinstance(kind, str) and kind.endswith("_tool_result"):
-            out.append(turn(META, _dump(block.get("content")), note=kind))
+            out.append(turn(META, dump(block.get("content")), note=kind))
     if not out and not isinstance(rec.get("message"), dict):
         out.append(turn(OTHER, _preview(rec), note="assistant record without a message"))
     return out
@@ -375,7 +356,7 @@ def _assistant(rec: dict[str, Any], turn: Any) -> list[Turn]:
 def _system(rec: dict[str, Any], turn: Any) -> Turn:
     subtype = _s(rec.get("subtype")) or ""
     content = rec.get("content")
-    text = content if isinstance(content, str) else ("" if content is None else _dump(content))
+    text = content if isinstance(content, str) else ("" if content is None else dump(content))
     if subtype == "compact_boundary":
         meta = rec.get("compactMetadata")
         meta = meta if isinstance(meta, dict) else {}
@@ -385,7 +366,7 @@ def _system(rec: dict[str, Any], turn: Any) -> Turn:
         return turn(COMPACTION, text, note=note)
     if subtype == "api_error" or rec.get("level") == "error":
         error = rec.get("error")
-        detail = text or (_dump(error) if error is not None else "")
+        detail = text or (dump(error) if error is not None else "")
         return turn(ERROR, detail, note=subtype or "error")
     if subtype == "turn_duration" and isinstance(rec.get("durationMs"), int | float):
         text = text or f"turn took {rec['durationMs'] / 1000:.1f} s"
