@@ -29,9 +29,8 @@ def plain_env() -> dict[str, str]:
     return {**env, **HOOK_WORKER_OFF}
 
 
-def hook_workers_under(root: Path) -> list[int]:
-    """Pids of hook workers whose data dir is under ``root``."""
-    found = []
+def processes() -> Iterator[tuple[int, list[bytes], Path]]:
+    """(pid, command-line words, /proc entry) of every process still readable."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -39,9 +38,17 @@ def hook_workers_under(root: Path) -> list[int]:
             words = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"claude_tui.hooks.worker" in words and any(str(root).encode() in w for w in words):
-            found.append(int(entry.name))
-    return found
+        yield int(entry.name), words, entry
+
+
+def hook_workers_under(root: Path) -> list[int]:
+    """Pids of hook workers whose data dir is under ``root``."""
+    mark = str(root).encode()
+    return [
+        pid
+        for pid, words, _ in processes()
+        if b"claude_tui.hooks.worker" in words and any(mark in w for w in words)
+    ]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -59,11 +66,8 @@ def no_hook_worker_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 def redis_servers_under(root: Path) -> list[int]:
     """Pids of redis-servers running in a dir under ``root`` and of their keepers."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid, words, entry in processes():
         try:
-            words = (entry / "cmdline").read_bytes().split(b"\0")
             comm = (entry / "comm").read_text().strip()
             cwd = os.readlink(entry / "cwd")
         except OSError:
@@ -73,7 +77,7 @@ def redis_servers_under(root: Path) -> list[int]:
         if (server and cwd.startswith(str(root))) or (
             keeper and any(str(root).encode() in w for w in words)
         ):
-            found.append(int(entry.name))
+            found.append(pid)
     return found
 
 
