@@ -57,8 +57,7 @@ def ask(data_dir: str, event: str, payload: bytes) -> bytes | None:
     try:
         sock.settimeout(CONNECT_TIMEOUT_S)
         try:
-            # By a path relative to the folder: a unix socket path is limited to
-            # 107 bytes, a data dir is not.
+            # A unix socket path is limited to 107 bytes, a data dir is not.
             sock.connect(_short_path(folder))
         except OSError:
             return None
@@ -152,7 +151,9 @@ def default_data_dir() -> str | None:
 def serve_hook(event: str, data_dir: str | None, payload: bytes) -> int:
     """Through the worker when one answers; otherwise start one and do it here. Returns 0."""
     chosen = data_dir or os.environ.get(ENV_DATA_DIR) or default_data_dir()
-    if chosen and worker_enabled() and len(payload) <= MAX_PAYLOAD_BYTES:
+    # An odd event name or payload is for the in-process path to refuse and count.
+    usable = event.isascii() and event.isalnum() and len(payload) <= MAX_PAYLOAD_BYTES
+    if chosen and usable and worker_enabled():
         chosen = os.path.abspath(os.path.expanduser(chosen))
         answer = ask(chosen, event, payload)
         if answer is None:
