@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from tests.redis_proc import free_port
 
@@ -35,20 +38,33 @@ class ChromaProcess:
         self.proc = subprocess.Popen(
             [self.binary, "run", "--path", str(self.path), "--host", "127.0.0.1",
              "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        assert self.proc.stdout is not None
+        out = self.proc.stdout
+        # Wait on its output (the pipe), not a timer: it logs the address it listens on.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=0.5) as r:
-                    if "nanosecond heartbeat" in json.loads(r.read()):
-                        return
-            except OSError:
-                time.sleep(0.05)  # the server is still binding its port
+            ready, _, _ = select.select([out], [], [], deadline - time.monotonic())
+            line = out.readline() if ready else b""
+            if not line:
+                break  # exited (EOF) or the deadline passed
+            if b"listening on address" in line:
+                threading.Thread(target=_drain, args=(out,), daemon=True).start()
+                try:
+                    with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=10) as r:
+                        if "nanosecond heartbeat" in json.loads(r.read()):
+                            return
+                except OSError:
+                    pass
+                break
+        code = self.proc.poll()
         self.stop()
-        raise RuntimeError(f"chroma run did not answer on port {self.port}")
+        raise RuntimeError(
+            f"chroma run exited with {code}"
+            if code is not None
+            else f"chroma run did not answer on port {self.port}"
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -59,3 +75,9 @@ class ChromaProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
             self.proc = None
+
+
+def _drain(out: IO[bytes]) -> None:
+    """Read and drop the server's log, so a full pipe never stalls it."""
+    for _ in iter(out.readline, b""):
+        pass
