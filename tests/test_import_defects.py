@@ -38,10 +38,11 @@ from tests.conftest import run_cli
 from tests.test_import_claude_code import _snapshot
 
 FIX = Path(__file__).parent / "fixtures" / "claude-code-defects"
-AGTRACE = FIX / "agtrace_v2.0.28"
+MORE = Path(__file__).parent / "fixtures" / "claude-code-more"  # whole files, shared with others
+AGTRACE = MORE / "agtrace_v2.0.28"
 AG_SESSION, AG_WARMUP = AGTRACE / "claude_session.jsonl", AGTRACE / "claude_agent.jsonl"
 AG_SID = "cc_7f2abd2d-7cfc-4447-9ddd-3ca8d14e02e9"
-V108 = FIX / "claude-code-viewer_v1.0.108" / "5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl"
+V108 = MORE / "claude-code-viewer_v1.0.108" / "5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl"
 V108_SID = "cc_5c0375b4-57a5-4f26-b12d-d022ee4e51b7"
 E12 = FIX / "entire_v2.1.7-12" / "excerpt.jsonl"
 E12_SID = "cc_86cc3044-7515-43f1-9c25-1444738c64c9"
