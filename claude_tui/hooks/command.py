@@ -31,24 +31,36 @@ def run(event: str, data_dir: str | None, stdin: IO[bytes] | None = None) -> int
     try:
         with open(os.devnull, "w") as quiet:
             sys.stderr = quiet
-            answer = _answer(event, data_dir, raw, now)
+            printed = render(answer(event, data_dir, raw, now))
     except OSError:
-        answer = None
+        printed = ""
     finally:
         sys.stderr = saved
-    if answer is not None:
+    if printed:
         try:
-            sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+            sys.stdout.write(printed)
             sys.stdout.flush()
         except OSError:
             pass
     return 0
 
 
-def _answer(event: str, data_dir: str | None, raw: bytes, now: float) -> dict[str, Any] | None:
-    root = _data_root(data_dir)
+def render(result: dict[str, Any] | None) -> str:
+    """What the hook prints for its answer ("" for none): one JSON line."""
+    return "" if result is None else json.dumps(result, ensure_ascii=False) + "\n"
+
+
+def answer(
+    event: str, data_dir: str | None, raw: bytes, now: float, coordinator: Any = None
+) -> dict[str, Any] | None:
+    """The answer to one raw payload; failures are counted (and spooled), never raised.
+
+    With ``coordinator`` (the hook worker's, kept open) it is used as it is;
+    without, the data dir is opened for this one hook and closed after.
+    """
+    root = Path(coordinator.config.data_dir) if coordinator is not None else _data_root(data_dir)
     try:
-        return _run(event, data_dir, raw, now, root)
+        return _run(event, data_dir, raw, now, root, coordinator)
     except _Failed as failure:
         failed(root, event, failure, now)
     except BaseException as exc:  # fail open, whatever it was
@@ -82,7 +94,7 @@ def _data_root(data_dir: str | None) -> Path | None:
 
 
 def _run(
-    event: str, data_dir: str | None, raw: bytes, now: float, root: Path | None
+    event: str, data_dir: str | None, raw: bytes, now: float, root: Path | None, coordinator: Any
 ) -> dict[str, Any] | None:
     parsed = parse_payload(event, raw)
     if parsed is None:
@@ -93,6 +105,8 @@ def _run(
 
             note(root, event, now=now)
         return None
+    if coordinator is not None:
+        return apply(coordinator, parsed, now)
     config = _config(data_dir)
     try:
         coordinator = _open(config)

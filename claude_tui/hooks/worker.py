@@ -166,29 +166,10 @@ class Worker:
 
     def answer(self, event: str, payload: bytes) -> bytes:
         """The hook's stdout for one payload (b"" for none); failures counted, never raised."""
-        import json
-
         from claude_tui.hooks import command
 
-        now = time.time()
-        root = Path(self.data_dir)
-        try:
-            ev = command.parse_payload(event, payload)
-            if ev is None:
-                from claude_tui.hooks.status import note
-
-                note(root, event, now=now)
-                return b""
-            result = command.apply(self.coordinator, ev, now)
-        except command._Failed as failure:
-            command.failed(root, event, failure, now)
-            return b""
-        except Exception as exc:
-            command.failed(root, event, command._Failed(f"{type(exc).__name__}: {exc}"[:300]), now)
-            return b""
-        if result is None:
-            return b""
-        return (json.dumps(result, ensure_ascii=False) + "\n").encode("utf-8")
+        result = command.answer(event, self.data_dir, payload, time.time(), self.coordinator)
+        return command.render(result).encode("utf-8")
 
     def stale(self) -> bool:
         """The database, key or config file is not the one this worker opened."""
