@@ -29,6 +29,26 @@ def plain_env() -> dict[str, str]:
     return {**env, **HOOK_WORKER_OFF}
 
 
+def run_together(script: str, *args: str, n: int) -> list[subprocess.CompletedProcess[str]]:
+    """``python -c script args`` started ``n`` times at once (a race); each one's outcome."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *args],
+            cwd=ROOT,
+            env=plain_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
 def processes() -> Iterator[tuple[int, list[bytes], Path]]:
     """(pid, command-line words, /proc entry) of every process still readable."""
     for entry in Path("/proc").iterdir():

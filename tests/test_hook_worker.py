@@ -23,7 +23,7 @@ import pytest
 
 from claude_tui.core.integrations.claude_code_settings import hook_command
 from claude_tui.hooks import status, worker
-from tests.conftest import ROOT, hook_workers_under, plain_env
+from tests.conftest import ROOT, hook_workers_under, plain_env, run_together
 from tests.test_hooks import SID, payloads
 
 
@@ -272,18 +272,8 @@ def test_first_opens_racing_on_a_new_data_dir_all_succeed(tmp_path: Path) -> Non
         "with MemoryCoordinator.open(Config.load(sys.argv[1], env={}, redis_enabled=False)):\n"
         "    pass\n"
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, str(data)],
-            cwd=ROOT,
-            env=plain_env(),
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(6)
-    ]
-    errors = [p.communicate(timeout=60)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 6, errors
+    done = run_together(script, str(data), n=6)
+    assert [d.returncode for d in done] == [0] * 6, [d.stderr for d in done]
 
 
 def test_doctor_names_the_running_worker(running: Running, data: Path, project: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 from claude_tui.core.cache import redis_server as rs
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
-from tests.conftest import ROOT, plain_env, redis_servers_under
+from tests.conftest import ROOT, plain_env, redis_servers_under, run_together
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -121,17 +121,7 @@ def test_one_server_per_data_dir_and_a_replaced_dir_gets_its_own(
         "from claude_tui.core.cache import redis_server as rs;"
         "e = rs.resolve(Config.load(sys.argv[1], env={})); print(e.url)"
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, str(data)],
-            cwd=ROOT,
-            env=plain_env(),
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    urls = {p.communicate(timeout=60)[0].strip() for p in procs}
+    urls = {d.stdout.strip() for d in run_together(script, str(data), n=4)}
     assert urls == {f"unix://{data / 'redis' / 'redis.sock'}"}
     running = redis_servers_under(data)
     servers = [p for p in running if Path(f"/proc/{p}/comm").read_text() == "redis-server\n"]
