@@ -82,7 +82,7 @@ from bench.common import render_table
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.durability import backups as backing
-from claude_tui.core.durability import integrity
+from claude_tui.core.durability import integrity, swap
 from claude_tui.core.durability import restore as restoring
 from claude_tui.core.durability.backups import DATA_TABLES, BackupService
 from claude_tui.core.durability.manifest import Manifest
@@ -296,7 +296,7 @@ RESTORE_PHASES: dict[str, tuple[Any, str]] = {
     "replay of the incrementals": (restoring, "replay_file"),
     "checks (integrity, foreign keys, FTS)": (restoring, "_check_result"),
     "swap in (lock, checkpoint, link, rename)": (restoring, "swap_in"),
-    "vector index reset": (restoring, "reset_vector_index"),
+    "vector index reset": (swap, "retire_vectors"),  # inside the swap since issue 15
 }
 
 

@@ -35,6 +35,7 @@ from claude_tui.core.archive.check import archive_check
 from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.config import Config
 from claude_tui.core.durability import restore as restoring
+from claude_tui.core.durability import swap
 from claude_tui.core.durability.changeset import (
     ChangesWriter,
     check_changes_file,
@@ -302,6 +303,23 @@ class BackupService:
         finally:
             os.close(fd)
 
+    def _settle_swap(self) -> None:
+        """Finish or undo a database swap a killed restore left, before reading the file.
+
+        Raises:
+            BackupFailed: a restore elsewhere kept swapping past the busy timeout.
+        """
+        try:
+            swap.settle(self.config.db_path, timeout=self.config.write_patience_seconds)
+        except swap.SwapBusy:
+            raise BackupFailed(
+                "a restore is replacing the database; nothing was changed — try again"
+            ) from None
+        except swap.SwapStuck as exc:
+            raise BackupFailed(
+                f"cannot finish the swap an interrupted restore left: {exc}; nothing was changed"
+            ) from None
+
     def _clean_temps(self) -> builtins.list[Path]:
         """Delete what a backup killed half-way left (never listed in the manifest)."""
         removed: builtins.list[Path] = []
@@ -375,6 +393,7 @@ class BackupService:
         if kind not in (*KINDS, "auto"):
             raise BadInput(f"backup kind must be one of {', '.join(KINDS)} or auto, not {kind!r}")
         with self._exclusive():
+            self._settle_swap()  # its own connections open outside the Store
             self._clean_temps()
             db_id, chain = self._live_identity()
             records = self.manifest.load()
@@ -779,6 +798,8 @@ class BackupService:
         """
         started = time.monotonic()
         with self._exclusive():
+            # A swap an earlier restore was killed in is finished or undone first.
+            self._settle_swap()
             restoring.clean_stale(self.config.db_path)
             chain = self.plan(backup_id, at)
             files = [self._usable_file(r) for r in chain]
@@ -790,16 +811,18 @@ class BackupService:
                     tmp,
                     live_epoch=int(epoch) if epoch and epoch.isdigit() else 0,
                 )
+                vectors = restoring.vector_dir(self.config)
                 kept = restoring.swap_in(
                     tmp,
                     self.config.db_path,
                     self.config.data_dir / "replaced",
                     busy_timeout_ms=self.config.busy_timeout_ms,
+                    vectors=vectors,
                 )
             except BaseException:
                 restoring.remove_quietly(tmp)
                 raise
-            vectors_reset = restoring.reset_vector_index(self.config)
+            vectors_reset = vectors is not None and not vectors.exists()
         report = restoring.Report(
             applied=[r.id for r in chain],
             kinds=[r.kind for r in chain],

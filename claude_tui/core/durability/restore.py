@@ -4,7 +4,9 @@ The database file is never changed in place. The restored database is built
 in ``<db>.restore-<id>.tmp`` (a copy of the full, then the rows of each later
 backup replayed), checked, and moved over the database with one
 ``os.replace``; the old file is first hard-linked under ``replaced/``. A crash
-at any moment leaves either the old database or the new one at the path.
+at any moment leaves either the old database or the new one at the path, and
+other processes that have it open never write into the files moved aside
+(``durability.swap``: a journal every write checks, recovered on next use).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import Any
 
 from claude_tui.core.cache import l2 as l2_protocol
 from claude_tui.core.config import Config
+from claude_tui.core.durability import swap
 from claude_tui.core.durability.changeset import ChangeRow, read_changes, table_shape
+from claude_tui.core.durability.faults import point as fault
 from claude_tui.core.durability.files import fsync_dir, open_private, private_dir
 from claude_tui.core.durability.manifest import BackupRecord
 from claude_tui.core.errors import BackupFailed, NotFound
@@ -364,59 +368,108 @@ def _lock_live(db_path: Path, busy_timeout_ms: int) -> sqlite3.Connection | None
         return None
 
 
-def swap_in(tmp: Path, db_path: Path, replaced_dir: Path, *, busy_timeout_ms: int) -> Path | None:
+def swap_in(
+    tmp: Path,
+    db_path: Path,
+    replaced_dir: Path,
+    *,
+    busy_timeout_ms: int,
+    vectors: Path | None = None,
+) -> Path | None:
     """Move ``tmp`` over ``db_path`` atomically; keep the old file under ``replaced_dir``.
 
-    While the swap happens the old file's write lock is held, so writers in
-    other processes wait, then find the path holds another file (the Store
-    raises StoreReplaced instead of committing into the file moved aside).
-    Returns where the old database was kept (None when there was none).
+    Safe with other processes open and writing, and against a kill at any step
+    (see ``durability.swap``): a journal written first stops every write, the
+    old file's write lock is taken with an empty WAL, then the files move; the
+    next process to open or write finishes or undoes a swap a killed restore
+    left. Writers that held the old file then get StoreReplaced instead of
+    committing into the file moved aside. ``vectors`` (a local vector index)
+    is reset in the same swap. Returns where the old database was kept (None
+    when there was none).
+
+    Raises:
+        BackupFailed: other processes kept the database busy; nothing was changed.
     """
     if not db_path.exists():
         os.replace(tmp, db_path)
         fsync_dir(db_path.parent)
+        gone = None if vectors is None else swap.retire_vectors(vectors)
+        if gone is not None:
+            shutil.rmtree(gone, ignore_errors=True)
         return None
     private_dir(replaced_dir)
     aside = _aside_name(replaced_dir, db_path)
-    live = _lock_live(db_path, busy_timeout_ms)
+    wait = WAL_DRAIN_SECONDS + busy_timeout_ms / 1000
+    journal = swap.Journal(
+        tmp=str(tmp),
+        new_ino=os.stat(tmp).st_ino,
+        aside=str(aside),
+        vectors=None if vectors is None else str(vectors),
+    )
     try:
+        lock = swap.begin(db_path, journal, timeout=wait)
+    except swap.SwapBusy:
+        raise BackupFailed(
+            "other processes kept the database busy; nothing was changed — "
+            "close claude-tui elsewhere and try again"
+        ) from None
+    doomed: Path | None = None
+    committed = False
+    try:
+        live: sqlite3.Connection | None = None
         try:
-            os.link(db_path, aside)
-        except OSError:
-            shutil.copy2(db_path, aside)  # no hard links here: a copy (still never in place)
-        # The -wal and -shm belong to the old file (its WAL is empty when it was
-        # readable); left in place they would be paired with the new one.
-        for suffix in ("-wal", "-shm"):
-            side = Path(f"{db_path}{suffix}")
-            if side.exists():
-                os.replace(side, Path(f"{aside}{suffix}"))
-        fsync_dir(replaced_dir)
-        os.replace(tmp, db_path)
-        fsync_dir(db_path.parent)
+            live = _lock_live(db_path, busy_timeout_ms)
+            fault("restore:locked")
+            try:
+                os.link(db_path, aside)
+            except OSError:
+                shutil.copy2(db_path, aside)  # no hard links here: a copy (still never in place)
+            fault("restore:link")
+            # The -wal and -shm belong to the old file (its WAL is empty when it was
+            # readable); left in place they would be paired with the new one.
+            for suffix in swap.SIDE_SUFFIXES:
+                side = Path(f"{db_path}{suffix}")
+                if side.exists():
+                    os.replace(side, Path(f"{aside}{suffix}"))
+                fault(f"restore:{suffix.lstrip('-')}")
+            fsync_dir(replaced_dir)
+            fault("restore:aside-synced")
+            os.replace(tmp, db_path)  # the commit point
+            committed = True
+            fault("restore:replace")
+            fsync_dir(db_path.parent)
+            fault("restore:synced")
+            if vectors is not None:
+                doomed = swap.retire_vectors(vectors)
+            fault("restore:vectors")
+        except BaseException:
+            if not committed:  # put back what moved; a journal left is settled by the next writer
+                with contextlib.suppress(OSError):
+                    swap.recover(db_path)
+            raise
+        finally:
+            if live is not None:
+                # SQLite sees the path now names another file, so closing this
+                # connection neither checkpoints into nor deletes the new file's WAL.
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("ROLLBACK")
+                live.close()
+        swap.finish(db_path)
+        fault("restore:done")
     finally:
-        if live is not None:
-            # SQLite sees the path now names another file, so closing this
-            # connection neither checkpoints into nor deletes the new file's WAL.
-            with contextlib.suppress(sqlite3.Error):
-                live.execute("ROLLBACK")
-            live.close()
+        swap.release(lock)
+    if doomed is not None:
+        shutil.rmtree(doomed, ignore_errors=True)
     return aside
 
 
-def reset_vector_index(config: Config) -> bool:
-    """Drop the local Chroma index so it is rebuilt from the restored patterns on next use.
+def vector_dir(config: Config) -> Path | None:
+    """The local Chroma index a restore resets (None: a remote index, or none yet).
 
     The learner compares the index with SQLite on first use and re-adds every
     pattern missing from it. A remote index (``chroma_url``) is left alone.
     """
     path = config.data_dir / "chroma"
     if config.chroma_url or not path.exists():
-        return False
-    doomed = config.data_dir / f".chroma-stale-{int(time.time() * 1000)}"
-    try:
-        os.replace(path, doomed)  # one rename: never a half-deleted index at the path
-    except OSError as exc:
-        log.error("could not reset the vector index at %s: %s", path, exc)
-        return False
-    shutil.rmtree(doomed, ignore_errors=True)
-    return True
+        return None
+    return path

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from claude_tui.core.config import Config
+from claude_tui.core.durability import swap
 from claude_tui.core.durability.files import private_if_empty, secure_tree
 from claude_tui.core.errors import StoreReplaced, StoreUnusable
 from claude_tui.core.events import ChangeEvent
@@ -33,10 +34,25 @@ class Store:
     """Owns the connection. Every public method is safe to call from any thread."""
 
     def __init__(self, config: Config) -> None:
-        from claude_tui.core.durability import integrity
-
         self.path: Path = config.db_path
         private_if_empty(config.data_dir)  # made by the user just now: no notice for it
+        # No restore swaps the file while this process attaches to it; one a
+        # killed restore left half-done is finished or undone first.
+        try:
+            with swap.opening(self.path, timeout=float(config.write_patience_seconds)):
+                self._open(config)
+        except swap.SwapBusy:
+            raise StoreUnusable(
+                f"a backup restore is replacing {self.path}; try again in a moment"
+            ) from None
+        except swap.SwapStuck as exc:
+            raise StoreUnusable(
+                f"cannot finish the swap an interrupted restore left in {self.path.parent}: {exc}"
+            ) from None
+
+    def _open(self, config: Config) -> None:
+        from claude_tui.core.durability import integrity
+
         try:
             self.conn = connect(
                 self.path, busy_timeout_ms=config.busy_timeout_ms, synchronous=config.synchronous
@@ -50,8 +66,11 @@ class Store:
         # (a data dir refused above is left as it is). A new database, and the -wal
         # and -shm SQLite made for it, were created 0600 already.
         secure_tree(config.data_dir)
-        # The file a restore may later move aside: writes check the path still names it.
+        swap.ensure_lock_file(self.path)  # what the next open locks while it attaches
+        # The file a restore may later move aside: writes check the path still names it,
+        # and that no restore is swapping files now (its journal).
         self._inode = os.stat(self.path).st_ino
+        self._swap_journal = os.fspath(swap.journal_path(self.path))
         self.lock = threading.RLock()
         self._busy_timeout_ms = int(config.busy_timeout_ms)
         # How long a write keeps retrying a busy database (a hook gives up sooner and spools).
@@ -127,13 +146,31 @@ class Store:
         """
         with self._scan_lock:
             if self._scan_conn is None:
-                conn = sqlite3.connect(
-                    str(self.path), isolation_level=None, check_same_thread=False
-                )
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-                conn.execute("PRAGMA query_only = 1")
-                self._scan_conn = conn
+                # Attached like the main connection: never to a half-swapped file.
+                try:
+                    with swap.opening(self.path, timeout=self.write_patience):
+                        self._check_not_replaced()
+                        self._scan_conn = self._connect_scan()
+                except swap.SwapBusy:
+                    raise StoreReplaced(
+                        "a backup restore is replacing the database; try again in a moment"
+                    ) from None
+                except swap.SwapStuck as exc:
+                    raise StoreUnusable(
+                        f"cannot finish the swap an interrupted restore left: {exc}"
+                    ) from None
             return self._scan_conn.execute(sql, params).fetchall()
+
+    def _connect_scan(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # maps -wal/-shm now
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row (or None)."""
@@ -157,40 +194,75 @@ class Store:
         """
 
         def guarded(conn: sqlite3.Connection) -> T:
-            # Checked under the write lock: a restore holds that lock while it
-            # swaps files, so a write either lands before the swap (and is kept in
-            # the file moved aside) or sees the swap here and is refused.
+            # Checked under the write lock: a restore writes its swap journal before
+            # it takes that lock to move files, so a write either lands before the
+            # swap (and is kept in the file moved aside) or sees it here and is refused.
             self._check_not_replaced()
             return body(conn)
 
+        waited = self.write_patience if patience is None else patience
         with self.lock:
-            before = self._known.before()  # a commit may checkpoint: follow what it wrote
-            try:
-                if wait:
-                    waited = self.write_patience if patience is None else patience
-                    return txn.write(self.conn, guarded, patience=waited)
-                self.conn.execute("PRAGMA busy_timeout = 0")
-                self.conn.execute("PRAGMA synchronous = NORMAL")
+            while True:
                 try:
-                    return txn.write(self.conn, guarded, patience=0.0)
-                finally:
-                    self.conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-                    self.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            except sqlite3.DatabaseError as exc:
-                self._raise_if_corrupt(exc)
-                _raise_if_unwritable(self.path, exc)
-                raise
+                    return self._write_once(guarded, patience=waited if wait else 0.0, wait=wait)
+                except swap.SwapPending:
+                    # Nothing was written. Wait for the swap, or finish / undo what a
+                    # killed restore left, and write again: on the restored file that
+                    # raises StoreReplaced, on the old one (swap undone) it commits.
+                    if not wait:
+                        raise sqlite3.OperationalError(
+                            "database is locked: a restore swaps it"
+                        ) from None
+                    self._settle(waited)
+
+    def _write_once(
+        self, guarded: Callable[[sqlite3.Connection], T], *, patience: float, wait: bool
+    ) -> T:
+        before = self._known.before()  # a commit may checkpoint: follow what it wrote
+        try:
+            if wait:
+                return txn.write(self.conn, guarded, patience=patience)
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                return txn.write(self.conn, guarded, patience=0.0)
             finally:
-                self._known.after(before)
+                self.conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+                self.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_corrupt(exc)
+            _raise_if_unwritable(self.path, exc)
+            raise
+        finally:
+            self._known.after(before)
+
+    def _settle(self, timeout: float) -> None:
+        try:
+            swap.settle(self.path, timeout=timeout)
+        except swap.SwapBusy:
+            raise StoreReplaced(
+                f"a backup restore is replacing the database and was not done after "
+                f"{timeout:g} s; nothing was written — try again"
+            ) from None
+        except swap.SwapStuck as exc:
+            raise StoreUnusable(
+                f"cannot finish the swap an interrupted restore left in {self.path.parent}: "
+                f"{exc}; nothing was written"
+            ) from None
 
     def _check_not_replaced(self) -> None:
-        """Raise StoreReplaced when the path no longer names the file we opened."""
+        """Raise StoreReplaced when the path no longer names the file we opened.
+
+        Raises ``swap.SwapPending`` while a restore's swap journal exists.
+        """
         try:
             current = os.stat(self.path).st_ino
         except FileNotFoundError:
             current = None
         if current != self._inode:
             raise StoreReplaced()
+        if os.path.exists(self._swap_journal):
+            raise swap.SwapPending()
 
     def _raise_if_corrupt(self, exc: sqlite3.DatabaseError) -> None:
         from claude_tui.core.durability import integrity
