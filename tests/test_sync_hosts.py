@@ -154,8 +154,8 @@ def test_an_offline_host_catches_up_when_any_command_opens_it(
 @pytest.mark.parametrize(
     ("env", "args", "message"),
     [
-        ({"CLAUDE_TUI_SYNC_URL": "http://example"}, ["doctor"], "sync url must start with"),
-        ({"CLAUDE_TUI_SYNC_SWARM": "bad swarm"}, ["doctor"], "sync swarm must be"),
+        ({"CLAUDE_TUI_SYNC_URL": "http://example"}, ["doctor"], "[sync] url) must start with"),
+        ({"CLAUDE_TUI_SYNC_SWARM": "bad swarm"}, ["doctor"], "[sync] swarm) must be"),
         ({}, ["sync", "resync"], "sync is off"),
         ({}, ["sync", "resolve", "7", "--take", "loser"], "no conflict 7"),
         ({}, ["sync", "resolve", "x", "--take", "loser"], "invalid int value"),
@@ -233,3 +233,59 @@ def test_the_cli_says_when_a_trimmed_stream_forced_a_full_resync(
     assert "full resync of shared data" in listed.stderr
     keys = {e["key"] for e in json.loads(listed.stdout)}
     assert {f"u-a-{i}" for i in acked if i % 2} <= keys
+
+
+def _host_cli(
+    data_dir: Path, sync_url: str, l2_url: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The CLI of a host with its own private Redis (L2) and the swarm's sync server."""
+    env = cli_env(data_dir, l2_url)
+    env["CLAUDE_TUI_SYNC_URL"] = sync_url
+    return subprocess.run(
+        [sys.executable, "-m", "claude_tui", *args],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_the_losing_host_reads_the_winner_through_its_private_redis(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    """A conflict resolved by sync reaches L1 and L2 like a local write (issue 15, item 3)."""
+    url, dead = own_redis.url, "redis://127.0.0.1:1/0"
+    private: dict[str, RedisProcess] = {}
+    try:
+        for h in ("a", "b"):
+            (tmp_path / h).mkdir()
+            private[h] = RedisProcess(tmp_path / h)
+            private[h].start()
+        base = '{"owner": "ana", "width": 80}'
+        first = _host_cli(tmp_path / "a", url, private["a"].url, "memory", "store", "style", base)
+        assert first.returncode == 0, first.stderr
+        assert _host_cli(tmp_path / "b", url, private["b"].url, "memory", "get", "style").stdout
+        # Both change "width" while the sync server is out of reach: a true conflict.
+        # Each host's own value lands in its private Redis too.
+        for h, width in (("a", 100), ("b", 120)):
+            edit = json.dumps({"owner": "ana", "width": width})
+            stored = _host_cli(tmp_path / h, dead, private[h].url, "memory", "store", "style", edit)
+            assert stored.returncode == 0, stored.stderr
+            got = _host_cli(tmp_path / h, dead, private[h].url, "memory", "get", "style")
+            assert json.loads(got.stdout)["width"] == width
+        for h in ("a", "b", "a"):  # reconnect: each publishes its queue and applies the other's
+            status = _host_cli(tmp_path / h, url, private[h].url, "sync", "status")
+            assert status.returncode == 0, status.stderr
+        winners = set()
+        for h in ("a", "b"):
+            conflicts = json.loads(
+                _host_cli(tmp_path / h, url, private[h].url, "sync", "conflicts", "--json").stdout
+            )
+            assert [(c["key"], c["field"]) for c in conflicts] == [("style", "width")]
+            winners.add(json.loads(conflicts[0]["winner"]))
+        assert len(winners) == 1  # both hosts keep the same winner
+        (winner,) = winners
+        for h in ("a", "b"):  # the loser's host too, through its L2
+            got = _host_cli(tmp_path / h, url, private[h].url, "memory", "get", "style", "--json")
+            assert got.returncode == 0, got.stderr
+            assert json.loads(got.stdout)["value"]["width"] == winner, h
+    finally:
+        for server in private.values():
+            server.stop()

@@ -104,3 +104,42 @@ def drain(config: Config, apply: Callable[[str, dict[str, Any], float], None]) -
         return applied
     finally:
         os.close(lock_fd)
+
+
+def rotate(config: Config, multi: Any) -> int:
+    """Seal every spooled capture again under ``multi``'s primary key (``keys rotate``).
+
+    A capture is sealed with the key file's first key when it is spooled: one
+    spooled before a rotation would no longer open once ``--drop-old`` removed
+    that key. Runs under the drain's lock (waiting for a drain to finish); the
+    live file is renamed aside first, as a drain does, so a hook appending
+    meanwhile starts a new one (sealed with the new key, already first in the
+    file). Returns how many captures were sealed again.
+    """
+    from claude_tui.core.durability.files import write_atomic
+
+    folder = spool_dir(config)
+    if not folder.is_dir():
+        return 0
+    lock_fd = os.open(folder / "spool.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    done = 0
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        live = folder / SPOOL_NAME
+        if live.exists():
+            os.replace(live, folder / f"{SPOOL_NAME}.{time.time_ns():020d}")
+        for path in sorted(p for p in folder.iterdir() if p.name.startswith(SPOOL_NAME + ".")):
+            lines = []
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    item = json.loads(line)
+                    item["sealed"] = multi.rotate(item["sealed"].encode()).decode()
+                    line = json.dumps(item)
+                    done += 1
+                except Exception:  # a torn or foreign line stays as it is (a drain skips it)
+                    pass
+                lines.append(line)
+            write_atomic(path, "".join(f"{line}\n" for line in lines).encode())
+        return done
+    finally:
+        os.close(lock_fd)

@@ -25,7 +25,9 @@ from claude_tui.app.sync_info import (
     peer_rows,
     same_json,
 )
+from claude_tui.app.widgets.measured_table import MeasuredTable
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.sync.conflicts import ConflictRow
 
 PEER_COLUMNS = ("Node", "Last event", "Lag ms", "Events", "Unread", "Pending")
@@ -66,13 +68,13 @@ class SyncScreen(ModeScreen):
         yield Static("Reading the sync status…", id="sync-summary")
         with Vertical(id="peers-panel"):
             yield Label("Peers", classes="panel-title")
-            yield DataTable(id="peers-table", cursor_type="none", zebra_stripes=True)
+            yield MeasuredTable(id="peers-table", cursor_type="none", zebra_stripes=True)
         yield Static("", id="conflicts-scope", classes="scope")
         with Horizontal(classes="body"):
-            yield DataTable(id="conflicts-table", cursor_type="row", zebra_stripes=True)
+            yield RecordTable(id="conflicts-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="detail", id="conflict-detail-pane"):
                 yield Static("", id="conflict-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         peers = self.query_one("#peers-table", DataTable)
@@ -375,7 +377,12 @@ def conflict_text(c: ConflictRow, now: str | None = None, *, known: bool = False
     if same_json(now, c.winner):
         text.append("the kept value")
     elif same_json(now, c.loser):
-        text.append("the lost value (taken back since, here or on another host)")
+        # Only a later write makes it so (the merge keeps the winner everywhere, and
+        # the caches follow it): taken instead of the winner, here or on another host.
+        if c.resolution == "took the loser":
+            text.append("the lost value (taken instead of the kept one)")
+        else:
+            text.append("the lost value (taken instead, or written again, since)")
     else:
         text.append("changed since\n")
         text.append_text(_pretty(now))

@@ -38,19 +38,23 @@ def chunk_id(plain: bytes) -> str:
     return hashlib.sha256(plain).hexdigest()
 
 
-def fernet_of(sealer: Any) -> MultiFernet:
+def fernet_of(sealer: Any, *, sealing: bool = True) -> MultiFernet:
     """The data dir's Fernet keys (made on first use), from the coordinator's sealer.
+
+    Asked each time a chunk is packed or opened: the sealer reloads the keys
+    when another process rotated them, and a chunk packed for a write is
+    checked against the rotation when that write commits.
 
     Raises:
         SecretUnavailable: the sealer does not encrypt, or the key is missing or wrong.
     """
-    ensure = getattr(sealer, "ensure_ready", None)
-    if ensure is None:
+    keys = getattr(sealer, "sealing_keys" if sealing else "reading_keys", None)
+    if keys is None:
         raise SecretUnavailable(
             "the transcript archive needs the encryption key of the data dir, and this "
             "coordinator does not encrypt; nothing was archived"
         )
-    multi: MultiFernet = ensure(create=True)
+    multi: MultiFernet = keys()
     return multi
 
 

@@ -183,14 +183,11 @@ class TranscriptArchive:
 
     def __init__(self, coordinator: MemoryCoordinator) -> None:
         self.c = coordinator
-        self._fernet: MultiFernet | None = None
 
     @property
     def fernet(self) -> MultiFernet:
-        """The data dir's keys (loaded, or made, on first use)."""
-        if self._fernet is None:
-            self._fernet = codec.fernet_of(self.c.rt.sealer)
-        return self._fernet
+        """The data dir's keys to open chunks with (reloaded after another process rotated them)."""
+        return codec.fernet_of(self.c.rt.sealer, sealing=False)
 
     # -- keeping -----------------------------------------------------------------
     def keep_session(
@@ -400,7 +397,7 @@ class TranscriptArchive:
         if self.c.store.row("SELECT 1 FROM archive_chunks WHERE id = ?", (cid,)) is not None:
             plan.reused.add(cid)
             return
-        cdc, payload = codec.pack(data, self.fernet)
+        cdc, payload = codec.pack(data, codec.fernet_of(self.c.rt.sealer))
         plan.packed[cid] = (len(data), cdc, payload)
 
     # -- reading -----------------------------------------------------------------

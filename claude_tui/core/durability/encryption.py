@@ -9,6 +9,17 @@ dropped on purpose.
 A token of a fixed text, sealed with the primary key, is kept in ``meta``
 (``key_check``). It tells a missing key ("this database has secrets but no
 key was found") from a wrong one, before anything is written with it.
+
+Other processes may have the data dir open while ``keys rotate`` runs. A
+rotation counts up ``key_generation`` in ``meta`` when it puts a new primary
+key in the file and again when it drops the old ones. A sealer reads that
+counter before it seals (one point read, only when sealing) and when a value
+does not open, and reloads the key file when it moved on; and every write
+transaction that carries a value this thread sealed checks, under the write
+lock, that the counter is still the one the value was sealed at
+(:meth:`FernetSealer.confirm`): a value sealed with a key that a rotation has
+since replaced is refused (:class:`KeysRotated`, nothing written) instead of
+being committed where the rotation's pass can no longer see it.
 """
 
 from __future__ import annotations
@@ -34,6 +45,30 @@ log = logging.getLogger(__name__)
 
 _CHECK_TEXT = b"claude-tui key check"
 ENV_NAME = "CLAUDE_TUI_ENCRYPTION_KEY"
+GENERATION_KEY = "key_generation"  # meta: counts rotations (new primary, old keys dropped)
+_GENERATION_SQL = "SELECT value FROM meta WHERE key = 'key_generation'"
+
+
+class KeysRotated(SecretUnavailable):
+    """A value was sealed with keys another process has rotated since: nothing was written.
+
+    Sealing again (the sealer has reloaded the keys by then) and writing again succeeds.
+    """
+
+
+def generation_of(conn: sqlite3.Connection) -> str:
+    """The data dir's key generation as committed (``"0"`` before any rotation)."""
+    found = conn.execute(_GENERATION_SQL).fetchone()
+    return str(found[0]) if found else "0"
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Count one more key change (inside a write transaction)."""
+    current = generation_of(conn)
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        (GENERATION_KEY, str(int(current) + 1 if current.isdigit() else 1)),
+    )
 
 
 @dataclass(frozen=True)
@@ -126,28 +161,100 @@ class FernetSealer:
         self.config = config
         self.store = store
         self._lock = threading.Lock()
-        self._multi: MultiFernet | None = None
+        # The checked keys and the key generation they belong to, as one value:
+        # reload() may clear it from another thread at any moment.
+        self._loaded: tuple[MultiFernet, str] | None = None
         self._ring: KeyRing | None = None
+        # Per thread: the generation of the last value sealed and not yet written.
+        self._sealed = threading.local()
 
     # -- the Sealer protocol ------------------------------------------------
     def seal(self, raw: str) -> tuple[str, bool]:
         """Encrypt ``raw``; raise SecretUnavailable (writing nothing) without the right key."""
-        return self.ensure_ready(create=True).encrypt(raw.encode()).decode("ascii"), True
+        multi = self.sealing_keys()
+        return multi.encrypt(raw.encode()).decode("ascii"), True
 
     def open(self, stored: str, encrypted: bool) -> str:
-        """Decrypt a stored value; raise SecretUnavailable with the missing/wrong key."""
+        """Decrypt a stored value; raise SecretUnavailable with the missing/wrong key.
+
+        A value that does not open with the loaded keys is tried once more after
+        a reload when another process rotated the keys since they were loaded.
+        """
         if not encrypted:
             return stored
         from cryptography.fernet import InvalidToken
 
+        token = stored.encode("ascii")
         multi = self.ensure_ready(create=False)
         try:
-            return multi.decrypt(stored.encode("ascii")).decode()
+            return multi.decrypt(token).decode()
         except (InvalidToken, UnicodeError):
-            raise SecretUnavailable(
-                f"a secret could not be decrypted with the key in {self.ring().where} "
-                "(wrong key, or a damaged value); the value was left as it was"
-            ) from None
+            pass
+        if self._refresh():
+            try:
+                return self.ensure_ready(create=False).decrypt(token).decode()
+            except (InvalidToken, UnicodeError):
+                pass
+        raise SecretUnavailable(
+            f"a secret could not be decrypted with the key in {self.ring().where} "
+            "(wrong key, or a damaged value); the value was left as it was"
+        ) from None
+
+    # -- rotation by other processes -----------------------------------------
+    def _stored_generation(self) -> str:
+        with self.store.lock:
+            return generation_of(self.store.conn)
+
+    def _refresh(self) -> bool:
+        """Reload the keys if the data dir's key generation moved on; True if it did."""
+        loaded = self._loaded
+        if loaded is None or self._stored_generation() == loaded[1]:
+            return False
+        self.reload()
+        return True
+
+    def sealing_keys(self) -> MultiFernet:
+        """The keys to seal with now: reloaded first if another process rotated them.
+
+        Marks this thread as holding a value sealed at the current generation,
+        for :meth:`confirm` in the write transaction that stores it.
+        """
+        self._refresh()
+        multi, generation = self._ready(create=True)
+        self._sealed.generation = generation
+        return multi
+
+    def reading_keys(self) -> MultiFernet:
+        """The keys to open values with (reloaded first if another process rotated them)."""
+        self._refresh()
+        return self.ensure_ready(create=False)
+
+    def confirm(self, conn: sqlite3.Connection) -> None:
+        """Inside a write transaction: refuse it if it stores a value sealed with old keys.
+
+        Costs nothing for a write that stores no value this thread sealed. The
+        check runs under the write lock, so no rotation can start between it
+        and the commit: a rotation that began after the value was sealed either
+        committed its new generation before (refused here) or starts after this
+        commit (and then re-encrypts the row).
+
+        Raises:
+            KeysRotated: the keys changed since the value was sealed; the
+                transaction is rolled back and the keys are reloaded.
+        """
+        sealed_at = getattr(self._sealed, "generation", None)
+        if sealed_at is None:
+            return
+        if generation_of(conn) != sealed_at:
+            self.reload()
+            raise KeysRotated(
+                "the encryption keys were rotated while this write waited; "
+                "nothing was written — write it again"
+            )
+
+    def written(self) -> None:
+        """The write transaction of this thread's sealed values is over (committed or not)."""
+        self._sealed.generation = None
 
     # -- keys -----------------------------------------------------------------
     def ring(self) -> KeyRing:
@@ -158,9 +265,10 @@ class FernetSealer:
 
     def reload(self) -> None:
         """Forget the loaded keys (after a rotation changed the file)."""
-        with self._lock:
-            self._ring = None
-            self._multi = None
+        # No lock: plain assignments, and confirm() calls this under the store's
+        # lock, which ensure_ready() takes while holding ours.
+        self._loaded = None
+        self._ring = None
 
     def ensure_ready(self, *, create: bool) -> MultiFernet:
         """The keys, checked against this database (created on first use if ``create``).
@@ -168,9 +276,19 @@ class FernetSealer:
         Raises:
             SecretUnavailable: the database has secrets and the key is missing or wrong.
         """
+        return self._ready(create=create)[0]
+
+    def _ready(self, *, create: bool) -> tuple[MultiFernet, str]:
+        """:meth:`ensure_ready`, with the key generation the keys belong to."""
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
         with self._lock:
-            if self._multi is not None:
-                return self._multi
+            loaded = self._loaded
+            if loaded is not None:
+                return loaded
+            # Read before the key file: keys at least as new as the generation they claim.
+            generation = self._stored_generation()
             ring = self.ring()
             check = self.store.meta("key_check")
             if not ring.keys:
@@ -187,8 +305,8 @@ class FernetSealer:
                 self._write_check(multi)
             else:
                 self._verify_check(multi, ring, check)
-            self._multi = multi
-            return multi
+            self._loaded = (multi, generation)
+            return multi, generation
 
     def _verify_check(self, multi: MultiFernet, ring: KeyRing, check: str) -> None:
         from cryptography.fernet import InvalidToken

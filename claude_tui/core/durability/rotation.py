@@ -5,6 +5,19 @@ so every value stays readable at every moment; rows are then re-encrypted in
 short batches. A rotation cut short (kill -9, power loss) is marked in
 ``meta`` and simply resumes the next time ``keys rotate`` runs: it does not
 make yet another key, and rows already done are re-encrypted harmlessly.
+
+Other processes keep working meanwhile. Putting the new key first counts up
+the key generation (``meta``) in the same transaction as the mark, *before*
+any row is re-encrypted: from that commit on, every other process seals with
+the new key (it reloads the file when it sees the generation move) and a write
+sealed with the old key before it is refused at its commit and sealed again
+(``encryption.FernetSealer.confirm``). So once the pass is over no row can
+hold the old key, and ``--drop-old`` may remove it; dropping counts up the
+generation again, so other processes forget the dropped key too. The hooks'
+spool (captures sealed while the database was locked) is sealed again as well.
+
+The steps call :func:`faults.point` (``CLAUDE_TUI_FAULT=rotate:<step>``), so the
+crash tests can kill a rotation between any two of them.
 """
 
 from __future__ import annotations
@@ -18,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 from claude_tui.core.durability.checkpoints import decode_snapshot, encode_snapshot
 from claude_tui.core.durability.encryption import (
     FernetSealer,
+    bump_generation,
     load_keys,
     seal_plain_secrets,
     write_key_file,
 )
+from claude_tui.core.durability.faults import point
 from claude_tui.core.errors import SecretUnavailable
 from claude_tui.core.records import checkpoints as checkpoint_door
 from claude_tui.core.records import imports as import_door
@@ -83,24 +98,40 @@ def rotate_keys(
     sealer.ensure_ready(create=True)  # proves the current keys open this database, or raises
     ring = load_keys(c.config)
     resumed = c.store.meta(_MARK) is not None
+    point("rotate:start")
     if ring.source == "file" and not resumed:
         # Key file first, mark second: a crash between them leaves a file whose
-        # first key is new and unused, which a later rotation simply keeps behind.
+        # first key is new and unused, which a later rotation simply keeps behind
+        # (no other process seals with it: the generation has not moved).
         write_key_file(ring.path, (Fernet.generate_key(), *ring.keys))
-    c.store.write(
-        lambda conn: conn.execute(
+        point("rotate:key-file")
+
+    def mark(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_MARK, str(time.time()))
         )
-    )
+        # Before the pass: a row another process commits after this is sealed with
+        # the new key, one it committed before is seen by the pass.
+        bump_generation(conn)
+
+    c.store.write(mark)
+    point("rotate:marked")
     sealer.reload()
     multi = load_keys(c.config).multi()
     values = _rotate_values(c, multi, batch, progress)
+    point("rotate:values")
     values += _rotate_sealed_columns(c, multi, batch, progress)
+    point("rotate:columns")
     checkpoints = _rotate_checkpoints(c, multi, progress)
+    point("rotate:checkpoints")
     from claude_tui.core.archive.store import rotate_chunks
 
     chunks = rotate_chunks(c, multi, progress=progress)
+    from claude_tui.hooks import spool  # the hooks' own file format: imported here only
+
+    spool.rotate(c.config, multi)  # captures a hook spooled while the database was locked
     sealed = seal_plain_secrets(c.rt, batch=batch)
+    point("rotate:sealed")
     token = multi.encrypt(b"claude-tui key check").decode("ascii")
 
     def finish(conn: sqlite3.Connection) -> None:
@@ -108,9 +139,14 @@ def rotate_keys(
         conn.execute("DELETE FROM meta WHERE key = ?", (_MARK,))
 
     c.store.write(finish)
+    point("rotate:finished")
     ring = load_keys(c.config)
     if drop_old and ring.source == "file" and len(ring.keys) > 1:
         write_key_file(ring.path, ring.keys[:1])
+        point("rotate:dropped")
+        # File first: a process that sees the new generation reloads a file
+        # without the old keys.
+        c.store.write(bump_generation)
         ring = load_keys(c.config)
     sealer.reload()
     c.rt.l1.clear()

@@ -50,7 +50,9 @@ from claude_tui.core.importers.transcript import (
     new_state,
     upgrade_state,
 )
+from claude_tui.core.records import memory as memory_door
 from claude_tui.core.records import sessions as session_door
+from claude_tui.core.store.db import Store
 
 if TYPE_CHECKING:
     import sqlite3
@@ -390,10 +392,12 @@ class ClaudeCodeImporter:
         from claude_tui.core.archive.store import keep_session
 
         keep_session(self.c, files.claude_id, [p for p, _ in files.files()])  # byte for byte
+        from claude_tui.core.durability.encryption import KeysRotated
+
         for _ in range(5):
             try:
                 return self._import_once(files, final=final)
-            except _Raced:
+            except (_Raced, KeysRotated):  # KeysRotated: sealed again with the new keys
                 continue
         return self._import_once(files, final=final)
 
@@ -500,21 +504,25 @@ class ClaudeCodeImporter:
         protected = protect_desired(desired, rt.guard)
         sealed_state = ledger.seal(rt.guard, state)
 
+        changed: list[tuple[str, int]] = []
+
         def body(conn: sqlite3.Connection) -> Any:
             if ledger.saved_at(conn, sid) != saved_time:
                 raise _Raced()
+            before = Store.last_seq(conn)
             outcome = sync(
                 conn, protected, memory, reset=reset, guard=rt.guard, node_id=store.node_id,
                 now=now,
             )  # fmt: skip
             ledger.save(conn, sid, sealed_state, new_marks, now)
+            changed[:] = memory_door.changed_since(conn, before)
             return outcome
 
         outcome = rt.write(body)
         report.counts = outcome.counts
         if not reset and report.lines == 0 and not outcome.wrote:
             report.status = "unchanged"  # touched, or a line still being written
-        self._after_commit(outcome.events, outcome.ckeys)
+        self._after_commit(outcome.events, changed)
         return report
 
     @staticmethod
@@ -533,16 +541,14 @@ class ClaudeCodeImporter:
                 if isinstance(meta.get(k), str)
             }  # fmt: skip
 
-    def _after_commit(self, events: list[ChangeEvent], ckeys: list[str]) -> None:
+    def _after_commit(self, events: list[ChangeEvent], changed: list[tuple[str, int]]) -> None:
         rt = self.c.rt
-        for ckey in ckeys:
-            rt.l1.invalidate(ckey)
+        # The entries written reach L1 and L2 as a local write's do (a tombstone for
+        # one removed), so no slow reader can put the value they replaced back.
+        self.c.memory.recache(changed)
         for event in events:
             if event.table == "neural_patterns":
                 rt.l1.invalidate("pattern\x1f" + event.row_id)
-        l2 = rt.l2_usable()
-        if ckeys and l2 is not None and not l2.delete_keys(ckeys):
-            rt.l2_missed()
         rt.announce(events)
 
     # -- watching ---------------------------------------------------------------

@@ -116,6 +116,21 @@ def insert_loaded(conn: sqlite3.Connection, value: Sealed, columns: dict[str, An
     )
 
 
+def changed_since(conn: sqlite3.Connection, seq: int) -> list[tuple[str, int]]:
+    """(cache key, newest clock) of every entry the change log names past ``seq``.
+
+    Called inside the write transaction that made the changes, with the
+    sequence it started at: what a sync apply or an import changed, for the
+    caches to be brought in line once it has committed.
+    """
+    rows = conn.execute(
+        "SELECT ckey, max(coalesce(clock, 0)) FROM change_log WHERE seq > ? "
+        "AND tbl = 'memory_entries' AND ckey IS NOT NULL GROUP BY ckey",
+        (seq,),
+    ).fetchall()
+    return [(str(ckey), int(clock)) for ckey, clock in rows]
+
+
 def delete_ids(conn: sqlite3.Connection, entry_ids: list[int]) -> list[tuple[Any, ...]]:
     """Delete entries by id; return (scope, namespace, key, version, id, session_id) of each."""
     gone: list[tuple[Any, ...]] = []

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +21,13 @@ from claude_tui.core.cache.l1 import ABSENT
 from claude_tui.core.cache.l2 import TOMBSTONE
 from claude_tui.core.errors import BadInput, SecretUnavailable
 from claude_tui.core.events import ChangeEvent
-from claude_tui.core.models import SWARM_SCOPE, MemoryEntry, cache_key, private_scope
+from claude_tui.core.models import (
+    SWARM_SCOPE,
+    MemoryEntry,
+    cache_key,
+    private_scope,
+    split_cache_key,
+)
 from claude_tui.core.records import memory as memory_door
 from claude_tui.core.services.runtime import Runtime
 from claude_tui.core.validation import (
@@ -165,23 +171,30 @@ class MemoryService:
         scope = self._scopes(session_id, agent_id, memory_type)[0]
         if agent_id is not None and session_id is None:
             session_id = self.rt.require_agent(agent_id, None)
-        sealed = memory_door.prepare(self.rt.guard, key, namespace, raw)
         now = self.rt.clock()
         expires = None if seconds is None else now + seconds
         origin = self.rt.store.node_id
+        sealed: list[memory_door.Sealed] = []
 
-        def body(conn: sqlite3.Connection) -> tuple[Any, ...]:
-            return memory_door.upsert(
-                conn, sealed, key=key, namespace=namespace, scope=scope, session_id=session_id,
-                agent_id=agent_id, memory_type=memory_type, expires=expires, now=now,
-                origin=origin,
-            )  # fmt: skip
+        def make_body() -> Callable[[sqlite3.Connection], tuple[Any, ...]]:
+            # Sealed again on a retry: another process rotated the keys meanwhile.
+            value = memory_door.prepare(self.rt.guard, key, namespace, raw)
+            sealed[:] = [value]
 
-        row = self.rt.write(body)
+            def body(conn: sqlite3.Connection) -> tuple[Any, ...]:
+                return memory_door.upsert(
+                    conn, value, key=key, namespace=namespace, scope=scope,
+                    session_id=session_id, agent_id=agent_id, memory_type=memory_type,
+                    expires=expires, now=now, origin=origin,
+                )  # fmt: skip
+
+            return body
+
+        row = self.rt.write_sealed(make_body)
         entry = _entry(row, "sqlite")
         self._after_write(entry)  # caches hold the stored (sealed) form
         self.rt.stats.timing("put", time.perf_counter() - started)
-        return replace(entry, raw=raw) if sealed.encrypted else entry
+        return replace(entry, raw=raw) if sealed[0].encrypted else entry
 
     def _after_write(self, entry: MemoryEntry) -> None:
         ckey = entry.cache_key
@@ -190,6 +203,44 @@ class MemoryService:
         self.rt.announce(
             [ChangeEvent(None, "memory_entries", "upsert", str(entry.id), entry.session_id, ckey)]
         )
+
+    def recache(self, changed: Sequence[tuple[str, int]]) -> None:
+        """Bring L1 and L2 in line with entries changed by other means than :meth:`store`.
+
+        For every path that writes memory rows without this service's write
+        path - a sync apply (a conflict's winner included), an import - once it
+        has committed. ``changed`` is (cache key, clock) per entry, from
+        :func:`memory_door.changed_since`. Each row is read back and cached as a
+        local write caches it; a row that is gone leaves an L1 absence and an
+        L2 tombstone above the clock, as a local delete does. So no process of
+        the host is served the value the change replaced, from L1 or from L2.
+        """
+        if not changed:
+            return
+        now = self.rt.clock()
+        gone: list[tuple[str, int]] = []
+        hide: list[str] = []
+        for ckey, clock in changed:
+            scope, namespace, key = split_cache_key(ckey)
+            row = self.rt.store.row(
+                f"SELECT {COLUMNS} FROM memory_entries "
+                "WHERE scope = ? AND namespace = ? AND key = ?",
+                (scope, namespace, key),
+            )
+            if row is None:
+                gone.append((ckey, clock))
+                continue
+            entry = _entry(row, "sqlite")
+            self.rt.l1.put(entry.memory_type, ckey, _as_tier(entry, "l1"), now)
+            if entry.sensitive:
+                hide.append(ckey)  # never cached in Redis: drop what was cached in clear
+            else:
+                self._fill_l2(entry, missed_is_loss=True)
+        if gone:
+            self._after_delete(gone)
+        l2 = self.rt.l2_usable()
+        if hide and (l2 is None or not l2.delete_keys(hide)) and self.rt.l2 is not None:
+            self.rt.l2_missed()
 
     def _fill_l2(self, entry: MemoryEntry, *, missed_is_loss: bool) -> None:
         if entry.sensitive:

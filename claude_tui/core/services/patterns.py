@@ -73,15 +73,16 @@ class PatternService:
             self.rt.require_session(session_id)
         now = self.rt.clock()
         pattern_id = new_id("pat")
-        row = pattern_door.protect(
-            self.rt.guard,
-            {"id": pattern_id, "session_id": session_id, "pattern_type": pattern_type,
-             "context": context, "input_pattern": input_pattern, "output_pattern": output_pattern,
-             "confidence": float(confidence), "success_rate": success_rate,
-             "outcomes": int(success_rate is not None), "usage_count": 0, "created_at": now,
-             "last_updated": now, "metadata": json.dumps(metadata or {})},
-        )  # fmt: skip
-        self.rt.write(lambda conn: pattern_door.insert(conn, row))
+        values = {
+            "id": pattern_id, "session_id": session_id, "pattern_type": pattern_type,
+            "context": context, "input_pattern": input_pattern, "output_pattern": output_pattern,
+            "confidence": float(confidence), "success_rate": success_rate,
+            "outcomes": int(success_rate is not None), "usage_count": 0, "created_at": now,
+            "last_updated": now, "metadata": json.dumps(metadata or {}),
+        }  # fmt: skip
+        self.rt.write_protected(
+            lambda: pattern_door.protect(self.rt.guard, values), pattern_door.insert
+        )
         self.rt.announce([ChangeEvent(None, "neural_patterns", "insert", pattern_id, session_id)])
         return self.get(pattern_id)
 

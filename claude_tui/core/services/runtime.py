@@ -58,6 +58,12 @@ class Runtime:
         self.secret_rules = config.secret_rules()
         # Every door decides sensitivity with these rules and seals through this guard.
         self.guard = Guard(self.secret_rules, self.sealer, store.node_id)
+        # Checked in every write transaction: a value sealed before another process
+        # rotated the keys is refused, never committed (durability/encryption.py).
+        self._confirm_sealed: Callable[[sqlite3.Connection], None] | None = getattr(
+            self.sealer, "confirm", None
+        )
+        self._sealed_written: Callable[[], None] | None = getattr(self.sealer, "written", None)
         self.stats = Stats()
         self.events = EventBus()
         self._lock = threading.RLock()
@@ -86,6 +92,8 @@ class Runtime:
         def wrapped(conn: sqlite3.Connection) -> T:
             before = Store.last_seq(conn)
             result = body(conn)
+            if self._confirm_sealed is not None:
+                self._confirm_sealed(conn)
             capture = self.sync_capture
             if capture is not None:
                 capture(conn)  # sync tables have no change-log triggers: `after` is unchanged
@@ -96,7 +104,11 @@ class Runtime:
 
         with self._lock:
             self._pending_own = None
-            result = self.store.write(wrapped, **kw)
+            try:
+                result = self.store.write(wrapped, **kw)
+            finally:
+                if self._sealed_written is not None:
+                    self._sealed_written()
             if self._pending_own is not None:
                 before, after = self._pending_own
                 if before == self._seen_seq and not self._own:
@@ -110,6 +122,40 @@ class Runtime:
         if after_write is not None:
             after_write()
         return result
+
+    def write_sealed(self, make_body: Callable[[], Callable[[sqlite3.Connection], T]]) -> T:
+        """A write whose values are sealed by ``make_body`` (outside the transaction).
+
+        When another process rotated the keys between the sealing and the
+        commit, nothing was written: the values are sealed again with the
+        reloaded keys and written again.
+        """
+        from claude_tui.core.durability.encryption import KeysRotated
+
+        for _ in range(3):
+            try:
+                return self.write(make_body())
+            except KeysRotated:
+                continue
+        return self.write(make_body())
+
+    def write_protected(
+        self,
+        protect: Callable[[], Any],
+        apply: Callable[[sqlite3.Connection, Any], T],
+    ) -> T:
+        """Write a row a door protects: ``apply(conn, protect())``, sealed again if need be.
+
+        ``protect`` redacts and seals the row (outside the transaction); it runs
+        again when another process rotated the keys before the commit (see
+        :meth:`write_sealed`).
+        """
+
+        def make_body() -> Callable[[sqlite3.Connection], T]:
+            row = protect()
+            return lambda conn: apply(conn, row)
+
+        return self.write_sealed(make_body)
 
     def announce(self, events: list[ChangeEvent]) -> None:
         """After a local commit: tell this process's listeners and other processes."""

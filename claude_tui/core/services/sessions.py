@@ -67,12 +67,13 @@ class SessionService:
             check_text(user_id, "user", max_len=200)
         now = self.rt.clock()
         session_id = new_id("ses")
-        row = session_door.protect(
-            self.rt.guard,
-            {"id": session_id, "name": name, "user_id": user_id, "status": "active",
-             "created_at": now, "updated_at": now, "metadata": json.dumps(metadata or {})},
-        )  # fmt: skip
-        self.rt.write(lambda conn: session_door.insert(conn, row))
+        values = {
+            "id": session_id, "name": name, "user_id": user_id, "status": "active",
+            "created_at": now, "updated_at": now, "metadata": json.dumps(metadata or {}),
+        }  # fmt: skip
+        self.rt.write_protected(
+            lambda: session_door.protect(self.rt.guard, values), session_door.insert
+        )
         self.rt.announce([ChangeEvent(None, "sessions", "insert", session_id, session_id)])
         return self.get(session_id, reveal=True)
 
@@ -125,8 +126,10 @@ class SessionService:
             changes["status"] = status
         if name is not None:
             changes["name"] = name
-        row = session_door.protect(self.rt.guard, changes, current)
-        self.rt.write(lambda conn: session_door.update(conn, session_id, row))
+        self.rt.write_protected(
+            lambda: session_door.protect(self.rt.guard, changes, current),
+            lambda conn, row: session_door.update(conn, session_id, row),
+        )
         self.rt.announce([ChangeEvent(None, "sessions", "update", session_id, session_id)])
         return self.get(session_id, reveal=True)
 
@@ -224,14 +227,15 @@ class AgentService:
         self.rt.require_session(session_id)
         now = self.rt.clock()
         agent_id = new_id("agt")
-        row = agent_door.protect(
-            self.rt.guard,
-            {"id": agent_id, "session_id": session_id, "agent_type": agent_type, "role": role,
-             "status": "idle", "capabilities": json.dumps(caps),
-             "memory_context": json.dumps(memory_context or {}), "created_at": now,
-             "updated_at": now},
-        )  # fmt: skip
-        self.rt.write(lambda conn: agent_door.insert(conn, row))
+        values = {
+            "id": agent_id, "session_id": session_id, "agent_type": agent_type, "role": role,
+            "status": "idle", "capabilities": json.dumps(caps),
+            "memory_context": json.dumps(memory_context or {}), "created_at": now,
+            "updated_at": now,
+        }  # fmt: skip
+        self.rt.write_protected(
+            lambda: agent_door.protect(self.rt.guard, values), agent_door.insert
+        )
         self.rt.announce([ChangeEvent(None, "agents", "insert", agent_id, session_id)])
         return self.get(agent_id, reveal=True)
 
@@ -282,7 +286,9 @@ class AgentService:
             changes["capabilities"] = json.dumps(capabilities)
         if memory_context is not None:
             changes["memory_context"] = json.dumps(memory_context)
-        row = agent_door.protect(self.rt.guard, changes, current)
-        self.rt.write(lambda conn: agent_door.update(conn, agent_id, row))
+        self.rt.write_protected(
+            lambda: agent_door.protect(self.rt.guard, changes, current),
+            lambda conn, row: agent_door.update(conn, agent_id, row),
+        )
         self.rt.announce([ChangeEvent(None, "agents", "update", agent_id, agent.session_id)])
         return self.get(agent_id, reveal=True)

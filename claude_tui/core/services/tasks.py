@@ -88,14 +88,13 @@ class TaskService:
         raw = None if payload is None else encode_value(payload, self.rt.config.max_value_bytes)
         now = self.rt.clock()
         task_id = new_id("tsk")
-        row = task_door.protect(
-            self.rt.guard,
-            {"id": task_id, "session_id": session_id, "agent_id": agent_id,
-             "parent_task_id": parent_task_id, "title": title, "status": "pending",
-             "priority": priority, "payload": raw, "result": None, "created_at": now,
-             "updated_at": now},
-        )  # fmt: skip
-        self.rt.write(lambda conn: task_door.insert(conn, row))
+        values = {
+            "id": task_id, "session_id": session_id, "agent_id": agent_id,
+            "parent_task_id": parent_task_id, "title": title, "status": "pending",
+            "priority": priority, "payload": raw, "result": None, "created_at": now,
+            "updated_at": now,
+        }  # fmt: skip
+        self.rt.write_protected(lambda: task_door.protect(self.rt.guard, values), task_door.insert)
         self.rt.announce([ChangeEvent(None, "tasks", "insert", task_id, session_id)])
         return self.get(task_id, reveal=True)
 
@@ -145,8 +144,10 @@ class TaskService:
             changes["priority"] = priority
         if agent_id is not None:
             changes["agent_id"] = agent_id
-        row = task_door.protect(self.rt.guard, changes, current)
-        self.rt.write(lambda conn: task_door.update(conn, task_id, row))
+        self.rt.write_protected(
+            lambda: task_door.protect(self.rt.guard, changes, current),
+            lambda conn, row: task_door.update(conn, task_id, row),
+        )
         self.rt.announce([ChangeEvent(None, "tasks", "update", task_id, task.session_id)])
         return self.get(task_id, reveal=True)
 

@@ -18,7 +18,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from claude_tui.core.records import memory as memory_door
 from claude_tui.core.secrets import redact_url
+from claude_tui.core.store.db import Store
 from claude_tui.core.sync import clocks
 from claude_tui.core.sync.apply import apply_event, decode, defer, retry_deferred
 from claude_tui.core.sync.capture import (
@@ -197,7 +199,10 @@ class SyncEngine:
                 result = self._guard(self.store.write, self._consume_batch)
                 if result is None:
                     break
-                ids, applied = result
+                ids, applied, changed = result
+                # What the batch wrote reaches L1 and L2 as a local write would: the
+                # caches of this host must not go on serving a value a peer's replaced.
+                self.c.memory.recache(changed)
                 if self._guard(self.transport.ack, ids) is not None:
                     self._check_pending = False
                 total += applied
@@ -207,17 +212,20 @@ class SyncEngine:
                 self.rt.drain_changes()  # drop stale L1 entries, tell the screens
             return total
 
-    def _consume_batch(self, conn: sqlite3.Connection) -> tuple[list[str], int]:
+    def _consume_batch(
+        self, conn: sqlite3.Connection
+    ) -> tuple[list[str], int, list[tuple[str, int]]]:
         last_id = meta_get(conn, LAST_ID_KEY) or ZERO_ID
+        before = Store.last_seq(conn)
         try:
             entries = self.transport.read(READ_BATCH, pending=self._check_pending)
         except EntriesTrimmed:
             self.transport.ack(self.transport.pending_ids())
             self._trimmed = True
-            return [], 0
+            return [], 0, []
         except GroupMissing:
             self._needs_check = True  # Redis lost the group: it lost the stream too
-            return [], 0
+            return [], 0, []
         now = self.rt.clock()
         applied, newest_hlc = 0, 0
         last = parse_id(last_id)
@@ -249,7 +257,8 @@ class SyncEngine:
             meta_set(conn, LAST_ID_KEY, last_id)
         if entries:
             self._read_upto = max(self._read_upto, entries[-1][0], key=parse_id)
-        return [entry_id for entry_id, _ in entries], applied
+        changed = memory_door.changed_since(conn, before) if applied else []
+        return [entry_id for entry_id, _ in entries], applied, changed
 
     def _apply(self, conn: sqlite3.Connection, event: dict[str, Any], now: float) -> bool:
         try:
@@ -349,7 +358,10 @@ class SyncEngine:
         now = self.rt.clock()
         for batch in self.transport.scan_state():
 
-            def body(conn: sqlite3.Connection, batch: list[dict[str, Any]] = batch) -> int:
+            def body(
+                conn: sqlite3.Connection, batch: list[dict[str, Any]] = batch
+            ) -> tuple[int, list[tuple[str, int]]]:
+                before = Store.last_seq(conn)
                 n = 0
                 for fields in batch:
                     try:
@@ -360,9 +372,11 @@ class SyncEngine:
                     if event["o"] != self.node:
                         self._note_peer(conn, event, now, from_stream=False)
                 retry_deferred(conn, guard=self.rt.guard, now=now)
-                return n
+                return n, memory_door.changed_since(conn, before)
 
-            changed += self.store.write(body)
+            n, keys = self.store.write(body)
+            changed += n
+            self.c.memory.recache(keys)  # as after a local write (see consume)
 
         def finish(conn: sqlite3.Connection) -> str:
             current = meta_get(conn, LAST_ID_KEY) or ZERO_ID
