@@ -9,7 +9,7 @@ CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE_DIR := .cache/claude-code
 CLAUDE_CODE_STAMP := $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
 
-.PHONY: install claude-code claude-flow run test check format bench clean
+.PHONY: install claude-code claude-flow run test check format docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -56,6 +56,9 @@ check: $(STAMP) ## formatting, lint and types
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: $(STAMP) ## README.md's settings table, from the settings model (core/config.py)
+	$(BIN)/python tools/settings_table.py
 
 bench: $(STAMP) $(CLAUDE_FLOW_STAMP) ## benchmarks; prints tables and writes bench/results/*.json
 	$(BIN)/python -m bench.bench_memory $(BENCH_ARGS)

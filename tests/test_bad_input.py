@@ -115,13 +115,13 @@ ARGV_CASES: list[tuple[str, list[str | bytes], dict[str, str], str]] = [
         "redis-url-garbage",
         ["memory", "get", "k"],
         {"CLAUDE_TUI_REDIS": "on", "CLAUDE_TUI_REDIS_URL": "garbage"},
-        "CLAUDE_TUI_REDIS_URL) must start with redis://",
+        "CLAUDE_TUI_REDIS_URL ([redis] url) must start with redis://",
     ),
     (
         "busy-timeout-2**70",
         ["memory", "get", "k"],
         {"CLAUDE_TUI_BUSY_TIMEOUT_MS": str(2**70)},
-        "busy_timeout_ms ([sqlite] busy_timeout_ms, CLAUDE_TUI_BUSY_TIMEOUT_MS) must be between 0",
+        "CLAUDE_TUI_BUSY_TIMEOUT_MS ([sqlite] busy_timeout_ms) must be between 0",
     ),
     (
         "busy-timeout-negative",
@@ -133,7 +133,7 @@ ARGV_CASES: list[tuple[str, list[str | bytes], dict[str, str], str]] = [
         "redis-idle-nan",
         ["memory", "get", "k"],
         {"CLAUDE_TUI_REDIS_IDLE": "nan"},
-        "CLAUDE_TUI_REDIS_IDLE must be a finite number, not nan",
+        "CLAUDE_TUI_REDIS_IDLE ([redis] idle_seconds) must be a finite number, not 'nan'",
     ),
     (
         "task-status-zombie",

@@ -266,7 +266,7 @@ def test_what_counts_as_a_secret_is_configurable(data_dir: Path) -> None:
     (data_dir / "config.toml").write_text('[secrets]\nkey_pattern = "(unclosed"\n')
     result = run_cli(data_dir, "doctor")
     assert result.returncode == 2
-    assert "secrets pattern is not a valid regular expression" in result.stderr
+    assert "[secrets] key_pattern must be a valid regular expression" in result.stderr
 
 
 def test_secrets_never_reach_the_logs(

@@ -332,11 +332,11 @@ def test_keys_share_one_cluster_slot_per_swarm(tmp_path: Path, own_redis: RedisP
 @pytest.mark.parametrize(
     ("over", "message"),
     [
-        ({"sync_url": "http://x"}, "sync url must start with"),
-        ({"sync_swarm": "a b"}, "sync swarm must be"),
+        ({"sync_url": "http://x"}, r"sync_url \(\[sync\] url\) must start with redis://"),
+        ({"sync_swarm": "a b"}, r"\[sync\] swarm\) must be letters"),
         ({"sync_levels": {"memory": "soon"}}, "must be one of"),
-        ({"sync_levels": {"agents:x": "lazy"}}, "expected one of"),
-        ({"sync_batch_ms": 0}, "sync_batch_ms must be positive"),
+        ({"sync_levels": {"agents:x": "lazy"}}, "the name 'agents:x' must be one of memory"),
+        ({"sync_batch_ms": 0}, r"sync_batch_ms \(\[sync\] batch_ms\) must be more than 0"),
     ],
 )
 def test_bad_sync_settings_are_refused(tmp_path: Path, over: dict, message: str) -> None:
@@ -353,7 +353,7 @@ def test_sync_section_of_config_toml(tmp_path: Path) -> None:
         "redis://127.0.0.1:1/0", "s1", {"memory": "batched"},
     )  # fmt: skip
     (tmp_path / "config.toml").write_text('[sync]\nlevels = "fast"\n')
-    with pytest.raises(ConfigError, match="levels must be a table"):
+    with pytest.raises(ConfigError, match=r"\[sync\] levels must be a table"):
         Config.load(tmp_path, env={})
 
 
