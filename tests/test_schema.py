@@ -166,3 +166,41 @@ def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch)
         migrate(conn, path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     assert "name" not in _columns(conn, "sessions")
+
+
+def test_migration_12_moves_a_values_context_member_into_its_own_column(tmp_path):
+    """Entries written under migration 11 are re-indexed: context words in their own column."""
+    path = tmp_path / "x.db"
+    conn = connect(path)
+    assert migrate(conn, path, target=11)[-1] == 11
+    rows = [
+        ("ann D1:1", '{"text": "we adopted postgres", "context": "Bob: redis again"}', 0),
+        ("bob D1:2", '{"text": "redis is our cache"}', 0),
+        ("plain", "not json at all, redis", 0),
+        ("api", '{"token": "sealed", "context": "quokkafish"}', 1),
+    ]
+    conn.executemany(
+        "INSERT INTO memory_entries (memory_type, key, value, created_at, sensitive) "
+        "VALUES ('persistent', ?, ?, 1.0, ?)",
+        rows,
+    )
+    assert migrate(conn, path) == [12]
+
+    def where(query: str) -> list[str]:
+        return [r[0] for r in conn.execute(
+            "SELECT m.key FROM memory_fts JOIN memory_entries m ON m.id = memory_fts.rowid "
+            "WHERE memory_fts MATCH ? ORDER BY m.key", (query,))]  # fmt: skip
+
+    assert where("context : redis") == ["ann D1:1"]
+    assert where("value : redis") == ["bob D1:2", "plain"]
+    assert where("value : postgres") == ["ann D1:1"] and where("quokkafish") == []
+    assert where("key : ann") == ["ann D1:1"]
+    # The triggers keep it: an update moves the words, a delete removes them.
+    conn.execute(
+        "UPDATE memory_entries SET value = '{\"context\": \"swimming\"}' WHERE key = 'bob D1:2'"
+    )
+    assert where("redis") == ["ann D1:1", "plain"] and where("context : swim") == ["bob D1:2"]
+    conn.execute("DELETE FROM memory_entries WHERE key = 'ann D1:1'")
+    assert where("redis") == ["plain"]
+    conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('integrity-check')")
+    conn.close()

@@ -8,6 +8,7 @@ data dir.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import BadInput
-from claude_tui.core.search.memory_index import collection_name, text_hash
+from claude_tui.core.search.memory_index import collection_name, embed_text, text_hash
 from claude_tui.core.search.service import Filters, Fusion, fuse
 from claude_tui.core.search.text import entry_text, terms
 from tests.chroma_proc import ChromaProcess
@@ -514,3 +515,404 @@ def test_hybrid_recall_uses_meaning_once_warm_and_words_when_cold(tmp_path: Path
         assert any("UTC" in t for t in texts) and not any("Tokyo" in t for t in texts)
         assert "close in meaning" in warm.items[0].why
         c.search.close()
+
+
+# --- query path / transcripts (task B) ----------------------------------------------------
+
+
+def _transcript(path: Path, claude_id: str, turns: list[tuple[str, str]]) -> Path:
+    """A Claude Code transcript (JSONL) of user prompts and assistant replies."""
+    lines, parent = [], None
+    for i, (role, text) in enumerate(turns):
+        uid = f"{claude_id}-{i:04d}"
+        content: Any = text if role == "user" else [{"type": "text", "text": text}]
+        lines.append(
+            json.dumps(
+                {
+                    "type": role,
+                    "uuid": uid,
+                    "parentUuid": parent,
+                    "sessionId": claude_id,
+                    "isSidechain": False,
+                    "timestamp": f"2026-01-01T00:00:{i:02d}Z",
+                    "message": {"role": role, "content": content},
+                }
+            )
+        )
+        parent = uid
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_values_context_member_is_indexed_in_its_own_lower_weighted_column(
+    tmp_path: Path,
+) -> None:
+    with open_c(tmp_path / "d", CLOSED_CHROMA_URL) as c:
+        s = c.sessions.create()
+        c.memory.store("ann D1:1", {"text": "we adopted postgres", "context": "Bob: redis again"},
+                       session_id=s.id)  # fmt: skip
+        c.memory.store("bob D1:2", {"text": "redis is our cache"}, session_id=s.id)
+        c.memory.store("cfg", {"context": {"why": ["zebracorn", 7]}}, session_id=s.id)
+        c.memory.store("api", {"token": TOKEN, "context": "quokkafish"}, session_id=s.id)
+        scope = Filters(session_id=s.id)
+        assert ids(c.search.memory("redis", mode="text", filters=scope)) == ["bob D1:2", "ann D1:1"]
+        found = c.search.memory("zebracorn", mode="text", filters=scope)
+        assert ids(found) == ["cfg"]
+
+        def column(name: str, word: str) -> list[str]:
+            return [r[0] for r in c.store.rows(
+                "SELECT m.key FROM memory_fts JOIN memory_entries m ON m.id = memory_fts.rowid "
+                "WHERE memory_fts MATCH ? ORDER BY m.key", (f"{name} : {word}",))]  # fmt: skip
+
+        assert column("context", "redis") == ["ann D1:1"]  # the context's words, in its column
+        assert column("value", "redis") == ["bob D1:2"]  # not also in the value column
+        assert column("context", "context") == [] and column("context", "why") == ["cfg"]
+        assert column("value", "postgres") == ["ann D1:1"] and column("value", "ann") == []
+        # A sensitive entry's context is never indexed; an edit moves the words.
+        assert c.search.memory("quokkafish", mode="text", filters=scope).hits == []
+        c.memory.store("ann D1:1", {"text": "we adopted postgres", "context": "nothing"},
+                       session_id=s.id)  # fmt: skip
+        assert column("context", "redis") == [] and column("context", "nothing") == ["ann D1:1"]
+        c.memory.delete("cfg", session_id=s.id)
+        assert column("context", "zebracorn") == []
+        c.store.write(lambda conn: conn.execute(
+            "INSERT INTO memory_fts (memory_fts) VALUES ('integrity-check')"))  # fmt: skip
+
+
+def test_the_context_column_follows_re_protection_under_new_secret_rules(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with open_c(data, CLOSED_CHROMA_URL) as c:
+        s = c.sessions.create()
+        c.memory.store("licence", {"text": "renewed", "context": "ACME-778899"}, session_id=s.id)
+        assert ids(c.search.memory("778899", mode="text", filters=Filters(session_id=s.id)))
+    (data / "config.toml").write_text('[secrets]\nvalue_pattern = "ACME-[0-9]{6}"\n')
+    with open_c(data, CLOSED_CHROMA_URL) as c:
+        assert c.store.scalar("SELECT sensitive FROM memory_entries") == 1
+        scope = Filters(session_id=s.id)
+        assert c.search.memory("778899", mode="text", filters=scope).hits == []
+        assert c.search.memory("renewed", mode="text", filters=scope).hits == []
+        blocks = [bytes(r[0]) for r in c.store.rows("SELECT block FROM memory_fts_data")]
+        assert not any(b"778899" in b for b in blocks)
+
+
+def test_the_meaning_half_matches_an_exact_search_and_learns_the_visible_share(
+    tmp_path: Path,
+) -> None:
+    """20 sessions of 10 notes: a session sees 5%; its search must equal an exact one."""
+    from claude_tui.core.search import service as svc
+
+    with open_c(tmp_path / "d", None) as c:
+        sessions = [c.sessions.create().id for _ in range(20)]
+        for i in range(200):
+            note = PARAPHRASES[i % len(PARAPHRASES)][1]
+            text = f"{DISTRACTORS[i % len(DISTRACTORS)]} {note} #{i}"
+            c.memory.store(f"n{i}", text, session_id=sessions[i % 20])
+        c.search.indexer.drain()
+        me = Filters(session_id=sessions[3])
+        vectors = c.search.indexer.vectors
+        asked: list[int] = []
+        nearest = vectors.nearest
+
+        def counted(vector: Any, n: int, among: Any = None) -> Any:
+            asked.append(n)
+            return nearest(vector, n, among)
+
+        vectors.nearest = counted  # type: ignore[method-assign]
+        fusion = Fusion(depth=5)
+        corpus = c.search.corpora["memory"]
+        query = "which time zone do saved dates use?"
+        first = c.search.memory(query, mode="semantic", limit=5, filters=me, fusion=fusion)
+        visible = [int(r[0]) for r in c.store.rows(
+            "SELECT id FROM memory_entries WHERE session_id = ?", (sessions[3],))]  # fmt: skip
+        vector, _ = c.learning.embed_query(query)
+        exact = vectors.exact_among(vector, visible, 5)
+        assert [int(h.ref) for h in first.hits] == [i for i, _ in exact]
+        assert {h.entry.session_id for h in first.hits} == {sessions[3]}
+        share = corpus._share[me]  # type: ignore[attr-defined]
+        assert svc.MIN_SHARE <= share < svc.FIRST_SHARE  # 5% seen, remembered for the scope
+        calls = len(asked)
+        again = c.search.memory(query, mode="semantic", limit=5, filters=me, fusion=fusion)
+        assert [h.ref for h in again.hits] == [h.ref for h in first.hits]
+        assert len(asked) - calls <= calls and len(asked) - calls == 1
+        c.search.close()
+
+
+def test_hybrid_answers_the_same_with_its_halves_side_by_side_or_in_turn(tmp_path: Path) -> None:
+    with open_c(tmp_path / "d", None) as c:
+        s = c.sessions.create()
+        for key, note, _ in PARAPHRASES:
+            c.memory.store(key, note, session_id=s.id)
+        for i, text in enumerate(DISTRACTORS):
+            c.memory.store(f"d{i}", text)
+        c.search.indexer.drain()
+        scope = Filters(session_id=s.id)
+        c.search.warm_up()
+        assert c.search.meaning_loaded()  # the halves run side by side
+        for _, _, question in PARAPHRASES[:4]:
+            beside = c.search.memory(question, filters=scope)
+            c.search.meaning_loaded = lambda: False  # type: ignore[method-assign]
+            try:
+                in_turn = c.search.memory(question, filters=scope)
+            finally:
+                del c.search.meaning_loaded
+            assert beside.used == in_turn.used == ("words", "meaning")
+            assert [(h.ref, round(h.score, 6)) for h in beside.hits] == [
+                (h.ref, round(h.score, 6)) for h in in_turn.hits
+            ]
+        c.search.close()
+
+
+def test_transcript_turns_are_a_third_source_seen_by_their_session_only(tmp_path: Path) -> None:
+    from claude_tui.mcp.identity import Identity
+    from claude_tui.mcp.tools import MemoryTools
+
+    data = tmp_path / "d"
+    mine = _transcript(tmp_path / "mine.jsonl", "c-mine", [
+        ("user", "how do we rotate the deploy keys?"),
+        ("assistant", f"Rotate them with the vault CLI; the old one was {TOKEN} and is revoked."),
+        ("user", "and the staging cluster?"),
+        ("assistant", "Staging deploys read the same vault path."),
+    ])  # fmt: skip
+    theirs = _transcript(tmp_path / "theirs.jsonl", "c-theirs", [
+        ("user", "the deploy keys of the other team live in a spreadsheet"),
+    ])  # fmt: skip
+    with open_c(data, CLOSED_CHROMA_URL) as c:
+        a = c.sessions.create(metadata={"transcript_path": str(mine)})
+        b = c.sessions.create(metadata={"transcript_path": str(theirs)})
+        bare = c.sessions.create()  # typed by hand: no transcript
+        c.memory.store("deploy-keys", "rotated every 90 days", session_id=a.id)
+        found = c.search.search("deploy keys vault", corpus="transcript",
+                                filters=Filters(session_id=a.id))  # fmt: skip
+        turns = [h.turn for h in found.hits]
+        assert {t.session_id for t in turns} == {a.id}
+        # Line 1 holds all three words' two rarest; 4 two of them; 2 one.
+        assert [t.line for t in turns] == [1, 4, 2]
+        assert found.used == ("words",) and found.note is not None and "words only" in found.note
+        redacted = next(t for t in turns if t.line == 2)
+        assert TOKEN not in redacted.snippet and TOKEN[:12] not in redacted.snippet
+        assert "[sealed on host" in redacted.snippet and "vault" in redacted.snippet
+        assert found.hits[2].ref == f"{a.id}:2:0"
+        for scope in (Filters(), Filters(session_id=bare.id)):
+            assert c.search.search("deploy", corpus="transcript", filters=scope).hits == []
+        everyone = c.search.search(
+            "deploy", corpus="transcript", filters=Filters(all_sessions=True)
+        )
+        assert {h.turn.session_id for h in everyone.hits} == {a.id, b.id}
+        both = c.search.search_many("deploy keys", ["memory", "transcript"], mode="text",
+                                    filters=Filters(session_id=a.id))  # fmt: skip
+        assert {h.kind for h in both.hits} == {"memory", "transcript"}
+        assert [h.score for h in both.hits] == sorted((h.score for h in both.hits), reverse=True)
+        # Hybrid asks for both halves; found by words only (no index here, none for
+        # transcripts), the best of each source scores what first by words is worth: 2/3.
+        mixed = c.search.search_many("deploy keys", ["memory", "transcript"],
+                                     filters=Filters(session_id=a.id))  # fmt: skip
+        assert max(h.score for h in mixed.hits) == pytest.approx(2 / 3)
+        assert "memory: found by words only" in (mixed.note or "")
+        assert "transcript: found by words only: transcripts have no vector index" in mixed.note
+        tools = MemoryTools(c, Identity(b.id))
+        answer = tools.memory_search("deploy keys", mode="text", source="all")
+        assert {h["session_id"] for h in answer["hits"]} == {b.id}
+        assert (
+            answer["hits"][0]["source"] == "transcript"
+            and "spreadsheet" in answer["hits"][0]["text"]
+        )
+    cli = run_cli(data, "memory", "search", "vault", "--source", "transcripts", "--session", a.id,
+                  "--json", check=True)  # fmt: skip
+    listed = json.loads(cli.stdout)
+    assert [(h["source"], h["line"]) for h in listed] == [("transcript", 4), ("transcript", 2)]
+    assert TOKEN not in cli.stdout + cli.stderr
+    table = run_cli(data, "memory", "search", "deploy", "--source", "all", "--session", a.id,
+                    "--mode", "text", check=True)  # fmt: skip
+    assert table.stdout.split()[:5] == ["SCORE", "MATCHED", "SOURCE", "WHERE", "TEXT"]
+    assert "transcript" in table.stdout and "memory" in table.stdout
+    assert TOKEN not in table.stdout
+    refused = run_cli(data, "memory", "search", "deploy", "--source", "transcripts")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--session" in refused.stderr
+
+
+def test_patterns_search_goes_through_the_service_in_each_mode(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with open_c(data, None) as c:
+        c.patterns.add("error_fix", "the yaml module is missing in the deploy job",
+                       "pip install pyyaml")  # fmt: skip
+        c.patterns.add("decision", "store timestamps in UTC")
+        c.search.close()
+    for mode in ("hybrid", "text", "semantic"):
+        got = run_cli(data, "patterns", "search", "yaml deploy job", "--mode", mode, "--json",
+                      check=True)  # fmt: skip
+        answer = json.loads(got.stdout)
+        assert answer["mode"] == mode and answer["results"][0]["pattern_type"] == "error_fix"
+        assert answer["used"] == {"hybrid": ["words", "meaning"], "text": ["words"],
+                                  "semantic": ["meaning"]}[mode]  # fmt: skip
+        assert answer["results"][0]["matched"]
+    strict = run_cli(data, "patterns", "search", "yaml", "--min-score", "0.99", "--json",
+                     check=True)  # fmt: skip
+    assert json.loads(strict.stdout)["results"] == []
+    table = run_cli(data, "patterns", "search", "timestamps", "--mode", "text", check=True)
+    assert table.stdout.split()[:3] == ["SCORE", "MATCHED", "ID"] and "decision" in table.stdout
+    bad = run_cli(data, "patterns", "search", "yaml", "--mode", "psychic")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+# --- index throughput / progress (task A) ---------------------------------------------------
+
+
+class _TTY(io.StringIO):
+    """A terminal as far as the progress bar can tell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_context_member_is_not_embedded_but_its_words_are_found(tmp_path: Path) -> None:
+    with open_c(tmp_path / "d", None) as c:
+        value = {"speaker": "Ann", "text": "we adopted a puppy named Biscuit",
+                 "context": "Bob: the weather in Lisbon was lovely"}  # fmt: skip
+        entry = c.memory.store("Ann D1:2", value)
+        c.search.indexer.drain()
+        raw = json.dumps(value)
+        embedded = embed_text("Ann D1:2", raw)
+        assert "Biscuit" in embedded and "Lisbon" not in embedded
+        assert embedded == entry_text("Ann D1:2", json.dumps({k: value[k] for k in value
+                                                              if k != "context"}))  # fmt: skip
+        stored = c.search.indexer.vectors.all_hashes()
+        assert stored == {entry.id: text_hash(c.search.indexer.model_id, embedded)}
+        found = c.search.memory("Lisbon weather", mode="text")
+        assert ids(found) == ["Ann D1:2"]
+        # A plain text value (no members) is embedded whole.
+        assert embed_text("k", json.dumps("a context: of words")) == "k: a context: of words"
+
+
+def test_batches_ordered_by_length_give_the_vectors_of_one_by_one(tmp_path: Path) -> None:
+    import numpy as np
+
+    from claude_tui.core.vectors.chroma_ef import shared_embedder
+
+    embedder = shared_embedder()
+    words = ["the", "parser", "retries", "failed", "requests", "three", "times", "after"]
+    texts = [" ".join(words[: 1 + (i * 7) % len(words)] * (1 + i % 9)) for i in range(40)]
+    texts.append(" ".join(words * 40))  # past the 128-token window: cut
+    batched = embedder.embed(texts)
+    alone = [embedder.embed_one(t) for t in texts]
+    got = np.asarray(batched.vectors, dtype=np.float32)
+    want = np.asarray([v for v, _ in alone], dtype=np.float32)
+    assert got.shape == (len(texts), 384)
+    assert float(np.abs(got - want).max()) < 1e-5  # same order, same vectors
+    assert batched.truncated == [t for _, t in alone] and batched.truncated[-1]
+    assert not any(batched.truncated[:-1])
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_model_batches_are_bounded_in_padded_tokens() -> None:
+    from claude_tui.core.vectors.embedder import plan_batches
+
+    lengths = [((i * 37) % 128) + 1 for i in range(1_000)] + [128] * 50
+    batches = plan_batches(lengths, 64, 1_024)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert len(batch) <= 64 and len(batch) * longest <= 1_024
+        assert [lengths[i] for i in batch] == sorted(lengths[i] for i in batch)
+    assert plan_batches([500, 3], 64, 100) == [[1], [0]]  # a long one alone still gets a call
+    assert plan_batches([], 64, 1_024) == []
+
+
+def test_indexing_is_streamed_in_bounded_calls_and_progress_reaches_total(
+    tmp_path: Path,
+) -> None:
+    from claude_tui.core.search.memory_index import PUT_BATCH
+
+    with open_c(tmp_path / "d", None) as c:
+        s = c.sessions.create()
+        n = PUT_BATCH + 44
+        for i in range(n):
+            c.memory.store(f"k{i}", f"note {i} " + "about the cache " * (i % 5),
+                           session_id=s.id)  # fmt: skip
+        indexer = c.search.indexer
+        real = indexer.embedder
+        calls: list[int] = []
+
+        class Counting:  # the real model underneath; only counts the texts per call
+            model_id = real.model_id
+            dimensions = real.dimensions
+
+            def embed(self, texts: list[str]) -> Any:
+                calls.append(len(texts))
+                return real.embed(texts)
+
+        indexer._embedder = Counting()
+        seen: list[tuple[int, int]] = []
+        assert indexer.reindex(progress=lambda d, t: seen.append((d, t))) == n
+        assert seen[-1] == (n, n) and len(seen) >= 2
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+        assert all(t == n for _, t in seen)
+        assert calls[0] == 1  # reindex checks the model before it drops the collection
+        assert sum(calls[1:]) == n and max(calls) <= PUT_BATCH
+        in_step(c)
+        for i in range(7):  # following the log reports its own total
+            c.memory.store(f"late{i}", f"a later note {i}", session_id=s.id)
+        followed: list[tuple[int, int]] = []
+        assert indexer.drain(progress=lambda d, t: followed.append((d, t))).embedded == 7
+        assert followed[-1] == (7, 7)
+
+
+def test_progress_bar_draws_on_a_terminal_and_is_quiet_otherwise(tmp_path: Path) -> None:
+    from claude_tui.cli.search_commands import ProgressBar
+
+    tty = _TTY()
+    bar = ProgressBar("embedding memory", stream=tty)
+    for done in (0, 50, 100):
+        bar(done, 100)
+    bar.finish()
+    drawn = tty.getvalue()
+    assert drawn.startswith("\r") and drawn.endswith("\n")
+    last = drawn.rstrip("\n").rsplit("\r", 1)[-1]
+    assert last.startswith("embedding memory [" + "#" * 30 + "] 100/100 ")
+    quiet = _TTY()
+    silent = ProgressBar("embedding memory", stream=quiet, quiet=True)
+    silent(5, 10)
+    silent.finish()
+    assert quiet.getvalue() == "" and silent.done == 5
+    pipe = io.StringIO()  # not a terminal: the final line once, nothing before
+    piped = ProgressBar("embedding memory", stream=pipe)
+    piped(3, 10)
+    assert pipe.getvalue() == ""
+    piped.finish()
+    assert pipe.getvalue().count("\n") == 1 and "3/10" in pipe.getvalue()
+
+
+def test_import_embeds_its_memory_entries_with_a_bar_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_tui.cli.search_commands import index_imported
+
+    with open_c(tmp_path / "d", None) as c:
+        for i in range(30):
+            c.memory.store(f"imported-{i}", f"a decision taken in session {i}")
+        tty = _TTY()
+        monkeypatch.setattr("sys.stderr", tty)
+        index_imported(c, quiet=False)
+        assert "embedding imported memory" in tty.getvalue()
+        assert "30/30" in tty.getvalue().rsplit("\r", 1)[-1]
+        in_step(c)
+        json_run = _TTY()
+        monkeypatch.setattr("sys.stderr", json_run)
+        c.memory.store("one-more", "stored after the import")
+        index_imported(c, quiet=True)  # --json: nothing on stderr, still embedded
+        assert json_run.getvalue() == ""
+        in_step(c)
+
+
+def test_cli_import_indexes_memory_quietly_off_a_terminal(tmp_path: Path) -> None:
+    fixture = (Path(__file__).parent / "fixtures" / "claude-code" /
+               "claude-code-viewer_v1.0.98")  # fmt: skip
+    data = tmp_path / "d"
+    got = run_cli(data, "import", "claude-code", str(fixture), "--json", check=True)
+    report = json.loads(got.stdout)  # stdout is the JSON document alone
+    assert "embedding" not in got.stderr
+    with open_c(data, None) as c:
+        added = c.store.scalar("SELECT count(*) FROM memory_entries")
+        assert added > 0, report
+        assert in_step(c)
+        assert c.search.indexer.pending() == 0

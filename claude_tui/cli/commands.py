@@ -487,26 +487,9 @@ def patterns_learn(c: MemoryCoordinator, a: argparse.Namespace) -> int:
 
 
 def patterns_search(c: MemoryCoordinator, a: argparse.Namespace) -> int:
-    result = c.learning.search(
-        a.text, pattern_type=a.pattern_type, limit=a.limit, min_score=a.min_score
-    )
-    if result.note:
-        err(result.note)
-    if a.json:
-        out.emit_json(
-            {
-                "mode": result.mode,
-                "truncated": result.truncated,
-                "results": [{**p.to_dict(), "score": score} for p, score in result.hits],
-            }
-        )
-    else:
-        out.table(
-            ["SCORE", "ID", "TYPE", "CONF", "USES", "INPUT"],
-            [(f"{s:.3f}", p.id, p.pattern_type, f"{p.confidence:.2f}", p.usage_count,
-              out.short(p.input_pattern, 60)) for p, s in result.hits],
-        )  # fmt: skip
-    return 0
+    from claude_tui.cli.search_commands import patterns_search as search
+
+    return search(c, a)
 
 
 def patterns_show(c: MemoryCoordinator, a: argparse.Namespace) -> int:

@@ -120,6 +120,10 @@ def import_claude_code(c: MemoryCoordinator, a: argparse.Namespace) -> int:
         if not a.watch:
             return 0
     report = importer.run(paths, final=not a.watch, progress=_progress)
+    if any(report.totals().get("memory", ())):
+        from claude_tui.cli.search_commands import index_imported
+
+        index_imported(c, quiet=a.json)  # before the summary: stdout stays one JSON document
     if a.json:
         out.emit_json(report.to_dict())
     else:

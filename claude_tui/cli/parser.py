@@ -77,6 +77,19 @@ def _days(text: str) -> float:
     return value
 
 
+def _score(text: str) -> float:
+    """A ``--min-score``: a similarity from -1 to 1 (refused before the data dir is opened)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not (math.isfinite(value) and -1 <= value <= 1):
+        raise argparse.ArgumentTypeError(f"must be a number between -1 and 1, not {text!r}")
+    return value
+
+
 def _scope(p: argparse.ArgumentParser, *, typed: bool = True) -> None:
     p.add_argument("--session", help="session id (working/persistent memory belong to one)")
     p.add_argument("--agent", help="agent id (must belong to the session)")
@@ -227,6 +240,11 @@ def build_parser() -> Parser:
         "--mode", choices=("hybrid", "text", "semantic"), default="hybrid",
         help="hybrid (default): words and meaning fused; text: words only; semantic: meaning only",
     )  # fmt: skip
+    p.add_argument(
+        "--source", choices=("memory", "transcripts", "all"), default="memory",
+        help="memory (default); transcripts: the session's Claude Code conversation (by words; "
+        "needs --session or --all); all: both, as one list",
+    )  # fmt: skip
     memory.add_parser("reindex", help="rebuild memory's vector index from SQLite")
     p = memory.add_parser("purge", help="delete expired entries now")
     p.add_argument(
@@ -253,11 +271,15 @@ def build_parser() -> Parser:
     outcome.add_argument("--failure", action="store_false", dest="success")
     p.add_argument("--session")
     p.add_argument("--json", action="store_true")
-    p = patterns.add_parser("search", help="find patterns by meaning")
+    p = patterns.add_parser("search", help="find patterns by words and by meaning")
     p.add_argument("text", help=f"what to look for {HELP_HINT}")
     p.add_argument("--type", dest="pattern_type")
+    p.add_argument(
+        "--mode", choices=("hybrid", "text", "semantic"), default="hybrid",
+        help="hybrid (default): words and meaning fused; text: words only; semantic: meaning only",
+    )  # fmt: skip
     p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--min-score", type=float, dest="min_score")
+    p.add_argument("--min-score", type=_score, dest="min_score")
     p.add_argument("--json", action="store_true")
     p = patterns.add_parser("show", help="show one pattern")
     p.add_argument("id")

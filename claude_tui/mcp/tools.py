@@ -265,6 +265,13 @@ class MemoryTools:
             ),
         ] = "hybrid",
         limit: Limit = 10,
+        source: Annotated[
+            Literal["memory", "transcripts", "all"],
+            Field(
+                description="memory (default); transcripts: this session's Claude Code "
+                "conversation, by words; all: both, as one list"
+            ),
+        ] = "memory",
     ) -> dict[str, Any]:
         """Search the memory visible to this session (its own and the swarm's).
 
@@ -274,19 +281,30 @@ class MemoryTools:
         and `matched` (["words"], ["meaning"] or both). `note` says when only the
         words answered (the vector index is down or not built, or the query looks
         like a credential) or when recent entries are not embedded yet. Secrets are
-        never embedded and their values are masked here. Patterns: pattern_search.
+        never embedded and their values are masked here. With `source` transcripts
+        or all, the turns of this session's conversation that hold the words come
+        too (`source`: "transcript", with its `line` and a `text` snippet, secrets
+        redacted). Patterns: pattern_search.
         """
         from claude_tui.core.search.service import Filters
 
-        results = self.c.search.memory(
-            query, mode=mode, limit=limit, catch_up=True,
+        corpora = {"memory": ["memory"], "transcripts": ["transcript"]}.get(
+            source, ["memory", "transcript"]
+        )
+        results = self.c.search.search_many(
+            query, corpora, mode=mode, limit=limit, catch_up=True,
             filters=Filters(session_id=self.who.session_id, agent_id=self.who.agent_id),
         )  # fmt: skip
         return {
             "mode": results.mode,
             "used": list(results.used),
             "note": results.note,
-            "hits": [{**entry_dict(h.entry, reveal=False), **h.to_dict()} for h in results.hits],
+            "hits": [
+                {**entry_dict(h.entry, reveal=False), **h.to_dict()}
+                if h.kind == "memory"
+                else {**h.turn.to_dict(), **h.to_dict()}
+                for h in results.hits
+            ],
         }
 
     # -- patterns -------------------------------------------------------------

@@ -1,14 +1,16 @@
 """The search service: one answer to every search, by words, by meaning, or both fused.
 
-Each *corpus* (memory entries, patterns; transcripts plug in the same way,
-see :class:`Corpus`) answers two ranked lists for a query — by words (SQLite
+Each *corpus* (memory entries, patterns, transcript turns — see :class:`Corpus`
+and :mod:`.transcripts`) answers two ranked lists for a query — by words (SQLite
 FTS5 BM25, stemmed) and by meaning (the corpus's Chroma collection) — each
 with the caller's filters applied *inside* the query: the word half in its
-SQL, the meaning half by checking every candidate against SQLite and widening
-the search until enough visible ones are found (an exact search among the
-visible set when few are), so a session never loses results to entries it
-cannot see and never sees another's. The lists are fused by weighted
-reciprocal rank fusion (RRF); each hit says which halves found it.
+SQL, the meaning half by checking every candidate against SQLite, asking
+Chroma for as many neighbours as the scope's visible share says hold enough
+(wider once if not; an exact search among the visible set when few are), so a
+session never loses results to entries it cannot see and never sees another's.
+In a hybrid search the meaning half runs in a worker thread beside the word
+half. The lists are fused by weighted reciprocal rank fusion (RRF); each hit
+says which halves found it. :meth:`SearchService.search_many` merges corpora.
 
 ``mode``: ``hybrid`` (default), ``text`` (words only) or ``semantic`` (meaning
 only). When the vector index is down, cold or behind, the word half answers
@@ -21,7 +23,7 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from claude_tui.core.errors import BadInput, ClaudeTUIError
@@ -31,6 +33,7 @@ from claude_tui.core.search.text import check_query, match_expression, terms
 if TYPE_CHECKING:
     from claude_tui.core.coordinator import MemoryCoordinator
     from claude_tui.core.search.memory_index import MemoryIndexer
+    from claude_tui.core.search.transcripts import TranscriptTurn
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,11 @@ MAX_LIMIT = 1000
 CATCH_UP_MAX = 256  # pending entries a one-shot search embeds first (more: the worker's job)
 CURSOR_MAX_AGE = 1.0  # seconds a search trusts the index's cursor as last read
 EXACT_AMONG_MAX = 5_000  # visible entries searched exactly by meaning when few are visible
+# Neighbours asked of Chroma per query: ~1.5 ms for 50, ~3 ms for 400, ~8 ms for 2,000
+# at 100k vectors. The first search of a scope guesses that a quarter is visible.
+MEANING_ASK_MIN, MEANING_ASK_MAX = 40, 2_000
+FIRST_SHARE, MIN_SHARE = 0.25, 0.001
+SHARES_KEPT = 256
 # The word half ranks (BM25) the newest this many visible matches, not every one:
 # a common word matches most of a 100k store, and ranking them all costs ~85 ms
 # (this bound: ~5 ms) — the hooks search on every prompt. Older notes that hold
@@ -125,6 +133,13 @@ class Hit:
         assert isinstance(self.item, Pattern)
         return self.item
 
+    @property
+    def turn(self) -> TranscriptTurn:
+        from claude_tui.core.search.transcripts import TranscriptTurn
+
+        assert isinstance(self.item, TranscriptTurn)
+        return self.item
+
     def to_dict(self) -> dict[str, Any]:
         """Score and provenance, JSON-ready (the record is the caller's to render)."""
         return {"score": round(self.score, 4), "matched": list(self.matched),
@@ -143,8 +158,18 @@ class Results:
     truncated: bool = False
 
 
+@dataclass(frozen=True)
+class Meaning:
+    """What the meaning half found (``ranked``), or why it could not answer (``why``)."""
+
+    ranked: list[tuple[Any, float]] | None
+    why: str | None
+    pending: int = 0
+    truncated: bool = False
+
+
 class Corpus(Protocol):
-    """A searchable source: the extension point (memory, patterns; transcripts next).
+    """A searchable source: the extension point (memory, patterns, transcripts).
 
     ``words`` and ``meaning`` return (reference, raw score) best first, with the
     filters applied inside; ``load`` turns references into records, dropping
@@ -219,9 +244,12 @@ class SearchService:
         self.fusion = fusion
         self._indexer: MemoryIndexer | None = None
         self._lock = threading.Lock()
+        from claude_tui.core.search.transcripts import TranscriptCorpus
+
         self.corpora: dict[str, Corpus] = {
             "memory": MemoryCorpus(self),
             "pattern": PatternCorpus(self),
+            "transcript": TranscriptCorpus(self),
         }
 
     # -- parts ----------------------------------------------------------------------
@@ -303,59 +331,69 @@ class SearchService:
         fusion = fusion or self.fusion
         depth = max(fusion.depth, limit)
         words = terms(text)
+        if mode == "text" and not words:
+            raise BadInput(f"the search text {query[:60]!r} has no words to look for")
         lists: dict[str, list[tuple[Any, float]]] = {}
         notes: list[str] = []
         truncated = False
         pending = 0
-        embedding = None
-        if (
-            mode == "hybrid" and words and self.meaning_loaded()
-            and not self.c.guard.text_sensitive(text) and source.unavailable() is None
-        ):  # fmt: skip
-            # The query's vector is made while SQLite ranks the words (both release the GIL).
-            embedding = _pool().submit(self.c.learning.embed_query, text)
-        if mode in ("text", "hybrid"):
-            if words:
-                lists[WORDS] = source.words(words, filters, depth)
-            elif mode == "text":
-                raise BadInput(f"the search text {query[:60]!r} has no words to look for")
+        meaning: Meaning | None = None
         if mode in ("semantic", "hybrid"):
             if catch_up and corpus == "memory":
                 self._catch_up()
-            why = source.unavailable()
-            if why is None and self.c.guard.text_sensitive(text):
-                why = "the query looks like a credential, so it is not embedded"
-            if why is None:
-                if corpus == "memory":
-                    pending = self.indexer.pending(CURSOR_MAX_AGE)
-                try:
-                    if embedding is not None:
-                        vector, truncated = embedding.result()
-                    else:
-                        vector, truncated = self.c.learning.embed_query(text)
-                    lists[MEANING] = source.meaning(vector, filters, depth)
-                except ClaudeTUIError as exc:
-                    why = exc.message
-            if why is not None:
+            if mode == "hybrid" and words and self.meaning_loaded():
+                # The meaning half (the query's vector, the nearest neighbours, their
+                # visibility) runs in a worker while this thread ranks the words: both
+                # spend their time in onnxruntime, Chroma and SQLite, with the GIL released.
+                job = _pool().submit(self._meaning, source, corpus, text, filters, depth)
+                lists[WORDS] = source.words(words, filters, depth)
+                meaning = job.result()
+            else:
+                if mode == "hybrid" and words:
+                    lists[WORDS] = source.words(words, filters, depth)
+                meaning = self._meaning(source, corpus, text, filters, depth)
+        elif words:
+            lists[WORDS] = source.words(words, filters, depth)
+        if meaning is not None:
+            pending, truncated = meaning.pending, meaning.truncated
+            if meaning.ranked is not None:
+                lists[MEANING] = meaning.ranked
+                if pending > 0:
+                    notes.append(
+                        f"{pending:,} recent change(s) are not embedded yet: those entries are "
+                        "found by words only until the indexer catches up"
+                    )
+            else:
                 if WORDS not in lists:
                     if not words:
                         raise BadInput(
                             f"the search text {query[:60]!r} has no words to look for, "
-                            f"and search by meaning is unavailable: {why}"
+                            f"and search by meaning is unavailable: {meaning.why}"
                         )
                     lists[WORDS] = source.words(words, filters, depth)
-                notes.append(f"found by words only: {why}")
-            elif pending > 0:
-                notes.append(
-                    f"{pending:,} recent change(s) are not embedded yet: those entries are "
-                    "found by words only until the indexer catches up"
-                )
+                notes.append(f"found by words only: {meaning.why}")
         if truncated:
             notes.append("the query was longer than the model's window and was cut")
         fused = fuse(lists, fusion)
         hits = self._hits(source, fused, filters, fusion, limit)
         return Results(hits, mode, tuple(lists), "; ".join(notes) or None, max(pending, 0),
                        truncated)  # fmt: skip
+
+    def _meaning(
+        self, source: Corpus, corpus: str, text: str, filters: Filters, depth: int
+    ) -> Meaning:
+        """The meaning half: ranked neighbours, or why it cannot answer (never raises ours)."""
+        why = source.unavailable()
+        if why is None and self.c.guard.text_sensitive(text):
+            why = "the query looks like a credential, so it is not embedded"
+        if why is not None:
+            return Meaning(None, why)
+        pending = self.indexer.pending(CURSOR_MAX_AGE) if corpus == "memory" else 0
+        try:
+            vector, truncated = self.c.learning.embed_query(text)
+            return Meaning(source.meaning(vector, filters, depth), None, pending, truncated)
+        except ClaudeTUIError as exc:
+            return Meaning(None, exc.message, pending)
 
     def _catch_up(self) -> None:
         """Embed a small backlog now (or build a small index that was never built)."""
@@ -386,7 +424,8 @@ class SearchService:
                 continue
             if extra:
                 score += _extra_terms(item, fusion, now)
-            hits.append(Hit(source.kind, str(ref), item, score, matched, detail))
+            hits.append(Hit(source.kind, str(getattr(ref, "ref", ref)), item, score, matched,
+                            detail))  # fmt: skip
         if extra:
             hits.sort(key=lambda h: -h.score)
         return hits[:limit]
@@ -400,19 +439,52 @@ class SearchService:
         """Search patterns (see :meth:`search`)."""
         return self.search(query, corpus="pattern", **kw)
 
+    def search_many(self, query: str, corpora: Sequence[str], *, limit: int = 10,
+                    **kw: Any) -> Results:  # fmt: skip
+        """Search several corpora (``memory`` and ``transcript``, ...) as one list.
+
+        Each corpus is searched as by :meth:`search`; the hits are merged by
+        score, best first, on one scale: 1.0 is first in every half the mode
+        asks for (a corpus searched by words only tops out lower). The note
+        names the corpus it is about.
+        """
+        if not corpora:
+            raise BadInput("name at least one source to search")
+        found = [(name, self.search(query, corpus=name, limit=limit, **kw)) for name in corpora]
+        if len(found) == 1:
+            return found[0][1]
+        fusion = kw.get("fusion") or self.fusion
+        weights = {WORDS: fusion.words, MEANING: fusion.meaning}
+        asked = {"hybrid": (WORDS, MEANING), "text": (WORDS,), "semantic": (MEANING,)}
+        hits: list[Hit] = []
+        for _, r in found:
+            # A corpus that answered with fewer halves than the mode asked for (transcripts
+            # have no meaning half) is scaled to the same scale: its best counts as a hit
+            # first in those halves only, not as one first in all.
+            full = sum(weights[h] for h in asked[r.mode])
+            scale = sum(weights.get(h, 1.0) for h in r.used) / full if full else 1.0
+            hits += [replace(h, score=h.score * min(scale, 1.0)) for h in r.hits]
+        hits.sort(key=lambda h: -h.score)
+        notes = [f"{name}: {r.note}" for name, r in found if r.note]
+        used = tuple(dict.fromkeys(u for _, r in found for u in r.used))
+        return Results(hits[:limit], found[0][1].mode, used, "; ".join(notes) or None,
+                       sum(r.pending for _, r in found),
+                       any(r.truncated for _, r in found))  # fmt: skip
+
 
 _POOL: Any = None
 _POOL_LOCK = threading.Lock()
 
 
 def _pool() -> Any:
-    """One worker thread per process for query embeddings made beside the word search."""
+    """Worker threads for the meaning half of hybrid searches (run beside the word half)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claude-tui-embed")
+            # Two: searches from two threads (the app and its hook worker) do not queue.
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claude-tui-search")
         return _POOL
 
 
@@ -432,15 +504,23 @@ def _extra_terms(item: Any, fusion: Fusion, now: float) -> float:
 
 
 class MemoryCorpus:
-    """Memory entries: FTS5 over key and value words; memory's vector collection."""
+    """Memory entries: FTS5 over key, value and context words; memory's vector collection."""
 
     kind = "memory"
-    key_weight = 2.0  # a word of the key counts twice one of the value (BM25 column weights)
+    # BM25 column weights (migration 12): a word of the key counts 8 times one of the
+    # value, one of the value's context member half. Measured on LoCoMo (bench_locomo:
+    # 8/1/0.5 beats 2/1 with the context in the value).
+    key_weight = 8.0
     value_weight = 1.0
+    context_weight = 0.5
+    words_aside = True
 
     def __init__(self, service: SearchService) -> None:
         self.s = service
         self.c = service.c
+        # Per scope: the share of the nearest neighbours it could see last time.
+        self._share: dict[Filters, float] = {}
+        self._share_lock = threading.Lock()
 
     def where(self, filters: Filters) -> tuple[str, list[Any]]:
         """The visibility and narrowing clause over ``m`` (memory_entries), with parameters."""
@@ -474,9 +554,13 @@ class MemoryCorpus:
 
     def words(self, words: list[str], filters: Filters, depth: int) -> list[tuple[Any, float]]:
         where, params = self.where(filters)
-        rows = self.c.store.rows(
+        # On the store's second (read-only) connection: the ranking holds no lock the
+        # meaning half's visibility checks, or the app's point reads, wait behind.
+        read = self.c.store.scan_rows if self.words_aside else self.c.store.rows
+        rows = read(
             "SELECT id, s FROM ("
-            f"SELECT m.id AS id, bm25(memory_fts, {self.key_weight}, {self.value_weight}) AS s "
+            f"SELECT m.id AS id, bm25(memory_fts, {self.key_weight}, {self.value_weight}, "
+            f"{self.context_weight}) AS s "
             "FROM memory_fts JOIN memory_entries m ON m.id = memory_fts.rowid "
             f"WHERE memory_fts MATCH ? AND {where} ORDER BY memory_fts.rowid DESC LIMIT ?"
             ") ORDER BY s LIMIT ?",
@@ -509,24 +593,27 @@ class MemoryCorpus:
 
     def meaning(self, vector: list[float], filters: Filters, depth: int) -> list[tuple[Any, float]]:
         vectors = self.s.indexer.vectors
-        total = vectors.count()
-        if total == 0:
-            return []
-        ranked: list[tuple[Any, float]] = []
+        # Ask Chroma (unfiltered: its metadata filter costs 50-250 ms at 100k entries
+        # where a top 400 costs ~3 ms) for as many neighbours as should hold ``depth``
+        # visible ones, by the share of them this scope saw last time, so one query
+        # is the rule; SQLite decides visibility. Wider once if that fell short; for a
+        # scope that sees too few, an exact search among its own entries.
+        share = self._share.get(filters, FIRST_SHARE)
         asked = 0
-        # Widen the nearest-neighbour search until enough of it is visible: the
-        # filter is exact (SQLite decides), and Chroma's own metadata filter costs
-        # 50-250 ms at 100k entries where an unfiltered top 400 costs ~5 ms.
-        for n in (max(depth * 4, 40), depth * 32, 2_000):
-            n = min(n, total)
+        ranked: list[tuple[Any, float]] = []
+        for _ in range(2):
+            n = min(MEANING_ASK_MAX, max(MEANING_ASK_MIN, math.ceil(depth * 1.5 / share)))
             if n <= asked:
                 break
             hits = vectors.nearest(vector, n)
             asked = n
             visible = self._visible([i for i, _ in hits], filters)
             ranked = [(i, sim) for i, sim in hits if i in visible]
-            if len(ranked) >= depth or len(hits) < n or asked >= total:
+            share = max(len(ranked) / max(len(hits), 1), MIN_SHARE)
+            self._remember(filters, share)
+            if len(ranked) >= depth or len(hits) < n:
                 return ranked[:depth]
+            share /= 2  # short of depth: ask twice as deep as the share says
         # Few visible among many: rank exactly among the visible ones.
         where, params = self.where(filters)
         among = [
@@ -540,6 +627,13 @@ class MemoryCorpus:
         if not among or len(among) > EXACT_AMONG_MAX:
             return ranked[:depth]
         return vectors.exact_among(vector, among, depth)
+
+    def _remember(self, filters: Filters, share: float) -> None:
+        with self._share_lock:
+            self._share.pop(filters, None)
+            self._share[filters] = share
+            while len(self._share) > SHARES_KEPT:
+                self._share.pop(next(iter(self._share)))
 
     def load(self, refs: list[Any], filters: Filters) -> dict[Any, Any]:
         from claude_tui.core.services.memory import COLUMNS, _entry

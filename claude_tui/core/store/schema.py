@@ -553,6 +553,62 @@ END;
 {_ref_fts("tasks", "task_fts", "{ref}.title", "title")}
 """
 
+# Issue 12 (LoCoMo): a value's ``context`` member (what surrounds the note: the
+# turns before and after it, where it was said) gets a column of its own, so the
+# search can weigh it below the note itself (measured on LoCoMo: bm25 weights
+# key 8, value 1, context 0.5 beat one value column). The value column holds the
+# rest of the value's words, as migration 11 indexed them; sensitive values stay
+# out of both (indexed as ''). memory_entries has no context column for an
+# external-content index to read, and FTS5 cannot read a view that calls
+# json_tree, so the index is contentless: it keeps the words, never the text
+# (its columns read as NULL), and the triggers hand 'delete' exactly what they
+# indexed (the expressions are deterministic).
+_FTS_REST = (
+    "CASE WHEN {ref}.sensitive THEN '' "
+    "WHEN json_valid({ref}.value) THEN coalesce((SELECT group_concat("
+    "CASE WHEN typeof(key) = 'text' THEN key ELSE '' END || ' ' || "
+    "CASE WHEN type IN ('text', 'integer', 'real') THEN atom ELSE '' END, ' ') "
+    "FROM json_tree({ref}.value) WHERE fullkey != '$.context' "
+    "AND substr(fullkey, 1, 10) NOT IN ('$.context.', '$.context[')), '') "
+    "ELSE {ref}.value END"
+)
+_FTS_CONTEXT = (
+    "CASE WHEN {ref}.sensitive OR NOT json_valid({ref}.value) THEN '' "
+    "ELSE coalesce((SELECT group_concat("
+    "CASE WHEN typeof(key) = 'text' AND fullkey != '$.context' THEN key ELSE '' END || ' ' || "
+    "CASE WHEN type IN ('text', 'integer', 'real') THEN atom ELSE '' END, ' ') "
+    "FROM json_tree({ref}.value, '$.context')), '') END"
+)
+
+
+def _memory_fts_row(ref: str) -> str:
+    return f"{ref}.id, {ref}.key, {_FTS_REST.format(ref=ref)}, {_FTS_CONTEXT.format(ref=ref)}"
+
+
+CONTEXT_FTS_SQL = f"""
+DROP TRIGGER memory_fts_insert;
+DROP TRIGGER memory_fts_delete;
+DROP TRIGGER memory_fts_update;
+DROP TABLE memory_fts;
+CREATE VIRTUAL TABLE memory_fts USING fts5(
+    key, value, context, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
+INSERT INTO memory_fts (rowid, key, value, context)
+    SELECT {_memory_fts_row("memory_entries")} FROM memory_entries;
+CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory_entries BEGIN
+  INSERT INTO memory_fts (rowid, key, value, context) VALUES ({_memory_fts_row("new")});
+END;
+CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory_entries BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, key, value, context)
+  VALUES ('delete', {_memory_fts_row("old")});
+END;
+CREATE TRIGGER memory_fts_update AFTER UPDATE OF key, value, sensitive ON memory_entries BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, key, value, context)
+  VALUES ('delete', {_memory_fts_row("old")});
+  INSERT INTO memory_fts (rowid, key, value, context) VALUES ({_memory_fts_row("new")});
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
@@ -570,6 +626,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         11,
         "stemmed full-text indexes: memory (a value's words), patterns, task titles",
         STEMMED_FTS_SQL,
+    ),
+    Migration(
+        12,
+        "memory full-text index: a value's context member in a column of its own",
+        CONTEXT_FTS_SQL,
     ),
 )
 

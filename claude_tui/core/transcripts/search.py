@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from claude_tui.core.transcripts.conversation import Conversation
@@ -61,13 +62,22 @@ def _lines_matching(transcript: Transcript, query: str) -> list[int]:
         position = span[1] + 1
 
 
+Shown = Callable[[str, str], str]  # (a turn's text, the query) -> the snippet to show
+
+
 def _matches(turns: list[Turn], query: str) -> list[Turn]:
     low = query.lower()
     return [turn for turn in turns if low in turn.search_text().lower()]
 
 
-def text_search(conversation: Conversation, query: str, *, limit: int = MAX_HITS) -> list[Hit]:
-    """Every turn whose text holds ``query`` (case-insensitive), in main-thread order."""
+def text_search(
+    conversation: Conversation, query: str, *, limit: int = MAX_HITS, shown: Shown = snippet
+) -> list[Hit]:
+    """Every turn whose text holds ``query`` (case-insensitive), in main-thread order.
+
+    ``shown`` makes each hit's snippet from the turn's whole text (the search
+    service passes one that redacts secrets before cutting).
+    """
     query = query.strip()
     if not query:
         return []
@@ -78,7 +88,7 @@ def text_search(conversation: Conversation, query: str, *, limit: int = MAX_HITS
         turns = conversation.main.turns_at(position) if position is not None else None
         found = _matches(turns or [], query)
         if found:
-            hits += [Hit(t.line, t.part, snippet(t.search_text(), query)) for t in found]
+            hits += [Hit(t.line, t.part, shown(t.search_text(), query)) for t in found]
             continue
         facts = transcript.facts(index + 1)
         if facts is None:
@@ -88,27 +98,31 @@ def text_search(conversation: Conversation, query: str, *, limit: int = MAX_HITS
             if location is not None and location.thread is None:
                 call_turns = conversation.main.turns_at(location.line - 1) or []
                 for t in _matches(call_turns, query):
-                    hits.append(Hit(t.line, t.part, snippet(t.search_text(), query)))
+                    hits.append(Hit(t.line, t.part, shown(t.search_text(), query)))
         if turns == []:  # a sidechain record of the main file: shown inside its call
             location = conversation.locate_line(index + 1)
             if location.thread is not None:
-                hits += _thread_hits(conversation, location.thread, query, [index])
+                hits += _thread_hits(conversation, location.thread, query, [index], shown)
     structure = conversation.structure()
     for ref in structure.threads:
         if ref.kind != "file" or ref.agent_id is None:
             continue
         agent = conversation.agent(ref.agent_id)
-        hits += _thread_hits(conversation, ref, query, _lines_matching(agent, query))
+        hits += _thread_hits(conversation, ref, query, _lines_matching(agent, query), shown)
     unique = {(h.line, h.part, h.thread, h.thread_line): h for h in hits}
     ordered = sorted(unique.values(), key=lambda h: (h.line, h.part, h.thread_line or 0))
     return ordered[:limit]
 
 
 def _thread_hits(
-    conversation: Conversation, ref: ThreadRef, query: str, indexes: list[int]
+    conversation: Conversation,
+    ref: ThreadRef,
+    query: str,
+    indexes: list[int],
+    shown: Shown = snippet,
 ) -> list[Hit]:
     thread = conversation.thread(ref)
-    shown = ref.call_line or ref.boundary_line or conversation.structure().lines
+    where = ref.call_line or ref.boundary_line or conversation.structure().lines
     out = []
     for index in indexes:
         position = thread.position_of(index + 1)
@@ -116,6 +130,6 @@ def _thread_hits(
             continue
         for t in _matches(thread.turns_at(position) or [], query):
             out.append(
-                Hit(shown, 0, snippet(t.search_text(), query), ref.title or "subagent", t.line)
+                Hit(where, 0, shown(t.search_text(), query), ref.title or "subagent", t.line)
             )
     return out
