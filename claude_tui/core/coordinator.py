@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from claude_tui.core.vectors.learning import PatternLearner
 
 log = logging.getLogger(__name__)
+# How often a watching (long-lived) process adds its cache counts to the data dir's.
+COUNTERS_FLUSH_SECONDS = 30.0
 
 
 class MemoryCoordinator:
@@ -305,6 +307,10 @@ class MemoryCoordinator:
             self.memory.flush_access()
         except Exception:  # closing must not raise; the counts are advisory
             log.warning("could not flush access counts", exc_info=True)
+        try:
+            self.metrics.flush_counters()
+        except Exception:  # a read-only data dir; the counts are advisory, the close goes on
+            log.debug("could not flush the cache counters", exc_info=True)
         if self._search is not None:
             self._search.close()
         if self._learner is not None:
@@ -336,6 +342,7 @@ class _Watcher(threading.Thread):
     def run(self) -> None:
         pubsub = None
         l2 = self.coordinator.rt.l2
+        flush_at = time.monotonic() + COUNTERS_FLUSH_SECONDS
         while not self._stop_event.is_set():
             if pubsub is None and l2 is not None:
                 pubsub = l2.subscribe()  # None while Redis is down: keep polling
@@ -351,6 +358,12 @@ class _Watcher(threading.Thread):
                 self.coordinator.poll_changes()
             except Exception:  # the database may be busy or closing; try again next tick
                 log.debug("watcher poll failed", exc_info=True)
+            if time.monotonic() >= flush_at:  # long-lived processes share their counts too
+                flush_at = time.monotonic() + COUNTERS_FLUSH_SECONDS
+                try:
+                    self.coordinator.metrics.flush_counters()
+                except Exception:
+                    log.debug("could not flush the cache counters", exc_info=True)
         if pubsub is not None:
             try:
                 pubsub.close()

@@ -29,6 +29,9 @@ class Stats:
         self.misses: Counter[str] = Counter()
         self._latency: dict[str, deque[float]] = {}
         self._keep = keep
+        # What was already added to the data dir's shared counters (see unflushed).
+        self._flushed_hits: Counter[str] = Counter()
+        self._flushed_misses: Counter[str] = Counter()
 
     def hit(self, tier: str) -> None:
         """Count a read served by ``tier``; the tiers above it missed."""
@@ -50,6 +53,26 @@ class Stats:
             if samples is None:
                 samples = self._latency[op] = deque(maxlen=self._keep)
             samples.append(seconds)
+
+    def unflushed(self) -> dict[str, dict[str, int]]:
+        """``{tier: {"hits": n, "misses": n}}`` counted since the last :meth:`mark_flushed`."""
+        with self._lock:
+            return {
+                tier: {
+                    "hits": self.hits[tier] - self._flushed_hits[tier],
+                    "misses": self.misses[tier] - self._flushed_misses[tier],
+                }
+                for tier in TIERS
+                if self.hits[tier] != self._flushed_hits[tier]
+                or self.misses[tier] != self._flushed_misses[tier]
+            }
+
+    def mark_flushed(self, delta: dict[str, dict[str, int]]) -> None:
+        """Note that ``delta`` (from :meth:`unflushed`) is in the shared counters now."""
+        with self._lock:
+            for tier, pair in delta.items():
+                self._flushed_hits[tier] += pair.get("hits", 0)
+                self._flushed_misses[tier] += pair.get("misses", 0)
 
     def snapshot(self) -> dict[str, Any]:
         """Hit rates per tier and p50/p99 latency (ms) per op, JSON-ready."""

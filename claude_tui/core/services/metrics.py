@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from claude_tui.core.errors import BadInput
@@ -51,6 +53,25 @@ class MetricService:
         )
         self.rt.l1.put("metric", f"metric\x1f{metric_type}\x1f{session_id}", metric, now)
         return metric
+
+    def flush_counters(self) -> bool:
+        """Add this process's cache hits and misses since the last flush to the data dir's.
+
+        Returns whether there was anything to add. Raises ``OSError`` when the
+        counters file cannot be written (callers log it: the counts are advisory).
+        """
+        delta = self.rt.stats.unflushed()
+        if not delta:
+            return False
+        day = dt.datetime.fromtimestamp(self.rt.clock()).date().isoformat()
+        metric_door.add_counters(self.counters_path, day, delta)
+        self.rt.stats.mark_flushed(delta)
+        return True
+
+    @property
+    def counters_path(self) -> Path:
+        """The data dir's shared cache counters file."""
+        return self.rt.config.data_dir / metric_door.COUNTERS_FILE
 
     def latest(self, metric_type: str, session_id: str | None = None) -> Metric | None:
         """The newest sample of a series from the last 24 hours (L1 first)."""
