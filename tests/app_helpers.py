@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+from textual.widget import Widget
 
 from claude_tui.app.app import ClaudeTUIApp
 from claude_tui.core.config import Config
@@ -12,6 +17,7 @@ from claude_tui.core.demo import load_demo
 
 # 2026-11-20 12:00:00 UTC: a fixed "now" so screenshots do not change from run to run.
 FIXED_NOW = 1_795_176_000.0
+DEMO_SESSION = "ses_demo000001"  # the demo's first session (payments-refactor)
 
 
 class FixedClock:
@@ -63,3 +69,66 @@ async def settle(pilot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def
         except (WorkerCancelled, WorkerFailed):
             pass  # an exclusive worker replaced by a newer one; failures surface in the app
         await pilot.pause()
+
+
+async def until(  # type: ignore[no-untyped-def]
+    pilot, condition: Callable[[], object], *, timeout: float = 10.0, what: str = ""
+) -> None:
+    """Let the app run (workers, messages, redraws) until ``condition()`` holds.
+
+    No sleep: each round waits for the app's workers and pending messages, then
+    looks again. Fails with ``what`` (or the condition's name) after ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            name = what or getattr(condition, "__name__", repr(condition))
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {name}")
+        await settle(pilot, rounds=1)
+
+
+@dataclass
+class DemoApp:
+    """Builds the real app on the demo data; ``coordinator`` is the data dir's coordinator."""
+
+    coordinator: MemoryCoordinator
+    data_dir: Path
+
+    def __call__(self, **kwargs: object) -> ClaudeTUIApp:
+        """A new app (``make_app``), on the demo's first session unless told otherwise."""
+        if not kwargs.get("fresh"):
+            kwargs.setdefault("session_id", DEMO_SESSION)
+        return make_app(self.coordinator, **kwargs)
+
+
+@pytest.fixture
+def demo_app(data_dir: Path) -> Iterator[DemoApp]:
+    """The demo data (fixed clock) in a real data dir, and a factory for apps on it.
+
+    ``app = demo_app()`` opens on the demo's first session; ``demo_app(fresh=True)``
+    on nothing; ``demo_app.coordinator`` reads and writes the same data.
+    """
+    with demo_coordinator(data_dir, clock=FixedClock()) as coordinator:
+        yield DemoApp(coordinator, data_dir)
+
+
+def screen_text(app: ClaudeTUIApp) -> str:
+    """What the terminal shows right now (the top screen and what shows through), as text.
+
+    Lines end at their last visible character; the footer and toasts are included.
+    """
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+def region_text(app: ClaudeTUIApp, widget: Widget) -> str:
+    """The part of the terminal ``widget`` covers, as text (what a user sees of it)."""
+    region = widget.region
+    lines = screen_text(app).splitlines()[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right].rstrip() for line in lines)
+
+
+def flowing(text: str) -> str:
+    """``text`` with borders and line breaks taken out: wrapped text reads as one line."""
+    frame = str.maketrans("", "", "█▀▄▌▐▎▊▔▁▏│")
+    return " ".join(text.translate(frame).split())

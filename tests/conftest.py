@@ -12,6 +12,7 @@ import pytest
 
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
+from tests.app_helpers import demo_app  # noqa: F401  (the fixture, for every test module)
 from tests.redis_proc import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,14 @@ from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.edit_value import EditValueDialog
 from claude_tui.app.screens.help import HelpScreen
 from claude_tui.app.state import UIState
-from tests.app_helpers import demo_coordinator, make_app, open_coordinator, settle
+from tests.app_helpers import (
+    demo_coordinator,
+    make_app,
+    open_coordinator,
+    region_text,
+    settle,
+    until,
+)
 from tests.conftest import run_cli
 
 SIZE = (150, 45)
@@ -31,93 +37,90 @@ def _table_keys(app, selector: str) -> list[str]:
     return [str(row.value) for row in table.rows]
 
 
-async def test_every_screen_opens_with_its_key(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
+async def test_every_screen_opens_with_its_key(demo_app):
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        expected = {
+            "1": ("sessions", "#sessions-table", 3),
+            "2": ("agents", "#agents-table", 4),
+            "4": ("memory", "#memory-table", 100),
+            "5": ("patterns", "#patterns-table", 24),
+        }
+        for key, (mode, table, rows) in expected.items():
+            await pilot.press(key)
             await settle(pilot)
-            expected = {
-                "1": ("sessions", "#sessions-table", 3),
-                "2": ("agents", "#agents-table", 4),
-                "4": ("memory", "#memory-table", 100),
-                "5": ("patterns", "#patterns-table", 24),
-            }
-            for key, (mode, table, rows) in expected.items():
-                await pilot.press(key)
-                await settle(pilot)
-                assert app.current_mode == mode
-                assert app.screen.query_one(table, DataTable).row_count == rows
-            await pilot.press("3")
-            await settle(pilot)
-            tree = app.screen.query_one(Tree)
-            assert app.current_mode == "tasks" and len(tree.root.children) == 1
-            await pilot.press("6")
-            await settle(pilot)
-            assert app.current_mode == "metrics"
-            assert "L1" in _static_text(app, "#hit-rates")
-            assert app.screen.query_one("#storage", DataTable).row_count == 4  # 3 sessions + shared
+            assert app.current_mode == mode
+            assert app.screen.query_one(table, DataTable).row_count == rows
+        await pilot.press("3")
+        await settle(pilot)
+        tree = app.screen.query_one(Tree)
+        assert app.current_mode == "tasks" and len(tree.root.children) == 1
+        await pilot.press("6")
+        await settle(pilot)
+        assert app.current_mode == "metrics"
+        assert "L1" in str(app.screen.query_one("#plot-cache").render())
+        assert "(shared)" in str(app.screen.query_one("#plot-storage").render())
+        assert "the 4 largest" in _static_text(app, "#title-storage")  # 3 sessions + shared
 
 
-async def test_sessions_screen_shows_counts_and_opens_a_session(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, fresh=True)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            table = app.screen.query_one("#sessions-table", DataTable)
-            row = [str(c) for c in table.get_row("ses_demo000002")]
-            assert row[1] == "flaky-ci-hunt" and row[6] == "4"  # name, agents
-            assert "91 ·" in row[8]  # memory entries of the session
-            table.move_cursor(row=table.get_row_index("ses_demo000002"))
-            await pilot.press("enter")
-            await settle(pilot)
-            assert app.session_id == "ses_demo000002"
-            assert "flaky-ci-hunt" in app.session_label()
+async def test_sessions_screen_shows_counts_and_opens_a_session(demo_app):
+    app = demo_app(fresh=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#sessions-table", DataTable)
+        row = [str(c) for c in table.get_row("ses_demo000002")]
+        assert row[1] == "flaky-ci-hunt" and row[6] == "4"  # name, agents
+        assert "91 ·" in row[8]  # memory entries of the session
+        table.move_cursor(row=table.get_row_index("ses_demo000002"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session_id == "ses_demo000002"
+        assert "flaky-ci-hunt" in app.session_label()
 
 
-async def test_memory_browser_filters_and_searches_as_you_type(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            await pilot.press("slash")
-            await pilot.press(*"idempotency")
-            await settle(pilot)
-            keys = _table_keys(app, "#memory-table")
-            entries = [app.screen._entries[k] for k in keys]
-            assert entries and all("idempotency" in (e.key + e.raw).lower() for e in entries)
-            # Clear the search; filter by namespace instead.
-            app.screen.query_one("#memory-search", Input).value = ""
-            app.screen.query_one("#memory-namespace", Input).value = "decisions"
-            await settle(pilot)
-            entries = list(app.screen._entries.values())
-            assert entries and {e.namespace for e in entries} == {"decisions"}
-            assert {e.session_id for e in entries} == {"ses_demo000001"}
-            # All sessions.
-            app.screen.query_one(DataTable).focus()
-            await pilot.press("a")
-            await settle(pilot)
-            assert {e.session_id for e in app.screen._entries.values()} == {
-                "ses_demo000001", "ses_demo000002", "ses_demo000003",
-            }  # fmt: skip
+async def test_memory_browser_filters_and_searches_as_you_type(demo_app):
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"idempotency")
+        await settle(pilot)
+        keys = _table_keys(app, "#memory-table")
+        entries = [app.screen._entries[k] for k in keys]
+        assert entries and all("idempotency" in (e.key + e.raw).lower() for e in entries)
+        # Clear the search; filter by namespace instead.
+        app.screen.query_one("#memory-search", Input).value = ""
+        app.screen.query_one("#memory-namespace", Input).value = "decisions"
+        await settle(pilot)
+        entries = list(app.screen._entries.values())
+        assert entries and {e.namespace for e in entries} == {"decisions"}
+        assert {e.session_id for e in entries} == {"ses_demo000001"}
+        # All sessions.
+        app.screen.query_one(DataTable).focus()
+        await pilot.press("a")
+        await settle(pilot)
+        assert {e.session_id for e in app.screen._entries.values()} == {
+            "ses_demo000001", "ses_demo000002", "ses_demo000003",
+        }  # fmt: skip
 
 
-async def test_memory_browser_pages_without_loading_everything(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            first = set(app.screen._entries)
-            assert len(first) == 100
-            assert "of 151" in _static_text(app, "#memory-scope")  # 91 private + 60 shared
-            await pilot.press("right_square_bracket")
-            await settle(pilot)
-            second = set(app.screen._entries)
-            assert len(second) == 51 and not first & second
-            await pilot.press("left_square_bracket")
-            await settle(pilot)
-            assert set(app.screen._entries) == first
+async def test_memory_browser_pages_without_loading_everything(demo_app):
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        first = set(app.screen._entries)
+        assert len(first) == 100
+        assert "of 151" in _static_text(app, "#memory-scope")  # 91 private + 60 shared
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        second = set(app.screen._entries)
+        assert len(second) == 51 and not first & second
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert set(app.screen._entries) == first
 
 
 async def _select_entry(pilot, app, key: str) -> None:
@@ -131,92 +134,91 @@ async def _select_entry(pilot, app, key: str) -> None:
     await settle(pilot)
 
 
-async def test_editing_a_value_refuses_invalid_json_and_saves_valid_json(data_dir):
-    with demo_coordinator(data_dir) as c:
-        key = "retry-policy-000"
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            await _select_entry(pilot, app, key)
-            await pilot.press("e")
-            await settle(pilot)
-            dialog = app.screen
-            assert isinstance(dialog, EditValueDialog)
-            dialog.query_one(TextArea).text = '{"note": "broken",'
-            await pilot.press("ctrl+s")
-            await settle(pilot)
-            assert isinstance(app.screen, EditValueDialog)  # still open
-            assert "not valid JSON" in str(app.screen.query_one("#edit-error").render())
-            old = c.memory.get(key, session_id="ses_demo000001", namespace="decisions").value
-            assert old["note"].startswith("Decided")
-            app.screen.query_one(TextArea).text = '{"note": "edited in the app"}'
-            await pilot.press("ctrl+s")
-            await settle(pilot)
-        fresh = c.memory.get(key, session_id="ses_demo000001", namespace="decisions")
-        assert fresh.value == {"note": "edited in the app"}
+async def test_editing_a_value_refuses_invalid_json_and_saves_valid_json(demo_app):
+    c = demo_app.coordinator
+    key = "retry-policy-000"
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await _select_entry(pilot, app, key)
+        await pilot.press("e")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, EditValueDialog)
+        dialog.query_one(TextArea).text = '{"note": "broken",'
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, EditValueDialog)  # still open
+        assert "not valid JSON" in str(app.screen.query_one("#edit-error").render())
+        old = c.memory.get(key, session_id="ses_demo000001", namespace="decisions").value
+        assert old["note"].startswith("Decided")
+        app.screen.query_one(TextArea).text = '{"note": "edited in the app"}'
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    fresh = c.memory.get(key, session_id="ses_demo000001", namespace="decisions")
+    assert fresh.value == {"note": "edited in the app"}
 
 
-async def test_deleting_asks_first(data_dir):
-    with demo_coordinator(data_dir) as c:
-        key = "retry-policy-000"
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            await _select_entry(pilot, app, key)
-            await pilot.press("x")
-            await settle(pilot)
-            assert isinstance(app.screen, ConfirmDialog)
-            await pilot.press("n")
-            await settle(pilot)
-            assert c.memory.get(key, session_id="ses_demo000001", namespace="decisions")
-            await pilot.press("x")
-            await settle(pilot)
-            await pilot.press("y")
-            await settle(pilot)
-            assert c.memory.get(key, session_id="ses_demo000001", namespace="decisions") is None
-            assert all(e.key != key for e in app.screen._entries.values())
+async def test_deleting_asks_first(demo_app):
+    c = demo_app.coordinator
+    key = "retry-policy-000"
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await _select_entry(pilot, app, key)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        await settle(pilot)
+        assert c.memory.get(key, session_id="ses_demo000001", namespace="decisions")
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert c.memory.get(key, session_id="ses_demo000001", namespace="decisions") is None
+        assert all(e.key != key for e in app.screen._entries.values())
 
 
-async def test_secrets_are_masked_until_revealed(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            await _select_entry(pilot, app, "staging_token")
-            assert "sensitive" in _static_text(app, "#memory-value")
-            assert "sk-demo" not in _static_text(app, "#memory-value")
-            await pilot.press("r")
-            await settle(pilot)
-            assert "sk-demo" in _static_text(app, "#memory-value")
+async def test_secrets_are_masked_until_revealed(demo_app):
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await _select_entry(pilot, app, "staging_token")
+        assert "sensitive" in _static_text(app, "#memory-value")
+        assert "sk-demo" not in _static_text(app, "#memory-value")
+        await pilot.press("r")
+        await settle(pilot)
+        assert "sk-demo" in _static_text(app, "#memory-value")
 
 
-async def test_task_tree_expands_jumps_to_parent_and_filters(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("3")
-            await settle(pilot)
-            tree = app.screen.query_one(Tree)
+async def test_task_tree_expands_jumps_to_parent_and_filters(demo_app):
+    c = demo_app.coordinator
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        tree = app.screen.query_one(Tree)
 
-            def visible() -> int:
-                return sum(1 for _ in range(tree.last_line + 1))
+        def visible() -> int:
+            return sum(1 for _ in range(tree.last_line + 1))
 
-            collapsed = visible()
-            await pilot.press("e")
-            await settle(pilot)
-            assert visible() == 22 > collapsed  # all 22 tasks of the session, 4 levels
-            tree.move_cursor(tree.get_node_at_line(tree.last_line))
-            leaf = tree.cursor_node.data
-            await pilot.press("p")
-            await settle(pilot)
-            assert tree.cursor_node.data == c.tasks.get(leaf).parent_task_id
-            assert "payload" in _static_text(app, "#task-detail")
-            await pilot.press("f")  # first filter: pending
-            await settle(pilot)
-            assert "filter: pending" in _static_text(app, "#tasks-scope")
+        collapsed = visible()
+        await pilot.press("e")
+        await settle(pilot)
+        assert visible() == 22 > collapsed  # all 22 tasks of the session, 4 levels
+        tree.move_cursor(tree.get_node_at_line(tree.last_line))
+        leaf = tree.cursor_node.data
+        await pilot.press("p")
+        await settle(pilot)
+        assert tree.cursor_node.data == c.tasks.get(leaf).parent_task_id
+        assert "payload" in _static_text(app, "#task-detail")
+        await pilot.press("f")  # first filter: pending
+        await settle(pilot)
+        assert "filter: pending" in _static_text(app, "#tasks-scope")
 
 
 async def test_restore_on_launch_across_two_runs(data_dir):
@@ -254,14 +256,13 @@ async def test_restore_on_launch_across_two_runs(data_dir):
             assert app.session_id is None and app.current_mode == "sessions"
 
 
-async def test_a_vanished_last_session_is_reported_and_the_list_opens(data_dir):
-    with demo_coordinator(data_dir) as c:
-        UIState(session_id="ses_gone", mode="memory").save(data_dir)
-        app = make_app(c)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            assert app.current_mode == "sessions" and app.session_id is None
-            assert any("no longer exists" in n.message for n in app._notifications)
+async def test_a_vanished_last_session_is_reported_and_the_list_opens(demo_app, data_dir):
+    UIState(session_id="ses_gone", mode="memory").save(data_dir)
+    app = demo_app(session_id=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "sessions" and app.session_id is None
+        assert any("no longer exists" in n.message for n in app._notifications)
 
 
 async def test_a_write_from_another_process_appears_live_keeping_the_cursor(data_dir, redis_server):
@@ -279,39 +280,42 @@ async def test_a_write_from_another_process_appears_live_keeping_the_cursor(data
                 "--session", "ses_demo000001", redis_url=redis_server.url,
             )  # fmt: skip
             assert result.returncode == 0, result.stderr
-            written = time.monotonic()
-            while not any(e.key == "from-elsewhere" for e in app.screen._entries.values()):
-                assert time.monotonic() - written < 1.0, "the write did not appear within 1 s"
-                await pilot.pause(0.05)
+            shown = app.screen.query_one(DataTable)
+            await until(
+                pilot, lambda: any(
+                    str(shown.get_row_at(row)[0]) == "from-elsewhere"
+                    for row in range(shown.row_count)
+                ), timeout=1.0, what="the write on the screen within 1 s",
+            )  # fmt: skip
             after = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
             assert after == before
 
 
-async def test_bad_data_in_the_database_is_shown_raw_and_flagged(data_dir):
-    with demo_coordinator(data_dir) as c:
-        conn = sqlite3.connect(c.store.path)
-        conn.execute("UPDATE memory_entries SET value = '{not json' WHERE key = 'retry-policy-000'")
-        conn.commit()
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            await _select_entry(pilot, app, "retry-policy-000")
-            shown = _static_text(app, "#memory-value")
-            assert "not valid JSON" in shown and "{not json" in shown
+async def test_bad_data_in_the_database_is_shown_raw_and_flagged(demo_app):
+    c = demo_app.coordinator
+    conn = sqlite3.connect(c.store.path)
+    conn.execute("UPDATE memory_entries SET value = '{not json' WHERE key = 'retry-policy-000'")
+    conn.commit()
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await _select_entry(pilot, app, "retry-policy-000")
+        shown = _static_text(app, "#memory-value")
+        assert "not valid JSON" in shown and "{not json" in shown
 
 
-async def test_help_lists_every_key_of_the_screen(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001")
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await settle(pilot)
-            await pilot.press("question_mark")
-            await settle(pilot)
-            assert isinstance(app.screen, HelpScreen)
-            listed = {row[1] for row in app.screen.rows}
-            assert {"1", "2", "3", "4", "5", "6", "question_mark", "e", "delete,x", "r"} <= listed
+async def test_help_lists_every_key_of_the_screen(demo_app):
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        listed = {row[1] for row in app.screen.rows}
+        wanted = {"1", "2", "3", "4", "5", "6", "?", "e", "x / del", "r", "S", "y", "E"}
+        assert wanted <= listed
 
 
 async def test_first_run_offers_the_demo_and_loads_it(data_dir):
@@ -337,7 +341,7 @@ async def test_first_run_offers_to_import_claude_code_history(data_dir):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert isinstance(app.screen, ConfirmDialog)
-            assert app.screen.question == "Found 3 Claude Code session(s). Import them?"
+            assert app.screen.question == "Found 3 Claude Code sessions. Import them?"
             await pilot.press("y")
             await settle(pilot, rounds=8)
             sessions = c.sessions.list()
@@ -375,32 +379,31 @@ def test_app_refuses_an_unknown_session_and_an_unusable_data_dir(data_dir, tmp_p
 
 
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
-async def test_both_themes_render(data_dir, theme):
-    with demo_coordinator(data_dir) as c:
-        UIState(session_id="ses_demo000001", mode="sessions", theme=theme).save(data_dir)
-        app = make_app(c)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            assert app.theme == theme
-            await pilot.press("ctrl+t")
-            assert app.theme != theme
+async def test_both_themes_render(demo_app, data_dir, theme):
+    UIState(session_id="ses_demo000001", mode="sessions", theme=theme).save(data_dir)
+    app = demo_app(session_id=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.theme == theme
+        await pilot.press("ctrl+t")
+        assert app.theme != theme
 
 
-async def test_pattern_search_finds_by_meaning_and_reports_the_index(data_dir):
-    with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id="ses_demo000001", vector_search=True)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("5")
-            await settle(pilot)
-            deadline = time.monotonic() + 60
-            while app.backend_status()["Chroma"] is not True:  # indexed off the first paint
-                assert time.monotonic() < deadline, "the vector index never came up"
-                await pilot.pause(0.1)
-            assert c.learning.index.count() == 24  # the demo's patterns, repaired in
-            await pilot.press("slash", *"requests time out in the test suite")
-            await settle(pilot, rounds=5)
-            scope = _static_text(app, "#patterns-scope")
-            assert "by meaning" in scope
-            best = next(iter(app.screen._results.values()))
-            assert best[1] is not None and 0 < best[1] <= 1
-            assert "timeout" in best[0].input_pattern
+async def test_pattern_search_finds_by_meaning_and_reports_the_index(demo_app):
+    c = demo_app.coordinator
+    app = demo_app(vector_search=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        await until(  # indexed off the first paint
+            pilot, lambda: "Chroma ●" in region_text(app, app.screen.query_one("#status-bar")),
+            timeout=60, what="the vector index",
+        )  # fmt: skip
+        assert c.learning.index.count() == 24  # the demo's patterns, repaired in
+        await pilot.press("slash", *"requests time out in the test suite")
+        await settle(pilot, rounds=5)
+        scope = _static_text(app, "#patterns-scope")
+        assert "by meaning" in scope
+        best = next(iter(app.screen._results.values()))
+        assert best[1] is not None and 0 < best[1] <= 1
+        assert "timeout" in best[0].input_pattern

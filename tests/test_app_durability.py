@@ -3,9 +3,7 @@ sessions screen, the backups screen, the scheduler in the status bar, crash reco
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 
 import pytest
 from textual.widgets import DataTable, OptionList, Static
@@ -23,7 +21,7 @@ from claude_tui.core.durability import backups as backups_module
 from claude_tui.core.durability.backups import BackupService
 from claude_tui.core.durability.scheduler import JobSpec, Scheduler, every
 from claude_tui.core.errors import BackupFailed, StoreCorrupt
-from tests.app_helpers import demo_coordinator, make_app, open_coordinator, settle
+from tests.app_helpers import demo_coordinator, make_app, open_coordinator, settle, until
 
 SIZE = (150, 45)
 SESSION = "ses_demo000002"
@@ -116,15 +114,6 @@ def _notes(app) -> str:
     return "\n".join(n.message for n in app._notifications)
 
 
-async def _until(pilot, check, seconds: float = 10.0) -> None:
-    """Settle until ``check()`` holds (fails after ``seconds``)."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await settle(pilot, rounds=1)
-        await asyncio.sleep(0.1)
-
-
 async def test_backups_screen_lists_backups_and_b_runs_one(data_dir):
     with demo_coordinator(data_dir) as c:
         service = BackupService(c.config, c)
@@ -154,7 +143,7 @@ async def test_backups_screen_lists_backups_and_b_runs_one(data_dir):
             await settle(pilot)
             records = service.list()
             assert len(records) == 3 and records[-1].kind == "full" and records[-1].status == "ok"
-            await _until(pilot, lambda: table.row_count == 3)
+            await until(pilot, lambda: table.row_count == 3)
             assert "Scheduler off" in _status_bar(app)
 
 
@@ -171,13 +160,13 @@ async def test_a_failed_backup_is_red_in_the_table_and_the_status_bar(data_dir, 
             assert "backup FAILED" not in _status_bar(app)
             monkeypatch.setattr(backups_module, "verify_file", broken)
             await pilot.press("b", "down", "enter")  # full
-            await _until(pilot, lambda: "simulated: the disk lied" in _notes(app))
+            await until(pilot, lambda: "simulated: the disk lied" in _notes(app))
             table = app.screen.query_one("#backups-table", DataTable)
-            await _until(pilot, lambda: table.row_count == 2)
+            await until(pilot, lambda: table.row_count == 2)
             failed = str(table.coordinate_to_cell_key((0, 0)).row_key.value)
             status = table.get_cell(failed, "Status")
             assert "FAILED" in str(status) and "red" in str(status.style)
-            await _until(pilot, lambda: "backup FAILED" in _status_bar(app))
+            await until(pilot, lambda: "backup FAILED" in _status_bar(app))
             table.move_cursor(row=0)
             await settle(pilot)
             detail = str(app.screen.query_one("#backup-detail", Static).content)
@@ -196,7 +185,7 @@ async def test_status_bar_shows_the_scheduler_running_standby_and_failed(data_di
         app = make_app(c, session_id=SESSION, scheduler=True)
         app._scheduler = Scheduler(c, jobs=[_job("purge", lambda c: "ok")], lease_retry=0.5)
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: "Scheduler running" in _status_bar(app))
+            await until(pilot, lambda: "Scheduler running" in _status_bar(app))
         assert app.scheduler.state == "stopped"  # stopped with the app
 
     with open_coordinator(data_dir) as c, open_coordinator(data_dir) as other:
@@ -207,8 +196,8 @@ async def test_status_bar_shows_the_scheduler_running_standby_and_failed(data_di
             jobs = [_job("purge", lambda c: "ok"), _job("incremental", lambda c: "ok")]
             app._scheduler = Scheduler(c, jobs=jobs, lease_retry=0.5)
             async with app.run_test(size=SIZE) as pilot:
-                await _until(pilot, lambda: app.scheduler_state() == "standby")
-                await _until(pilot, lambda: "backup FAILED" in _status_bar(app))
+                await until(pilot, lambda: app.scheduler_state() == "standby")
+                await until(pilot, lambda: "backup FAILED" in _status_bar(app))
                 await pilot.press("7")
                 await settle(pilot)
                 scope = str(app.screen.query_one("#backups-scope", Static).content)
@@ -222,8 +211,8 @@ async def test_the_app_runs_the_default_jobs_a_full_backup_at_first_start(data_d
         app = make_app(c, session_id=SESSION, scheduler=True)
         async with app.run_test(size=SIZE) as pilot:
             service = BackupService(c.config, c)
-            await _until(pilot, lambda: any(r.status == "ok" for r in service.list()), 20)
-            await _until(pilot, lambda: "Scheduler running" in _status_bar(app))
+            await until(pilot, lambda: any(r.status == "ok" for r in service.list()), timeout=20)
+            await until(pilot, lambda: "Scheduler running" in _status_bar(app))
             assert [r.kind for r in service.list()] == ["full"]
 
 
@@ -280,7 +269,7 @@ async def test_recovery_app_restores_the_latest_backup_of_a_damaged_database(dat
         await settle(pilot)
         assert "latest verified backup" in str(app.query_one("#recovery-backups", Static).content)
         await pilot.press("r")
-        await _until(pilot, lambda: app.return_value is not None)
+        await until(pilot, lambda: app.return_value is not None)
     assert app.return_value.kept_aside
     with open_coordinator(data_dir) as c:
         assert c.memory.get("precious", session_id=SESSION).value == {"v": 7}

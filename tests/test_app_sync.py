@@ -8,7 +8,6 @@ through its own coordinators in worker threads; host B runs the app.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.sync.conflicts import ConflictRow, list_conflicts
-from tests.app_helpers import make_app, open_coordinator, settle
+from tests.app_helpers import make_app, open_coordinator, settle, until
 
 SIZE = (150, 45)
 KEY = "release-owner"
@@ -78,16 +77,14 @@ def _status_bar(app) -> str:
     return str(app.screen.query_one(StatusBar).render())
 
 
+def _keys_shown(app) -> list[str]:
+    """The Key column of the memory table, as shown."""
+    table = app.screen.query_one("#memory-table", DataTable)
+    return [str(table.get_row_at(row)[0]) for row in range(table.row_count)]
+
+
 def _text(app, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).content)
-
-
-async def _until(pilot, check, seconds: float = 10.0) -> None:
-    """Let the app run until ``check()`` holds (no key press; fails after ``seconds``)."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.1)
 
 
 def _app(coordinator: MemoryCoordinator):
@@ -106,17 +103,17 @@ async def test_a_shared_write_on_another_host_appears_live(tmp_path, own_redis):
             assert app.current_mode == "memory"
             assert "Sync ● 0 peers" in _status_bar(app)
             await asyncio.to_thread(store_on, tmp_path, "a", url, "from-host-a", {"live": True})
-            written = time.monotonic()
-            while not any(e.key == "from-host-a" for e in app.screen._entries.values()):
-                assert time.monotonic() - written < 10, "host A's write did not reach the screen"
-                await pilot.pause(0.1)
+            await until(
+                pilot, lambda: "from-host-a" in _keys_shown(app), timeout=10,
+                what="host A's write on the screen",
+            )  # fmt: skip
             entry = next(e for e in app.screen._entries.values() if e.key == "from-host-a")
             assert entry.memory_type == "shared" and entry.value == {"live": True}
-            await _until(pilot, lambda: "Sync ● 1 peer" in _status_bar(app))
+            await until(pilot, lambda: "Sync ● 1 peer" in _status_bar(app))
             await pilot.press("8")
             await settle(pilot)
             peers = app.screen.query_one("#peers-table", DataTable)
-            await _until(pilot, lambda: peers.row_count == 2)  # this host and host A
+            await until(pilot, lambda: peers.row_count == 2)  # this host and host A
             rows = {str(k.value): [str(v) for v in peers.get_row(k)] for k in peers.rows}
             assert rows[b.store.node_id][0].endswith("(this host)")
             [peer] = set(rows) - {b.store.node_id}
@@ -137,17 +134,17 @@ async def test_a_conflict_is_shown_and_taking_the_other_value_wins_everywhere(tm
             await settle(pilot)
             assert app.current_mode == "swarm"
             table = app.screen.query_one("#conflicts-table", DataTable)
-            await _until(pilot, lambda: table.row_count == 1)
+            await until(pilot, lambda: table.row_count == 1)
             row = [str(v) for v in table.get_row(str(conflict.id))]
             assert row[:3] == ["default", KEY, "(whole)"] and row[-1] == "open"
             assert (
                 winner[:10] in row[3] and loser[:10] in row[4] and row[5] == conflict.loser_origin
             )
-            await _until(pilot, lambda: "1 conflict" in _status_bar(app))
+            await until(pilot, lambda: "1 conflict" in _status_bar(app))
             detail = _text(app, "#conflict-detail")
             assert f"Kept (node {conflict.winner_origin})" in detail and winner in detail
             assert f"Lost (node {conflict.loser_origin})" in detail and loser in detail
-            await _until(
+            await until(
                 pilot, lambda: "On this host now: the kept value" in _text(app, "#conflict-detail")
             )
             await pilot.press("o")
@@ -157,10 +154,10 @@ async def test_a_conflict_is_shown_and_taking_the_other_value_wins_everywhere(tm
             shown = str(dialog.query_one("#actions-detail", Static).content)
             assert winner in shown and loser in shown
             await pilot.press("y")
-            await _until(pilot, lambda: not list_conflicts(b))
+            await until(pilot, lambda: not list_conflicts(b))
             assert shared_value(b, KEY) == loser
-            await _until(pilot, lambda: table.row_count == 0)
-            await _until(pilot, lambda: "conflict" not in _status_bar(app))
+            await until(pilot, lambda: table.row_count == 0)
+            await until(pilot, lambda: "conflict" not in _status_bar(app))
     # The value taken back was written as a new change: host A catches up to it.
     assert await asyncio.to_thread(read_on, tmp_path, "a", url, KEY) == loser
     # Host A recorded the same conflict; the later write closed it there too.
@@ -175,7 +172,7 @@ async def test_a_conflict_is_shown_and_taking_the_other_value_wins_everywhere(tm
             table = app.screen.query_one("#conflicts-table", DataTable)
             assert table.row_count == 0
             await pilot.press("a")  # show resolved ones
-            await _until(pilot, lambda: table.row_count == 1)
+            await until(pilot, lambda: table.row_count == 1)
             assert "On this host now: the lost value" in _text(app, "#conflict-detail")
 
 
@@ -192,7 +189,9 @@ async def test_with_sync_off_the_swarm_screen_says_how_to_turn_it_on(data_dir):
             assert not app.screen.query_one("#peers-panel").display
             assert app.screen.query_one("#conflicts-table", DataTable).row_count == 0
             assert "Sync –" in _status_bar(app)
-            titles = [command.title for command in app.get_system_commands(app.screen)]
+            from claude_tui.app.commands import screen_commands
+
+            titles = [name for name, _, _ in screen_commands(app)]
             assert "Go to Swarm" in titles and "Swarm: Take other" in titles
             await pilot.press("question_mark")
             await settle(pilot)
@@ -211,15 +210,15 @@ async def test_with_sync_off_conflicts_are_listed_kept_and_shown_when_resolved(t
             assert _text(app, "#sync-summary").startswith("Sync is off")
             assert "1 open conflict" in _text(app, "#sync-summary")
             table = app.screen.query_one("#conflicts-table", DataTable)
-            await _until(pilot, lambda: table.row_count == 1)
-            await _until(pilot, lambda: "Sync –  ⚠ 1 conflict" in _status_bar(app))
+            await until(pilot, lambda: table.row_count == 1)
+            await until(pilot, lambda: "Sync –  ⚠ 1 conflict" in _status_bar(app))
             await pilot.press("k")  # keep the winner: nothing is written
-            await _until(pilot, lambda: table.row_count == 0)
+            await until(pilot, lambda: table.row_count == 0)
             [resolved] = list_conflicts(b, include_resolved=True)
             assert resolved.resolution == "took the winner"
             assert shared_value(b, KEY) == winner
             await pilot.press("a")  # resolved ones too
-            await _until(pilot, lambda: table.row_count == 1)
+            await until(pilot, lambda: table.row_count == 1)
             assert str(table.get_row(str(conflict.id))[-1]) == "kept"
             assert "resolved" in _text(app, "#conflict-detail")
             await pilot.press("o")
@@ -235,13 +234,13 @@ async def test_the_top_bar_follows_the_sync_server_going_down_and_coming_back(tm
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("8")
             await settle(pilot)
-            await _until(pilot, lambda: "Sync ● 0 peers" in _status_bar(app))
+            await until(pilot, lambda: "Sync ● 0 peers" in _status_bar(app))
             await asyncio.to_thread(own_redis.kill)
-            await _until(pilot, lambda: "Sync ○ down" in _status_bar(app))
-            await _until(pilot, lambda: "○ down" in _text(app, "#sync-summary"))
+            await until(pilot, lambda: "Sync ○ down" in _status_bar(app))
+            await until(pilot, lambda: "○ down" in _text(app, "#sync-summary"))
             await asyncio.to_thread(own_redis.start)  # same port, empty: the stream is lost
-            await _until(pilot, lambda: "Sync ● 0 peers" in _status_bar(app))
-            await _until(
+            await until(pilot, lambda: "Sync ● 0 peers" in _status_bar(app))
+            await until(
                 pilot, lambda: any("lost its stream" in n.message for n in app._notifications)
             )
-            await _until(pilot, lambda: "republished" in _text(app, "#sync-summary"))
+            await until(pilot, lambda: "republished" in _text(app, "#sync-summary"))

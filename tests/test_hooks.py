@@ -364,7 +364,7 @@ async def test_the_sessions_screen_shows_what_recall_injected_and_why(
             table.move_cursor(row=table.get_row_index("cc_77777777-0000-0000-0000-000000000007"))
             await settle(pilot)
             detail = str(app.screen.query_one("#session-detail", Static).content)
-            assert "recall   1 injection(s); last SessionStart" in detail
+            assert "recall   1 injection; last SessionStart" in detail
             assert "a recent decision or note" in detail
 
 

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
+from textual.command import Provider
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
+from claude_tui.app.commands import ScreenCommands
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.error import ErrorDialog
+from claude_tui.app.dialogs.import_dialog import ImportDialog, ImportOutcome
+from claude_tui.app.formatting import plural
+from claude_tui.app.keys import bindings_of, check_keymap, effective, shown_keys
 from claude_tui.app.messages import DataChanged
 from claude_tui.app.screens.agents import AgentsScreen
 from claude_tui.app.screens.backups import BackupsScreen, latest_backup_failure
@@ -48,6 +53,7 @@ MODE_KEYS = {
     "backups": ("7", "Backups"),
     "swarm": ("8", "Swarm"),
 }
+SCREENS = Binding.Group("Screens")
 THEMES = ("textual-dark", "textual-light")
 POLL_SECONDS = 0.25
 SYNC_CHECK_SECONDS = 2.0
@@ -86,15 +92,25 @@ class ClaudeTUIApp(App[int]):
         "backups": BackupsScreen,
         "swarm": SyncScreen,
     }
+    # The footer shows a screen's own keys first, then these: help and quit before the
+    # eight screen switches, which share one compact "Screens" entry (help names each).
     BINDINGS = [
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
         *(
-            Binding(key, f"switch_mode('{mode}')", label, id=f"mode.{mode}")
+            Binding(key, f"switch_mode('{mode}')", label, id=f"mode.{mode}", group=SCREENS)
             for mode, (key, label) in MODE_KEYS.items()
         ),
-        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("i", "import", "Import Claude Code history", id="app.import", show=False),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", show=False),
-        Binding("q", "quit", "Quit", id="app.quit"),
     ]
+    # Every screen gets -narrow/-medium/-wide and -short/-tall (styles/app.tcss lays out by them).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    # Textual's commands (theme, quit, ...) and this app's: every screen and every action.
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = App.COMMANDS | {
+        ScreenCommands
+    }
 
     def __init__(
         self,
@@ -107,9 +123,16 @@ class ClaudeTUIApp(App[int]):
         scheduler: bool = True,
         notice: Notice | None = None,
         find_transcripts: Callable[[], list[Path]] | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.coordinator = coordinator
+        # The user's [keys] (binding id -> keys), checked against every binding of the app:
+        # a mistyped id fails the start with one line and a suggestion (ConfigError, exit 2).
+        self.keymap = check_keymap(
+            coordinator.config.keys if keymap is None else keymap,
+            where=str(coordinator.config.data_dir / "config.toml"),
+        )
         self.data_dir = coordinator.config.data_dir
         self.fresh = fresh
         self.requested_session = session_id
@@ -138,6 +161,12 @@ class ClaudeTUIApp(App[int]):
 
     # -- start-up -------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.keymap:
+            from claude_tui.app.keys import keymap_clashes
+
+            self.set_keymap(self.keymap)
+            for clash in keymap_clashes(self.keymap):
+                self.notify(clash, title="Keys", severity="warning", timeout=12)
         self.theme = self.state.theme if self.state.theme in THEMES else THEMES[0]
         self._unsubscribe = self.coordinator.events.subscribe(self._on_local_events)
         self.start_sync()
@@ -222,49 +251,41 @@ class ClaudeTUIApp(App[int]):
             self.state.import_offered = True
             self.save_state()
             if yes:
-                self.import_transcripts(found)
+                self.open_import(found, start=True)
             else:
                 self.offer_demo()
 
         folders = sorted({str(p.parent.parent) for p in found})
         self.push_screen(
             ConfirmDialog(
-                f"Found {len(found)} Claude Code session(s). Import them?",
+                f"Found {plural(len(found), 'Claude Code session')}. Import them?",
                 f"From {', '.join(folders[:3])}. Claude Code deletes transcripts after 30 days; "
                 "once imported, the history stays here. Importing again later adds only what "
                 "is new ('claude-tui import claude-code').",
                 "Import",
+                destructive=False,
             ),
             answered,
         )
 
-    @work(thread=True, group="import", exit_on_error=False)
-    def import_transcripts(self, paths: list[Path]) -> None:
-        from claude_tui.core.importers.claude_code import ClaudeCodeImporter
-
-        def progress(done: int, total: int, name: str) -> None:
-            if done == 1 or done == total or done % 25 == 0:
-                self.call_from_thread(
-                    self.notify, f"Importing {done} of {total}: {name}", title="Claude Code"
-                )
-
-        report = ClaudeCodeImporter(self.coordinator).run(paths, progress=progress)
-        summary = report.to_dict()
-        rows = ", ".join(
-            f"{v['added']} {kind}" for kind, v in summary["rows"].items() if v["added"]
+    def open_import(self, paths: list[Path] | None = None, *, start: bool = False) -> None:
+        """The import dialog: finds the transcripts (or takes a path) and imports them."""
+        self.push_screen(
+            ImportDialog(self.coordinator, self.find_transcripts, paths=paths, start=start),
+            self.imported,
         )
-        bad = len(summary["malformed"])
-        self.call_from_thread(
-            self.notify,
-            f"Imported {len(report.sessions)} session(s): {rows or 'nothing new'}"
-            + (f"; {bad} malformed line(s) skipped" if bad else ""),
-            title="Claude Code",
-            severity="warning" if bad else "information",
-        )
-        newest = self.coordinator.sessions.list(limit=1)
-        if newest:
-            self.call_from_thread(self.set_session, newest[0].id)
-        self.call_from_thread(self.post_message, DataChanged([]))
+
+    def imported(self, outcome: ImportOutcome | None) -> None:
+        """After an import: open the newest session and let the screens reload."""
+        if outcome is None or not outcome.sessions:
+            return
+        if outcome.newest_session is not None and self.session_id is None:
+            self.set_session(outcome.newest_session)
+        self.post_message(DataChanged([]))
+
+    def action_import(self) -> None:
+        """Import Claude Code transcripts, at any time (not only on the first run)."""
+        self.open_import()
 
     def offer_demo(self) -> None:
         def answered(yes: bool | None) -> None:
@@ -279,6 +300,7 @@ class ClaudeTUIApp(App[int]):
                 "3 sessions, agents, task trees 4 levels deep, a few hundred memory entries and "
                 "some patterns, so there is something to look at. You can delete it later.",
                 "Load demo",
+                destructive=False,
             ),
             answered,
         )
@@ -546,17 +568,48 @@ class ClaudeTUIApp(App[int]):
                 ErrorDialog("Something went wrong", f"{type(error).__name__}: {error}")
             )
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a toast; its text is always shown literally.
+
+        Notifications carry user and config text (keys, names, paths, "[sync] url"),
+        so they are never parsed as markup, whatever a caller passes.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     # -- keys, palette, theme -----------------------------------------------
+    def key_rows(self, screen: Screen[Any] | None = None) -> list[tuple[str, str, str, str]]:
+        """``(where, keys, what, binding id)`` for every key of the app and of ``screen``.
+
+        The keys are the effective ones: ``[keys]`` in config.toml moves them.
+        """
+        screen = self.screen if screen is None else screen
+        rows: list[tuple[str, str, str, str]] = []
+        where = MODE_KEYS.get(self.current_mode, ("", self.current_mode))[1].lower()
+        for owner, node_class in (("everywhere", type(self)), (where, type(screen))):
+            for binding in bindings_of(node_class):
+                if binding.id and binding.description:
+                    keys = shown_keys(effective(binding, self.keymap))
+                    rows.append((owner, keys, binding.description, binding.id))
+        rows.append(("everywhere", "ctrl+p", "Command palette", ""))
+        return rows
+
     def action_help(self) -> None:
-        rows: list[tuple[str, str, str]] = []
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding):
-                rows.append(("everywhere", binding.key, binding.description))
-        for binding in getattr(self.screen, "BINDINGS", []):
-            if isinstance(binding, Binding):
-                rows.append((self.current_mode, binding.key, binding.description))
-        rows.append(("everywhere", "ctrl+p", "Command palette"))
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    async def run_screen_action(self, mode: str, action: str | None) -> None:
+        """Switch to ``mode`` (when not there) and run ``action`` on its screen (palette)."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        if action is not None:
+            await self.screen.run_action(action)
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
@@ -564,25 +617,17 @@ class ClaudeTUIApp(App[int]):
         self.save_state()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Screen switches and every screen's actions come from ScreenCommands (COMMANDS).
         yield from super().get_system_commands(screen)
-        for mode, (key, label) in MODE_KEYS.items():
-            yield SystemCommand(
-                f"Go to {label}", f"Switch to the {label.lower()} screen ({key})",
-                lambda m=mode: self.switch_mode(m),
-            )  # fmt: skip
+        yield SystemCommand(
+            "Import Claude Code history", "Import transcripts, with a progress bar (i)",
+            self.action_import,
+        )  # fmt: skip
         yield SystemCommand(
             "Load the demo swarm", "Add demo sessions, agents, tasks, memory", self.load_demo
         )
         yield SystemCommand("Toggle light/dark theme", "ctrl+t", self.action_toggle_theme)
         yield SystemCommand("Show keys", "Every key of this screen (?)", self.action_help)
-        for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.description:
-                yield SystemCommand(
-                    f"{MODE_KEYS.get(self.current_mode, ('', self.current_mode))[1]}: "
-                    f"{binding.description}",
-                    f"key {binding.key}",
-                    lambda b=binding, s=screen: s.run_action(b.action),
-                )  # fmt: skip
 
     def on_unmount(self) -> None:
         self.stop_scheduler()

@@ -18,7 +18,47 @@ TASK_GLYPHS = {
     "failed": "✖",
     "cancelled": "–",
 }
+# Each status its own colour (ANSI names: both themes map them to readable shades).
+TASK_STYLES = {
+    "pending": "blue",
+    "in_progress": "bold yellow",
+    "blocked": "magenta",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
 MASK = "•••••• sensitive — press r to reveal"
+
+
+def task_glyph(status: str) -> Text:
+    """A task status as its glyph, coloured by what it means."""
+    return Text(TASK_GLYPHS.get(status, "?"), style=TASK_STYLES.get(status, ""))
+
+
+def task_legend() -> Text:
+    """``○ pending  ◐ in progress  …``: what the task glyphs and colours mean."""
+    legend = Text()
+    for status, glyph in TASK_GLYPHS.items():
+        if legend:
+            legend.append("  ")
+        legend.append(glyph, style=TASK_STYLES[status])
+        legend.append(" " + status.replace("_", " "))
+    return legend
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 task``, ``2 tasks``, ``1 best match``, ``3 best matches`` (``many``: irregular)."""
+    if count == 1:
+        return f"{count:,} {word}"
+    if many is None:
+        many = word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{count:,} {many}"
+
+
+def fixed(value: float, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals, never ``-0.00`` (a tiny negative reads as 0)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def when(stamp: float | None) -> str:

@@ -19,13 +19,17 @@ def launch(config: Config, *, session_id: str | None = None, fresh: bool = False
     session and screen. A damaged database opens the recovery app first.
 
     Raises:
+        ConfigError: ``[keys]`` names a binding the app does not have (exit code 2).
         StoreUnusable: the data dir or database cannot be used (exit code 2).
         StoreCorrupt: the database is damaged and the user chose not to restore.
         BadInput: ``--session`` names a session that does not exist.
     """
     from claude_tui.app.app import RELAUNCH, ClaudeTUIApp
+    from claude_tui.app.keys import check_keymap
     from claude_tui.core.coordinator import MemoryCoordinator
 
+    # A mistyped [keys] id is a start-up error (one line, exit 2) before anything opens.
+    check_keymap(config.keys, where=str(config.data_dir / "config.toml"))
     notice: Notice | None = None
     while True:
         try:

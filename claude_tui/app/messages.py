@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -30,6 +31,15 @@ class DataChanged(Message, bubble=False):
     def can_replace(self, message: Message) -> bool:
         # A burst of changes needs one reload, not one per change.
         return isinstance(message, DataChanged)
+
+
+@dataclass
+class Exported(Message, bubble=False):
+    """An export was written to ``path`` (None: it could not be; ``error`` says why)."""
+
+    path: Path | None
+    what: str  # "3 rows", "1 entry"
+    error: str = ""
 
 
 @dataclass

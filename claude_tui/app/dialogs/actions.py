@@ -28,7 +28,11 @@ class Answer:
 
 
 class ActionsDialog(ModalScreen[str | None]):
-    """Dismisses with the id of the answer chosen (button or key), or None (escape, n)."""
+    """Dismisses with the id of the answer chosen (button or key), or None (escape, n).
+
+    Cancel has the focus: the answers replace or restore data, so a stray enter
+    must not choose one.
+    """
 
     BINDINGS = [Binding("escape,n", "cancel", "Cancel", id="actions.cancel")]
 
@@ -43,16 +47,20 @@ class ActionsDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.question, classes="dialog-title")
-            yield Static(self.detail, id="actions-detail")
+            yield Label(self.question, classes="dialog-title", markup=False)
+            # A str detail is shown literally (it may hold user data); Text keeps its styles.
+            yield Static(self.detail, id="actions-detail", markup=False)
             if self.note:
-                yield Label(self.note, classes="dialog-detail")
+                yield Label(self.note, classes="dialog-detail", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 for answer in self.answers:
                     yield Button(
                         f"{answer.label} ({answer.key})", variant=answer.variant, id=answer.id
                     )
                 yield Button("Cancel (n)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None if event.button.id == "cancel" else event.button.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -22,8 +23,8 @@ class ChooseDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
-            yield OptionList(*self.options, id="choices")
+            yield Label(self.question, classes="dialog-title", markup=False)
+            yield OptionList(*(Text(o) for o in self.options), id="choices")  # literally
 
     def on_mount(self) -> None:
         if self.current in self.options:

@@ -31,12 +31,15 @@ class EditValueDialog(ModalScreen[Any]):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(f"Edit {self.key}", classes="dialog-title")
+        # "editor": the text area takes what is left, so Save/Cancel and the key hint stay
+        # on screen at any height (80x24 too).
+        with Vertical(classes="dialog wide editor"):
+            yield Label(f"Edit {self.key}", classes="dialog-title", markup=False)
             yield TextArea(self.text, language="json", id="editor")
             yield Label(
-                "ctrl+s to save · escape to cancel", id="edit-error", classes="dialog-detail"
-            )
+                "ctrl+s to save · escape to cancel", id="edit-error", classes="dialog-detail",
+                markup=False,
+            )  # fmt: skip
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")

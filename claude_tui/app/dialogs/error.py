@@ -21,9 +21,9 @@ class ErrorDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title error")
+            yield Label(self.title_text, classes="dialog-title error", markup=False)
             with VerticalScroll():
-                yield Static(self.details)
+                yield Static(self.details, markup=False)  # an exception's text, literally
             yield Button("Close", id="close")
 
     def on_button_pressed(self) -> None:

@@ -32,13 +32,13 @@ class PickDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(self.question, classes="dialog-title", markup=False)
             yield OptionList(
                 *(Option(Text(text, no_wrap=True), id=key) for key, text in self.rows),
                 id="picks",
             )
             if self.detail:
-                yield Label(self.detail, classes="dialog-detail")
+                yield Label(self.detail, classes="dialog-detail", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

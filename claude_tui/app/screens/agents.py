@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Select, Static
 
-from claude_tui.app.formatting import esc, json_view, when
+from claude_tui.app.formatting import esc, json_view, plural, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.models import Agent
 from claude_tui.core.services.sessions import AGENT_STATUSES
 
@@ -41,11 +43,11 @@ class AgentsScreen(ModeScreen):
             yield Select([(s, s) for s in AGENT_STATUSES], prompt="any status", id="agent-status")
             yield Static("", id="agents-scope", classes="scope")
         with Horizontal(classes="body"):
-            yield DataTable(id="agents-table", cursor_type="row", zebra_stripes=True)
+            yield RecordTable(id="agents-table", cursor_type="row", zebra_stripes=True)
             with Vertical(classes="detail"):
                 yield Static("", id="agent-detail")
                 yield Static("", id="agent-context")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
@@ -78,7 +80,9 @@ class AgentsScreen(ModeScreen):
             and (wanted_status is None or a.status == wanted_status)
         ]  # fmt: skip
         scope = "all sessions" if session_id is None else f"session {session_id}"
-        self.query_one("#agents-scope", Static).update(f"{len(shown)} agents · {scope} · a: toggle")
+        self.query_one("#agents-scope", Static).update(
+            Text(f"{plural(len(shown), 'agent')} · {scope} · a: toggle")
+        )
         self._agents = {a.id: a for a in shown}
         rows = [
             (a.id, (a.id, a.session_id, a.agent_type, a.role or "", a.status,
@@ -103,8 +107,8 @@ class AgentsScreen(ModeScreen):
         info.update(
             "\n".join([
                 f"[b]{esc(agent.agent_type)}[/b] — {esc(agent.role or 'no role')}",
-                f"id            {agent.id}",
-                f"session       {agent.session_id}",
+                f"id            {esc(agent.id)}",
+                f"session       {esc(agent.session_id)}",
                 f"status        {esc(agent.status)}",
                 f"registered    {when(agent.created_at)}",
                 f"updated       {when(agent.updated_at)}",

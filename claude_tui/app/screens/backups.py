@@ -11,13 +11,17 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Label, Static
 
 from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.dialogs.choose import ChooseDialog
-from claude_tui.app.formatting import cell, esc, one_line, size, when
+from claude_tui.app.formatting import cell, esc, one_line, plural, size, when
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.measured_table import MeasuredTable
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.app.widgets.table import RecordTable
+from claude_tui.core import metrics
 from claude_tui.core.errors import ClaudeTUIError
 
 if TYPE_CHECKING:
@@ -33,27 +37,12 @@ REFRESH_SECONDS = 2.0
 
 
 def latest_backup_failure(backups: BackupService, scheduler: Scheduler) -> str | None:
-    """Why the most recent backup attempt failed, or None when it did not.
-
-    An attempt is the newest record of the manifest or the newest run of a
-    backup job (a job can fail before it writes a record), whichever is later.
-    """
+    """Why the most recent backup attempt failed, or None (the rule: core/metrics.py)."""
     try:
         records = backups.list()
     except ClaudeTUIError as exc:  # the manifest itself cannot be read
         return exc.message
-    attempts: list[tuple[float, str | None]] = []
-    if records:
-        newest = max(records, key=lambda r: r.created_at)
-        failed = newest.status == "failed"
-        attempts.append((newest.created_at, (newest.error or "failed") if failed else None))
-    for job in scheduler.status():
-        if job.name in BACKUP_KINDS and job.last_run is not None:
-            failed = job.last_status == "failed"
-            attempts.append((job.last_run, (job.last_message or "failed") if failed else None))
-    if not attempts:
-        return None
-    return max(attempts, key=lambda a: a[0])[1]
+    return metrics.latest_backup_failure(records, scheduler.status())
 
 
 @dataclass
@@ -84,18 +73,19 @@ class BackupsScreen(ModeScreen):
         super().__init__()
         self._records: dict[str, BackupRecord] = {}
         self._view: BackupsView | None = None
+        self._poll: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static("", id="backups-scope", classes="scope")
         with Horizontal(classes="body"):
-            yield DataTable(id="backups-table", cursor_type="row", zebra_stripes=True)
+            yield RecordTable(id="backups-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="detail", id="backup-detail-pane"):
                 yield Static("", id="backup-detail")
         with Vertical(id="jobs-panel"):
             yield Label("Scheduled jobs", classes="panel-title")
-            yield DataTable(id="jobs-table", cursor_type="none")
-        yield Footer()
+            yield MeasuredTable(id="jobs-table", cursor_type="none")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#backups-table", DataTable)
@@ -104,8 +94,18 @@ class BackupsScreen(ModeScreen):
         jobs = self.query_one("#jobs-table", DataTable)
         for label in JOB_COLUMNS:
             jobs.add_column(label, key=label)
-        # The manifest and other processes' job runs are not in the change feed: poll.
-        self.set_interval(REFRESH_SECONDS, self.reload)
+        # The manifest and other processes' job runs are not in the change feed: poll,
+        # while the screen shows (on_screen_suspend pauses the timer, resume restarts it).
+        self._poll = self.set_interval(REFRESH_SECONDS, self.reload)
+
+    def on_screen_suspend(self) -> None:
+        if self._poll is not None:
+            self._poll.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._poll is not None:
+            self._poll.resume()
+        super().on_screen_resume()
 
     # -- loading --------------------------------------------------------------
     def reload(self) -> None:
@@ -150,7 +150,7 @@ class BackupsScreen(ModeScreen):
                 f"standby (jobs run by pid {view.holder.get('pid')} on {view.holder.get('host')})"
             )
         parts = [
-            f"{len(view.records)} backups in {esc(view.directory)}",
+            f"{plural(len(view.records), 'backup')} in {esc(view.directory)}",
             f"scheduler {esc(state)}",
         ]
         if failed:

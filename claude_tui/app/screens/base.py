@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from textual import on
+from textual import on, work
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Tree
 from textual.worker import Worker
 
-from claude_tui.app.formatting import cell
-from claude_tui.app.messages import DataChanged
+from claude_tui.app.formatting import cell, plural
+from claude_tui.app.messages import DataChanged, Exported
+from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.coordinator import MemoryCoordinator
 
 if TYPE_CHECKING:
@@ -30,6 +31,14 @@ class ModeScreen(Screen[None]):
         # "l" for line: "t" is the agents screen's type filter (and a key this base class also
         # bound would move that screen's own "t" in its footer).
         Binding("l", "transcript", "Transcript line", show=False, id="screen.transcript"),
+        # Upper case where the lower-case letter is some screen's own key; not in the
+        # footer (it is full), but in help (?) and the command palette.
+        Binding("S", "sort", "Sort by a column", show=False, id="screen.sort"),
+        Binding("y", "copy_id", "Copy the id", show=False, id="screen.copy_id"),
+        Binding("Y", "copy_value", "Copy the value", show=False, id="screen.copy_value"),
+        Binding("E", "export", "Export (JSON, Markdown)", show=False, id="screen.export"),
+        # The detail pane: beside the list, below it on narrow terminals, or hidden.
+        Binding("d", "toggle_detail", "Show/hide the detail pane", show=False, id="screen.detail"),
     ]
 
     @property
@@ -103,6 +112,10 @@ class ModeScreen(Screen[None]):
         session_id, origin = target
         self.app.push_screen(ConversationScreen(session_id, origin=origin))
 
+    def action_toggle_detail(self) -> None:
+        """Hide the detail pane (the list takes the room) or show it again."""
+        self.toggle_class("-no-detail")
+
     def action_focus_main(self) -> None:
         """Leave a text box: focus the screen's table or tree (so letter keys act again)."""
         for widget in self.query(DataTable).results():
@@ -130,14 +143,13 @@ class ModeScreen(Screen[None]):
         Identical content is left alone, so a refresh that changes nothing
         neither flickers nor moves anything.
         """
-        rows = [(key, tuple(cells)) for key, cells in rows]
-        if getattr(table, "_claude_rows", None) == rows:
+        if isinstance(table, RecordTable):  # it owns its rows (and their sort)
+            table.set_rows(rows, keep=self.remembered())
             return
         keep = self.selected_key(table) or self.remembered()
         table.clear()
         for key, cells in rows:
             table.add_row(*map(cell, cells), key=key)
-        table._claude_rows = rows  # type: ignore[attr-defined]
         if keep is not None and table.row_count:
             try:
                 table.move_cursor(row=table.get_row_index(keep))
@@ -147,3 +159,140 @@ class ModeScreen(Screen[None]):
     def remembered(self) -> str | None:
         """The row selected on this screen last time."""
         return self.tui.state.selected.get(self.MODE)
+
+    # -- sort, copy, export -------------------------------------------------
+    def main_table(self) -> RecordTable | None:
+        """The table the screen's sort, copy and export work on (None: the screen has none)."""
+        for table in self.query(RecordTable).results():
+            return table
+        return None
+
+    def action_sort(self) -> None:
+        """Pick the column to sort by (the sorted column again: the other way round)."""
+        from claude_tui.app.dialogs.choose import ChooseDialog
+
+        table = self.main_table()
+        if table is None:
+            self.notify("This screen has no table to sort.", title="Sort", severity="warning")
+            return
+        unsorted = "(the original order)"
+
+        def chosen(name: str | None) -> None:
+            if name is None:
+                return
+            if name == unsorted:
+                table.sort_by(None)
+            else:
+                flip = name == table.sort_column and not table.sort_descending
+                table.sort_by(name, descending=flip)
+
+        self.app.push_screen(
+            ChooseDialog("Sort by", [*table.column_names(), unsorted], table.sort_column),
+            chosen,
+        )
+
+    def copy_text(self, key: str) -> str | None:
+        """What ``Y`` copies for the row ``key`` (screens with a value say which)."""
+        table = self.main_table()
+        record = table.record(key) if table is not None else None
+        if record is None:
+            return None
+        return "\n".join(f"{name}: {value}" for name, value in record.items())
+
+    def action_copy_id(self) -> None:
+        """Copy the selected row's id (a session, agent, entry, task, pattern id)."""
+        key = self.current_key()
+        if key is None:
+            self.notify("Nothing is selected.", title="Copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(key)
+        self.notify(f"Copied {key}", title="Copy", markup=False)
+
+    def action_copy_value(self) -> None:
+        """Copy the selected row's value (memory: the JSON value; elsewhere: the row)."""
+        key = self.current_key()
+        text = None if key is None else self.copy_text(key)
+        if text is None:
+            self.notify("Nothing to copy here.", title="Copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        self.notify(
+            f"Copied {len(text):,} characters" + (f" ({lines} lines)" if lines > 1 else ""),
+            title="Copy",
+        )
+
+    def export_list(self) -> list[dict[str, Any]]:
+        """The rows ``E`` writes as the list, in the order shown."""
+        table = self.main_table()
+        return table.records() if table is not None else []
+
+    def export_entry(self, key: str) -> dict[str, Any] | None:
+        """What ``E`` writes for the selected row (screens with more than the row say so).
+
+        Runs on a worker thread: it may read the store, never a widget.
+        """
+        return None
+
+    def action_export(self) -> None:
+        """Write the list or the selected entry to a file (JSON or Markdown)."""
+        from claude_tui.app.dialogs.choose import ChooseDialog
+
+        choices = {
+            "This list as JSON": ("list", "json"),
+            "This list as Markdown": ("list", "md"),
+            "The selected entry as JSON": ("entry", "json"),
+            "The selected entry as Markdown": ("entry", "md"),
+        }
+        key = self.current_key()
+        if key is None:
+            choices = {k: v for k, v in choices.items() if v[0] == "list"}
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                return
+            what, ext = choices[choice]
+            rows = self.export_list()
+            row = next((r for r in rows if r.get("id") == key), None) if key else None
+            self.write_export(what, ext, rows, key, row)
+
+        self.app.push_screen(ChooseDialog("Export", list(choices)), chosen)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def write_export(
+        self, what: str, ext: str, rows: list[dict[str, Any]], key: str | None,
+        row: dict[str, Any] | None,
+    ) -> None:  # fmt: skip
+        """Write the file (I/O: a worker) and name it in a toast."""
+        from claude_tui.app.export import entry_markdown, list_markdown, to_json, write_export
+
+        mode = self.MODE or "screen"
+        if what == "list":
+            title = f"claude-tui {mode}: {plural(len(rows), 'row')}"
+            text = to_json(rows) if ext == "json" else list_markdown(title, rows)
+            name = mode
+        else:
+            entry = (self.export_entry(key) if key else None) or row or {"id": key}
+            title = f"claude-tui {mode} {key}"
+            text = to_json(entry) if ext == "json" else entry_markdown(title, entry)
+            name = f"{mode}-{key}"
+        count = plural(len(rows), "row") if what == "list" else "1 entry"
+        try:
+            path = write_export(self.tui.data_dir, name, ext, text, self.coordinator.rt.clock())
+        except OSError as exc:
+            self.post_message(Exported(None, count, str(exc)))
+            return
+        self.post_message(Exported(path, count))
+
+    @on(Exported)
+    def _exported(self, message: Exported) -> None:
+        if message.path is None:
+            self.notify(
+                f"Could not write the export: {message.error}", title="Export",
+                severity="error", markup=False,
+            )  # fmt: skip
+        else:
+            self.notify(
+                f"Wrote {message.what} to {message.path}", title="Export", markup=False,
+                timeout=10,
+            )  # fmt: skip

@@ -131,7 +131,7 @@ class ConversationScreen(Screen[None]):
         with TurnList(id="conv-turns"):
             yield Static("", id="conv-top", classes="conv-edge")
             yield Static("opening the transcript…", id="conv-bottom", classes="conv-edge")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         scroll = self.query_one("#conv-turns", TurnList)

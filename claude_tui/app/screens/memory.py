@@ -14,14 +14,25 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.edit_value import EditValueDialog
-from claude_tui.app.formatting import MASK, cell, duration, esc, json_view, one_line, when
+from claude_tui.app.formatting import (
+    MASK,
+    cell,
+    duration,
+    esc,
+    json_view,
+    one_line,
+    plural,
+    when,
+)
 from claude_tui.app.messages import DataChanged
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.models import MEMORY_TYPES, MemoryEntry
 from claude_tui.core.transcripts.links import Origin
 
 PAGE = 100
+PAGES = Binding.Group("Pages")
 COLUMNS = ("Key", "Type", "Namespace", "Session", "Agent", "TTL", "Reads", "Updated", "Value")
 
 
@@ -45,10 +56,11 @@ class MemoryScreen(ModeScreen):
     BINDINGS = [
         Binding("slash", "search", "Search", id="memory.search"),
         Binding("a", "toggle_all", "All sessions", id="memory.all"),
-        Binding("right_square_bracket", "next_page", "Next page", id="memory.next"),
-        Binding("left_square_bracket", "previous_page", "Prev page", id="memory.prev"),
+        # One "[ ] Pages" entry in the footer (help lists each).
+        Binding("left_square_bracket", "previous_page", "Prev page", id="memory.prev", group=PAGES),
+        Binding("right_square_bracket", "next_page", "Next page", id="memory.next", group=PAGES),
         Binding("e", "edit", "Edit", id="memory.edit"),
-        Binding("delete,x", "delete", "Delete", id="memory.delete"),
+        Binding("x,delete", "delete", "Delete", id="memory.delete"),
         Binding("r", "reveal", "Reveal secret", id="memory.reveal"),
     ]
 
@@ -70,11 +82,11 @@ class MemoryScreen(ModeScreen):
             yield Select([], prompt="any agent", id="memory-agent")
         yield Static("", id="memory-scope", classes="scope")
         with Horizontal(classes="body"):
-            yield DataTable(id="memory-table", cursor_type="row", zebra_stripes=True)
+            yield RecordTable(id="memory-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="detail"):
                 yield Static("", id="memory-detail")
                 yield Static("", id="memory-value")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -150,9 +162,14 @@ class MemoryScreen(ModeScreen):
                     agent_select.value = current
         self._entries = {str(e.id): e for e in entries}
         now = self.coordinator.rt.clock()
-        self.fill_table(
-            self.query_one(DataTable), [(str(e.id), self._cells(e, now)) for e in entries]
-        )
+        table = self.query_one(DataTable)
+        self.fill_table(table, [(str(e.id), self._cells(e, now)) for e in entries])
+        # A new search, filter or page starts at its first row (a search's best match); a
+        # refresh of the same view keeps the cursor where it was.
+        asked = (f, len(self._pages))
+        if getattr(self, "_shown_view", asked) != asked and table.row_count:
+            table.move_cursor(row=0)
+        self._shown_view = asked
         self._scope_line(f, total, len(entries))
         self.refresh_detail()
 
@@ -166,12 +183,12 @@ class MemoryScreen(ModeScreen):
         )  # fmt: skip
 
     def _scope_line(self, f: Filters, total: int | None, count: int) -> None:
-        where = "all sessions" if f.all_sessions else f"session {f.session_id} + shared"
+        where = "all sessions" if f.all_sessions else f"session {esc(f.session_id)} + shared"
         page = len(self._pages)
         if total is None:
-            counted = f"{count} best matches for {f.text!r}"
+            counted = f"{plural(count, 'best match')} for {esc(repr(f.text))}"
         elif total < 0:
-            counted = f"page {page} · {count} entries · counting…"
+            counted = f"page {page} · {plural(count, 'entry', 'entries')} · counting…"
         else:
             start = (page - 1) * PAGE
             counted = (
@@ -215,8 +232,8 @@ class MemoryScreen(ModeScreen):
             f"[b]{esc(entry.key)}[/b]",
             f"type       {entry.memory_type}",
             f"namespace  {esc(entry.namespace)}",
-            f"session    {entry.session_id or '(swarm)'}",
-            f"agent      {entry.agent_id or '-'}",
+            f"session    {esc(entry.session_id or '(swarm)')}",
+            f"agent      {esc(entry.agent_id or '-')}",
             f"expires    {duration(entry.ttl_remaining(now))}",
             f"reads      {entry.access_count}",
             f"created    {when(entry.created_at)}",
@@ -283,6 +300,43 @@ class MemoryScreen(ModeScreen):
         if len(self._pages) > 1:
             self._pages.pop()
             self.reload()
+
+    # -- copy and export -----------------------------------------------------
+    def action_copy_value(self) -> None:
+        """Copy the selected entry's value as JSON (a secret only once revealed with r)."""
+        key = self.current_key() or ""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.notify("No entry selected.", title="Copy", severity="warning")
+            return
+        if entry.sensitive and key not in self._revealed:
+            self.notify(
+                "The value is a secret: press r to reveal it, then Y to copy it.",
+                title="Copy", severity="warning",
+            )  # fmt: skip
+            return
+        text = (
+            json.dumps(entry.value, indent=2, ensure_ascii=False) if entry.valid_json else entry.raw
+        )
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied the value of {entry.key}", title="Copy", markup=False)
+
+    def export_entry(self, key: str) -> dict[str, Any] | None:
+        """The whole entry; a secret's value stays masked (an export is a file that stays)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.sensitive:
+            value: Any = "•••••• (sensitive: not exported)"
+        else:
+            value = entry.value if entry.valid_json else entry.raw
+        return {
+            "id": entry.id, "key": entry.key, "type": entry.memory_type,
+            "namespace": entry.namespace, "session": entry.session_id, "agent": entry.agent_id,
+            "expires_at": entry.expires_at, "created_at": entry.created_at,
+            "updated_at": entry.updated_at, "reads": entry.access_count,
+            "version": entry.version, "sensitive": entry.sensitive, "value": value,
+        }  # fmt: skip
 
     # -- edit, delete, reveal -----------------------------------------------
     def action_reveal(self) -> None:

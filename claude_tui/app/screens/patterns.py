@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
-from claude_tui.app.formatting import esc, json_view, one_line, when
+from claude_tui.app.formatting import esc, fixed, json_view, one_line, plural, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.models import Pattern
 from claude_tui.core.transcripts.links import Origin
 
@@ -35,10 +37,10 @@ class PatternsScreen(ModeScreen):
             yield Select([], prompt="any type", id="pattern-type")
         yield Static("", id="patterns-scope", classes="scope")
         with Horizontal(classes="body"):
-            yield DataTable(id="patterns-table", cursor_type="row", zebra_stripes=True)
+            yield RecordTable(id="patterns-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="detail"):
                 yield Static("", id="pattern-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
@@ -63,14 +65,22 @@ class PatternsScreen(ModeScreen):
             )  # fmt: skip
             results = [(h.pattern, _shown_score(h)) for h in found.hits]
             kind = " and ".join(f"by {u}" for u in sorted(found.used, reverse=True))
-            how = f"{len(results)} matches for {query!r} ({kind})"
+            how = f"{plural(len(results), 'match')} for {query!r} ({kind})"
             if found.note:
                 how += f" · {found.note}"
         else:
             results = [(p, None) for p in patterns.list(pattern_type, limit=200)]
-        self.app.call_from_thread(self.show, how, results, patterns.types())
+        asked = (query, pattern_type)
+        self.app.call_from_thread(self.show, how, results, patterns.types(), asked)
 
-    def show(self, how: str, results: list[tuple[Pattern, float | None]], types: list[str]) -> None:
+    def show(
+        self,
+        how: str,
+        results: list[tuple[Pattern, float | None]],
+        types: list[str],
+        asked: tuple[str, str | None] | None = None,
+    ) -> None:
+        """Show the results of the search ``asked`` (query, type); ``how`` says what they are."""
         select = self.query_one("#pattern-type", Select)
         if types != getattr(self, "_types", None):
             self._types = types
@@ -81,12 +91,17 @@ class PatternsScreen(ModeScreen):
                     select.value = current
         self._results = {p.id: (p, score) for p, score in results}
         rows = [
-            (p.id, ("-" if score is None else f"{score:.2f}", p.pattern_type,
-                    f"{p.confidence:.2f}", str(p.usage_count), one_line(p.input_pattern, 60)))
+            (p.id, ("-" if score is None else fixed(score), p.pattern_type,
+                    fixed(p.confidence), str(p.usage_count), one_line(p.input_pattern, 60)))
             for p, score in results
         ]  # fmt: skip
-        self.fill_table(self.query_one(DataTable), rows)
-        self.query_one("#patterns-scope", Static).update(how)
+        table = self.query_one(DataTable)
+        self.fill_table(table, rows)
+        # A new query (or type) selects its best match; a refresh of the same one keeps the row.
+        if asked is not None and getattr(self, "_asked", asked) != asked and table.row_count:
+            table.move_cursor(row=0)
+        self._asked = asked
+        self.query_one("#patterns-scope", Static).update(Text(how))  # the query, literally
         self.refresh_detail()
 
     def refresh_detail(self) -> None:
@@ -101,12 +116,12 @@ class PatternsScreen(ModeScreen):
             "\n".join([
                 f"[b]{esc(p.pattern_type)}[/b] · {esc(p.context or 'no context')}",
                 f"id           {p.id}",
-                f"score        {'-' if score is None else f'{score:.2f}'}",
-                f"confidence   {p.confidence:.2f}",
+                f"score        {'-' if score is None else fixed(score)}",
+                f"confidence   {fixed(p.confidence)}",
                 f"uses         {p.usage_count}",
                 f"success      {rate}",
                 f"last used    {when(p.last_used)}",
-                f"session      {p.session_id or '-'}",
+                f"session      {esc(p.session_id or '-')}",
                 "",
                 "[b]input[/b]",
                 esc(p.input_pattern),

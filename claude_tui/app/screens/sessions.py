@@ -17,9 +17,10 @@ from claude_tui.app.dialogs.choose import ChooseDialog
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.pick import PickDialog
 from claude_tui.app.dialogs.prompt import PromptDialog
-from claude_tui.app.formatting import esc, size, when
+from claude_tui.app.formatting import esc, plural, size, when
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
+from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.durability.checkpoints import Checkpoint, RestorePlan
 from claude_tui.core.models import TASK_STATUSES, Session
 from claude_tui.core.services.sessions import SESSION_STATUSES
@@ -49,7 +50,7 @@ class SessionsScreen(ModeScreen):
         Binding("e", "rename", "Rename", id="sessions.rename"),
         Binding("s", "status", "Status", id="sessions.status"),
         Binding("a", "archive", "Archive", id="sessions.archive"),
-        Binding("delete,x", "delete", "Delete", id="sessions.delete"),
+        Binding("x,delete", "delete", "Delete", id="sessions.delete"),
         Binding("c", "checkpoint", "Checkpoint", id="sessions.checkpoint"),
         Binding("R", "restore_checkpoint", "Restore", id="sessions.restore"),
     ]
@@ -63,9 +64,9 @@ class SessionsScreen(ModeScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with Horizontal(classes="body"):
-            yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            yield RecordTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="session-detail", classes="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
@@ -115,7 +116,7 @@ class SessionsScreen(ModeScreen):
         counts = getattr(self, "_counts", {}).get(session.id)
         lines = [
             f"[b]{esc(session.name or '(unnamed)')}[/b]",
-            f"id       {session.id}",
+            f"id       {esc(session.id)}",
             f"status   {esc(session.status)}",
             f"user     {esc(session.user_id or '-')}",
             f"created  {when(session.created_at)}",
@@ -155,7 +156,7 @@ class SessionsScreen(ModeScreen):
             return []
         last = shown[-1]
         lines = [
-            f"recall   {len(shown)} injection(s); last {esc(last['hook'])} "
+            f"recall   {plural(len(shown), 'injection')}; last {esc(last['hook'])} "
             f"{when(last['at'])}, {last['chars']} characters"
         ]
         for item in last["items"][:6]:
@@ -241,13 +242,16 @@ class SessionsScreen(ModeScreen):
         if key is None:
             return
         counts = getattr(self, "_counts", {}).get(key)
-        detail = (
-            f"{counts['agents']} agents, {sum(counts['tasks'].values())} tasks and "
-            f"{counts['memory_entries']} private memory entries will be deleted. "
-            "Shared memory stays."
-            if counts
-            else "Its agents, tasks and private memory will be deleted."
-        )
+        detail = "Its agents, tasks and private memory will be deleted."
+        if counts:
+            entries = plural(
+                counts["memory_entries"], "private memory entry", "private memory entries"
+            )
+            tasks = plural(sum(counts["tasks"].values()), "task")
+            detail = (
+                f"{plural(counts['agents'], 'agent')}, {tasks} and {entries} will be deleted. "
+                "Shared memory stays."
+            )
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -378,9 +382,9 @@ class SessionsScreen(ModeScreen):
 
 def _checkpoint_counts(counts: dict[str, int]) -> str:
     return (
-        f"{counts.get('agents', 0)} agents · {counts.get('tasks', 0)} tasks "
+        f"{plural(counts.get('agents', 0), 'agent')} · {plural(counts.get('tasks', 0), 'task')} "
         f"({counts.get('pending_tasks', 0)} open) · {counts.get('memory', 0)} memory · "
-        f"{counts.get('patterns', 0)} patterns"
+        f"{plural(counts.get('patterns', 0), 'pattern')}"
     )
 
 
@@ -399,7 +403,8 @@ def restore_plan_text(plan: RestorePlan, keeping: RestorePlan) -> Text:
     kept = sum(t.kept for t in keeping.tables.values())
     if kept:
         text.append(
-            f"\nk keeps the {kept} rows added since the checkpoint instead: {keeping.summary()}",
+            f"\nk keeps the {plural(kept, 'row')} added since the checkpoint instead: "
+            f"{keeping.summary()}",
             style="italic",
         )
     return text

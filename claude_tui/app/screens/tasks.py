@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,7 +12,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from claude_tui.app.formatting import TASK_GLYPHS, esc, json_view, when
+from claude_tui.app.formatting import (
+    TASK_GLYPHS,
+    TASK_STYLES,
+    esc,
+    json_view,
+    plural,
+    task_glyph,
+    task_legend,
+    when,
+)
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import TASK_STATUSES, Task
@@ -20,8 +31,9 @@ STATUS_FILTERS = (None, *TASK_STATUSES)
 
 
 def _label(task: Task) -> Text:
+    """``◐ [P2] title — agent``: the glyph coloured by its status (the legend says which)."""
     agent = f" — {task.agent_id}" if task.agent_id else ""
-    return Text(f"{TASK_GLYPHS.get(task.status, '?')} [P{task.priority}] {task.title}{agent}")
+    return Text.assemble(task_glyph(task.status), f" [P{task.priority}] {task.title}{agent}")
 
 
 class TasksScreen(ModeScreen):
@@ -44,13 +56,14 @@ class TasksScreen(ModeScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static("", id="tasks-scope", classes="scope")
+        yield Static(task_legend(), id="tasks-legend", classes="legend")
         with Horizontal(classes="body"):
             yield Tree("tasks", id="task-tree")
             with Vertical(classes="detail"):
                 yield Static("", id="task-detail")
                 yield Static("", id="task-payload")
                 yield Static("", id="task-result")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Tree).show_root = False
@@ -92,9 +105,10 @@ class TasksScreen(ModeScreen):
         tree.root.expand()
         scope = "no active session — pick one on the sessions screen (1)"
         if session_id is not None:
-            shown = f"{len(visible)} of {len(tasks)}" if self.status_filter else str(len(tasks))
-            scope = f"{shown} tasks · session {session_id} · filter: {self.status_filter or 'all'}"
-        self.query_one("#tasks-scope", Static).update(scope)
+            counted = plural(len(tasks), "task")
+            shown = f"{len(visible)} of {counted}" if self.status_filter else counted
+            scope = f"{shown} · session {session_id} · filter: {self.status_filter or 'all'}"
+        self.query_one("#tasks-scope", Static).update(Text(scope))
         if selected in nodes:
             node = nodes[selected]
             ancestor = node.parent
@@ -129,6 +143,19 @@ class TasksScreen(ModeScreen):
     def current_key(self) -> str | None:
         node = self.query_one(Tree).cursor_node
         return node.data if node is not None else None
+
+    def export_list(self) -> list[dict[str, Any]]:
+        """Every task of the tree (tree order), without payloads: they may hold secrets."""
+        return [_task_row(task) for task in self._tasks.values()]
+
+    def copy_text(self, key: str) -> str | None:
+        """The task's title (``Y``)."""
+        task = self._tasks.get(key)
+        return None if task is None else task.title
+
+    def export_entry(self, key: str) -> dict[str, Any] | None:
+        task = self._tasks.get(key)
+        return None if task is None else _task_row(task)
 
     def select_key(self, key: str) -> None:
         """Put the cursor on the task ``key`` (when it is in the tree) and remember it."""
@@ -165,11 +192,12 @@ class TasksScreen(ModeScreen):
         info.update(
             "\n".join([
                 f"[b]{esc(task.title)}[/b]",
-                f"id        {task.id}",
-                f"status    {TASK_GLYPHS.get(task.status, '?')} {esc(task.status)}",
+                f"id        {esc(task.id)}",
+                f"status    [{TASK_STYLES.get(task.status, 'default')}]"
+                f"{TASK_GLYPHS.get(task.status, '?')} {esc(task.status)}[/]",
                 f"priority  {task.priority}",
-                f"agent     {task.agent_id or '-'}",
-                f"parent    {task.parent_task_id or '-'}",
+                f"agent     {esc(task.agent_id or '-')}",
+                f"parent    {esc(task.parent_task_id or '-')}",
                 f"created   {when(task.created_at)}",
                 f"done      {when(task.completed_at)}",
                 "payload:",
@@ -196,3 +224,13 @@ class TasksScreen(ModeScreen):
         tree = self.query_one(Tree)
         for child in tree.root.children:
             child.collapse_all()
+
+
+def _task_row(task: Task) -> dict[str, Any]:
+    """A task as an export writes it (the payload and result stay out: they may be sealed)."""
+    return {
+        "id": task.id, "parent": task.parent_task_id, "title": task.title,
+        "status": task.status, "priority": task.priority, "agent": task.agent_id,
+        "session": task.session_id, "created_at": task.created_at,
+        "updated_at": task.updated_at, "completed_at": task.completed_at,
+    }  # fmt: skip

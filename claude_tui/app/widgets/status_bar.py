@@ -21,27 +21,49 @@ class StatusSource(Protocol):
 
 class StatusBar(Static):
     """``claude-tui · session · SQLite ● Redis ● Chroma – Sync ● 2 peers Scheduler running``,
-    each second."""
+    each second.
+
+    The backends, sync and the scheduler always show: a long session name (an
+    imported session's name is its first prompt) is cut with an ellipsis to
+    the room left, and on narrow terminals the labels shorten.
+    """
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)
 
     def render(self) -> Text:
         source: StatusSource = self.app  # type: ignore[assignment]
-        text = Text.assemble(
-            ("claude-tui", "bold"), "  ·  session: ", (source.session_label(), "bold"), "  ·  "
-        )
+        width = self.content_size.width or self.app.size.width
+        for compact in (False, True):
+            right = self._indicators(source, compact)
+            head = Text.assemble(("claude-tui", "bold"), "  ·  session: ")
+            if compact:
+                head = Text("session: ")
+            room = width - right.cell_len - head.cell_len - 5  # "  ·  " between the parts
+            if room >= 12 or compact:
+                break
+        label = Text(source.session_label(), style="bold")
+        if label.cell_len > max(room, 1):
+            label.truncate(max(room, 1), overflow="ellipsis")
+        return Text.assemble(head, label, "  ·  ", right)
+
+    @staticmethod
+    def _indicators(source: StatusSource, compact: bool) -> Text:
+        """The backends, sync and the scheduler (``compact``: fewer spaces and words)."""
+        text = Text()
+        gap = "  " if compact else "   "
         for name, up in source.backend_status().items():
             if up is None:
-                text.append(f"{name} – ", style="dim")
+                text.append(f"{name} –", style="dim")
             else:
                 text.append(f"{name} ")
                 text.append("●" if up else "○ down", style="green" if up else "bold red")
-            text.append("   ")
+            text.append(gap)
         sync_text(text, source.sync_summary())
-        text.append("   ")
+        text.append(gap)
         state, style = source.scheduler_status()
-        text.append("Scheduler ", style="dim" if state == "off" else "")
+        if state != "backup FAILED":  # that one says what it is about
+            text.append("Jobs " if compact else "Scheduler ", style="dim" if state == "off" else "")
         text.append(state, style=style)
         return text
 
