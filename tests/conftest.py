@@ -13,6 +13,7 @@ import pytest
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from tests.app_helpers import demo_app  # noqa: F401  (the fixture, for every test module)
+from tests.children import procs  # noqa: F401  (the fixture, for every test module)
 from tests.redis_proc import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ def plain_env() -> dict[str, str]:
 
 def run_together(script: str, *args: str, n: int) -> list[subprocess.CompletedProcess[str]]:
     """``python -c script args`` started ``n`` times at once (a race); each one's outcome."""
-    procs = [
+    started = [
         subprocess.Popen(
             [sys.executable, "-c", script, *args],
             cwd=ROOT,
@@ -44,7 +45,7 @@ def run_together(script: str, *args: str, n: int) -> list[subprocess.CompletedPr
         for _ in range(n)
     ]
     done = []
-    for proc in procs:
+    for proc in started:
         out, err = proc.communicate(timeout=60)
         done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return done

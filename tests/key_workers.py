@@ -15,15 +15,12 @@ The :class:`Lines` reader follows a child's output without sleeping.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import ClaudeTUIError
+from tests.children import Output
 
 
 def secret(i: int | str) -> dict[str, str]:
@@ -74,37 +71,8 @@ def writer(data_dir: str, session: str) -> None:
             i += 1
 
 
-class Lines:
-    """A child's stdout lines as they come (a reader thread), waited on without sleeping."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-    def until(self, done: Callable[[list[str]], bool], what: str, timeout: float = 60) -> None:
-        """Wait until ``done(lines)``; fail when the child ends first or after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not done(self.lines):
-                left = deadline - time.monotonic()
-                if self.closed or left <= 0:
-                    state = "the child ended" if self.closed else "timed out"
-                    raise AssertionError(f"{what}: {state}; last lines {self.lines[-5:]}")
-                self._cond.wait(left)
+class Lines(Output):
+    """A ``serve`` child's output, and commands sent to it."""
 
     def ask(self, command: str, timeout: float = 60) -> str:
         """Send one command to a ``serve`` child; its answer line."""

@@ -16,9 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +24,7 @@ from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.durability import swap
 from claude_tui.core.durability.backups import BackupService
+from tests.children import Output
 from tests.conftest import ROOT, cli_env, plain_env, run_cli
 
 # Every file operation of the swap, in order. Up to the rename of the restored
@@ -50,39 +48,8 @@ AFTER_RECOVERY = 8  # and after it was killed (the writer must go on)
 DAMAGE_WORDS = ("damaged", "malformed", "internal error", "Traceback")
 
 
-class Output:
-    """A child's stdout lines as they come (a reader thread), waited on without sleeping."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-    def until(self, done: Callable[[list[str]], bool], what: str, timeout: float = 60) -> None:
-        """Wait until ``done(lines)``; fail when the child ends first or after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not done(self.lines):
-                left = deadline - time.monotonic()
-                if self.closed or left <= 0:
-                    raise AssertionError(
-                        f"{what}: {'the child ended' if self.closed else 'timed out'}; "
-                        f"last lines {self.lines[-5:]}"
-                    )
-                self._cond.wait(left)
+class Writer(Output):
+    """The writer child's output, with what it acknowledged."""
 
     def acks(self) -> list[str]:
         with self._cond:
@@ -101,17 +68,6 @@ def _plain(data_dir: Path) -> Config:
     return Config.load(data_dir, env={}, redis_enabled=False)
 
 
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Children a test starts; none outlives it."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-
-
 def _prepare(data_dir: Path) -> str:
     """A session with one key and a verified full backup of it; the session id."""
     config = _plain(data_dir)
@@ -128,7 +84,7 @@ def _start(
     session: str,
     fault: str = "",
     role: str = "writer",
-) -> Output:
+) -> Writer:
     env = plain_env()
     if fault:
         env["CLAUDE_TUI_FAULT"] = fault
@@ -138,7 +94,7 @@ def _start(
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     procs.append(proc)
-    out = Output(proc)
+    out = Writer(proc)
     out.until(lambda lines: "ready" in lines, "the writer to open the data dir")
     return out
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,17 +42,6 @@ STEPS = [
 
 def _plain(data_dir: Path) -> Config:
     return Config.load(data_dir, env={}, redis_enabled=False)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Children a test starts; none outlives it."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
 
 
 def _start(procs: list[subprocess.Popen[str]], role: str, data_dir: Path, session: str) -> Lines:
