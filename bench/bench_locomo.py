@@ -61,8 +61,9 @@ import numpy as np
 from bench.common import render_table, summary
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
+from claude_tui.core.search.memory_index import embed_text
 from claude_tui.core.search.service import Filters
-from claude_tui.core.search.text import entry_text, flatten, match_expression, terms
+from claude_tui.core.search.text import flatten, match_expression, terms
 from claude_tui.core.vectors.embedder import MiniLMEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,7 +356,9 @@ def run_floors(turns: list[Turn], questions: list[Question], stored: list[Any]) 
     depth = int(RAW_RRF["depth"])
     weights = ", ".join(str(w) for w in RAW_WEIGHTS)
     words = fts_ranked(con, questions, turns, f"bm25(f, {weights})", depth)
-    texts = [entry_text(key, json.dumps(value)) for _, key, value in stored]
+    # The texts the product's indexer embeds (its context member left out), so the
+    # raw floor and the product's index rate compare the same work.
+    texts = [embed_text(key, json.dumps(value)) for _, key, value in stored]
     dvecs, seconds = embed_timed(embedder, texts)
     result["raw_embed"] = {
         "texts": len(texts),
