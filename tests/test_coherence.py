@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
@@ -61,8 +61,12 @@ def test_without_per_read_checks_pubsub_invalidates_l1(data_dir, redis_server):
         s = a.sessions.create()
         a.memory.store("k", "v1", session_id=s.id)
         assert a.memory.get("k", session_id=s.id).tier == "l1"
+        drained = threading.Event()  # the watcher drops stale copies, then publishes
+        a.events.subscribe(
+            lambda events: (
+                any(e.table == "memory_entries" and not e.local for e in events) and drained.set()
+            )
+        )
         _rewrite_in_another_process(config, s.id, "k", "v2")
-        deadline = time.monotonic() + 5
-        while a.memory.get("k", session_id=s.id).value != "v2":
-            assert time.monotonic() < deadline, "the watcher never invalidated the stale copy"
-            time.sleep(0.05)
+        assert drained.wait(5), "the watcher never drained the other process's write"
+        assert a.memory.get("k", session_id=s.id).value == "v2"
