@@ -60,7 +60,13 @@ def add_tasks(db_path: Path, session_id: str, count: int) -> None:
         level += 1
     conn = sqlite3.connect(str(db_path), isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
-    conn.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    # Columns named: later migrations add columns (``sealed``) that keep their defaults.
+    conn.executemany(
+        "INSERT INTO tasks (id, session_id, agent_id, parent_task_id, title, status, priority, "
+        "payload, result, created_at, updated_at, completed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     conn.execute("COMMIT")
     conn.close()
 
