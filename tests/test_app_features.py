@@ -33,7 +33,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
 
 
 async def _until(pilot, check, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until ``check()`` holds (fails after ``seconds``)."""
+    """Let the app run until ``check()`` holds (fails after ``seconds``).
+
+    Unlike ``app_helpers.until`` it never waits for workers to finish: the import
+    test checks the dialog while its worker is held on a gate.
+    """
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, "timed out"

@@ -13,7 +13,7 @@ from textual.worker import Worker
 
 from claude_tui.app.formatting import cell, plural
 from claude_tui.app.messages import DataChanged, Exported
-from claude_tui.app.widgets.table import RecordTable
+from claude_tui.app.widgets.table import RecordTable, cursor_key
 from claude_tui.core.coordinator import MemoryCoordinator
 
 if TYPE_CHECKING:
@@ -128,12 +128,7 @@ class ModeScreen(Screen[None]):
     @staticmethod
     def selected_key(table: DataTable[Any]) -> str | None:
         """The key of the row under the table's cursor (None when empty)."""
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # the cursor points past a row that was just removed
-            return None
+        return cursor_key(table)
 
     def fill_table(
         self, table: DataTable[Any], rows: Sequence[tuple[str, Sequence[object]]]

@@ -42,6 +42,16 @@ def sort_key(value: object) -> tuple[int, float, str]:
     return (1, 0.0, text.casefold())
 
 
+def cursor_key(table: DataTable[Any]) -> str | None:
+    """The key of the row under any table's cursor (None when empty)."""
+    if table.row_count == 0:
+        return None
+    try:
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+    except Exception:  # the cursor points past a row that was just removed
+        return None
+
+
 class RecordTable(MeasuredTable[Text]):
     """A ``DataTable`` whose rows are data it keeps, not only what it drew.
 
@@ -133,12 +143,7 @@ class RecordTable(MeasuredTable[Text]):
 
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor (None when empty)."""
-        if self.row_count == 0:
-            return None
-        try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except Exception:  # the cursor points past a row that was just removed
-            return None
+        return cursor_key(self)
 
     # -- sorting --------------------------------------------------------------
     def sort_by(self, column: str | None, descending: bool = False) -> None:
