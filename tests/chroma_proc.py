@@ -43,7 +43,9 @@ class ChromaProcess:
         assert self.proc.stdout is not None
         out = self.proc.stdout
         # Wait on its output (the pipe), not a timer: it logs the address it listens on.
-        deadline = time.monotonic() + 30
+        # The limit is generous because start-up (a Rust binary loading its store) took
+        # over 30 s on this 2-core machine under a parallel suite's load.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             ready, _, _ = select.select([out], [], [], deadline - time.monotonic())
             line = out.readline() if ready else b""
