@@ -24,6 +24,11 @@ session, scope, type and agent as metadata. SQLite stays the source of truth:
   time, rows ``READ_BATCH`` at a time; the embedder bounds its own batches.
 - **Secrets never embedded**: sensitive rows and any text that looks like a
   credential are left out.
+- **Stops between batches**: the background thread checks its stop flag before
+  each read and each upsert, so closing a process mid-way through a long first
+  pass takes one batch, not the pass (a closed store under a running pass
+  crashed the process). The cursor only moves when a pass ends, so the next pass
+  starts over from it and skips what is stored already (same text hash).
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ PUT_BATCH = 256  # texts per embedding call and vectors per Chroma upsert
 CHANGE_BATCH = 5_000  # change-log rows read per step
 ID_PAGE = 5_000  # Chroma get() page
 BACKGROUND_POLL_SECONDS = 5.0
+INDEXER_THREAD = "claude-tui-indexer"  # the background thread's name
+STOP_JOIN_SECONDS = 30.0  # a bound only: the thread stops within one batch
 # Members of a value left out of its vector: a "context" (the turns around a
 # conversation turn) cost 4x the embedding time for +0.004 LoCoMo R@10, and the
 # words half indexes it anyway.
@@ -108,6 +115,10 @@ class IndexState:
     pending: int = 0
 
 
+class _Stopped(Exception):
+    """The background pass was asked to stop (raised between batches, caught in ``_run``)."""
+
+
 class MemoryVectors(PatternIndex):
     """The memory collection: ids are entry ids, vectors come with metadata, no documents."""
 
@@ -153,11 +164,16 @@ class MemoryVectors(PatternIndex):
                 found[int(i)] = dict(meta or {})
         return found
 
-    def all_hashes(self) -> dict[int, str]:
-        """Every entry id in the index with its text hash."""
+    def all_hashes(self, between: Callable[[], None] | None = None) -> dict[int, str]:
+        """Every entry id in the index with its text hash.
+
+        ``between()`` is called before each page (it may raise to cut the read short).
+        """
         found: dict[int, str] = {}
         offset = 0
         while True:
+            if between is not None:
+                between()
             page = self._call(
                 lambda c, o=offset: c.get(include=["metadatas"], limit=ID_PAGE, offset=o)
             )
@@ -281,6 +297,9 @@ class MemoryIndexer:
         self._lease: Any = None
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # The thread _check_stop interrupts: kept past stop() (which clears _thread
+        # before it joins), and only this one, so a foreground pass runs to its end.
+        self._runner: threading.Thread | None = None
         self._stop = threading.Event()
         self._checked = False
         self._unsubscribe: Callable[[], None] | None = None
@@ -322,6 +341,15 @@ class MemoryIndexer:
     def model_id(self) -> str:
         return str(getattr(self.embedder, "model_id", "unknown"))
 
+    def _check_stop(self) -> None:
+        """Raise :class:`_Stopped` in the background thread once :meth:`stop` was called.
+
+        Called between batches. A foreground pass (``drain``, ``reindex`` from the
+        CLI or a test, in another thread) is never interrupted: it was asked for.
+        """
+        if self._stop.is_set() and threading.current_thread() is self._runner:
+            raise _Stopped
+
     # -- what to index --------------------------------------------------------------
     def _wanted(self, row: Sequence[Any]) -> tuple[str, dict[str, Any]] | None:
         """(text, metadata) of a row that belongs in the index; None for one that does not."""
@@ -349,6 +377,7 @@ class MemoryIndexer:
         """
         items.sort(key=lambda item: len(item[1]))
         for start in range(0, len(items), PUT_BATCH):
+            self._check_stop()  # before the embedding: it is the slow half of a batch
             part = items[start : start + PUT_BATCH]
             vectors = self.embedder.embed([text for _, text, _ in part]).vectors
             self.vectors.put([i for i, _, _ in part], vectors, [m for _, _, m in part])
@@ -366,6 +395,7 @@ class MemoryIndexer:
         embedded = updated = removed = unchanged = 0
         to_embed: list[tuple[int, str, dict[str, Any]]] = []
         for start in range(0, len(ids), READ_BATCH):
+            self._check_stop()
             chunk = list(ids[start : start + READ_BATCH])
             marks = ",".join("?" * len(chunk))
             rows = self.c.store.rows(
@@ -466,6 +496,7 @@ class MemoryIndexer:
             if not self._take_lease():
                 return Drained(busy=True)
             try:
+                self._check_stop()  # stop() came while this thread waited for the lock
                 cursor = self.vectors.cursor()
                 if cursor is None or not self._cursor_valid(cursor):
                     done = self._repair_locked(progress)
@@ -486,6 +517,7 @@ class MemoryIndexer:
         changed: dict[int, None] = {}
         seq = cursor.seq
         while True:
+            self._check_stop()
             rows = self.c.store.rows(
                 "SELECT seq, row_id FROM change_log WHERE seq > ? AND seq <= ? "
                 "AND tbl = 'memory_entries' ORDER BY seq LIMIT ?",
@@ -517,10 +549,11 @@ class MemoryIndexer:
 
     def _repair_locked(self, progress: Progress | None) -> Drained:
         head = self._log_head()  # taken first: what changes meanwhile is followed next time
-        stored = self.vectors.all_hashes()
+        stored = self.vectors.all_hashes(self._check_stop)
         wanted: list[int] = []
         last = 0
         while True:
+            self._check_stop()
             rows = self.c.store.rows(
                 "SELECT id FROM memory_entries WHERE id > ? ORDER BY id LIMIT ?",
                 (last, CHANGE_BATCH),
@@ -589,7 +622,8 @@ class MemoryIndexer:
             return
         self._stop.clear()
         self._unsubscribe = self.c.events.subscribe(self._on_changes)
-        self._thread = threading.Thread(target=self._run, name="claude-tui-indexer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=INDEXER_THREAD, daemon=True)
+        self._runner = self._thread
         self._thread.start()
         self._wake.set()
 
@@ -605,6 +639,8 @@ class MemoryIndexer:
             self._wake.clear()
             try:
                 self.drain()
+            except _Stopped:  # between batches; the cursor stays where the last pass left it
+                return
             except ClaudeTUIError as exc:
                 self.last_error = exc.message
                 log.info("memory indexing waits: %s", exc.message)
@@ -613,7 +649,11 @@ class MemoryIndexer:
                 log.warning("memory indexing failed", exc_info=True)
 
     def stop(self) -> None:
-        """Stop the background thread (the pass under way finishes first)."""
+        """Stop the background thread: a pass under way ends at its next batch.
+
+        Returns once the thread has ended (what it stored stays; the next pass
+        goes on from the cursor), so the store and Chroma can be closed after it.
+        """
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -621,7 +661,9 @@ class MemoryIndexer:
         if thread is not None:
             self._stop.set()
             self._wake.set()
-            thread.join(timeout=30)
+            thread.join(timeout=STOP_JOIN_SECONDS)
+            if thread.is_alive():  # one Chroma or model call that hangs; say so, do not wait
+                log.warning("the memory indexer did not stop within %.0f s", STOP_JOIN_SECONDS)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Run a pass now in the calling thread (tests and the CLI); True when caught up."""
