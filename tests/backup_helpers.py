@@ -1,7 +1,9 @@
 """Child processes and helpers for the backup tests (run as ``python -m tests.backup_helpers``).
 
 The slow-downs live here, patched into the product's modules in the child
-process only: the product has no test hooks.
+process only: the product has no test hooks. A child tells the test where it
+is by a line on its stdout, and a child that must stay in the middle of its work
+blocks on its stdin (until the test kills it, or ends and closes the pipe).
 """
 
 from __future__ import annotations
@@ -46,31 +48,43 @@ def _config(data_dir: str) -> Config:
     return Config.load(data_dir, env={}, redis_enabled=False)
 
 
-def slow_full(data_dir: str, marker: str) -> None:
-    """A full backup that stops for a minute once its temporary copy is written."""
+def slow_full(data_dir: str) -> None:
+    """A full backup that prints its temporary copy's path once written, then holds."""
     original = backups.copy_database
 
     def copy_then_wait(src: Path, dest: Path, busy_timeout_ms: int) -> None:
         original(src, dest, busy_timeout_ms)
-        Path(marker).write_text(str(dest))
-        time.sleep(60)
+        print(dest, flush=True)
+        sys.stdin.readline()
 
     backups.copy_database = copy_then_wait  # type: ignore[assignment]
     BackupService(_config(data_dir)).run("full")
 
 
-def slow_restore(data_dir: str, marker: str) -> None:
-    """A restore that stops for a minute in the middle of replaying its first changes file."""
+def slow_restore(data_dir: str) -> None:
+    """A restore that prints the changes file it replays first, then holds in the middle."""
     original = restore.replay_file
 
     def replay_then_wait(conn: sqlite3.Connection, path: Path, record: Any) -> int:
         count = original(conn, path, record)
-        Path(marker).write_text(str(path))
-        time.sleep(60)
+        print(path, flush=True)
+        sys.stdin.readline()
         return count
 
     restore.replay_file = replay_then_wait  # type: ignore[assignment]
     BackupService(_config(data_dir)).restore()
+
+
+def write_many_telling(data_dir: str, session_id: str, prefix: str, count: str) -> None:
+    """Store ``count`` distinct keys; print ``started`` after the tenth, the total at the end."""
+    from claude_tui.core.coordinator import MemoryCoordinator
+
+    with MemoryCoordinator.open(_config(data_dir)) as c:
+        for i in range(int(count)):
+            c.memory.store(f"{prefix}-{i}", {"writer": prefix, "i": i}, session_id=session_id)
+            if i == 9:
+                print("started", flush=True)
+    print(count, flush=True)
 
 
 def write_until_replaced(data_dir: str) -> None:
@@ -90,7 +104,6 @@ def write_until_replaced(data_dir: str) -> None:
                 return
             print(f"ack w-{i}", flush=True)
             i += 1
-            time.sleep(0.005)
         print("TIMEOUT", flush=True)
 
 
@@ -98,5 +111,6 @@ if __name__ == "__main__":
     {
         "slow_full": slow_full,
         "slow_restore": slow_restore,
+        "write_many_telling": write_many_telling,
         "write_until_replaced": write_until_replaced,
     }[sys.argv[1]](*sys.argv[2:])

@@ -21,6 +21,7 @@ from claude_tui.core.durability.backups import BackupService, sha256_file
 from claude_tui.core.durability.manifest import Manifest
 from claude_tui.core.errors import BackupFailed, NotFound, StoreCorrupt
 from tests.backup_helpers import snapshot
+from tests.children import Output
 from tests.conftest import ROOT, cli_env, run_cli
 
 
@@ -34,20 +35,20 @@ def _checkpoint(c: MemoryCoordinator, cid: str, session_id: str, data: bytes) ->
     )
 
 
-def _wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _helper(*args: str, **kw) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.backup_helpers", *args],
         cwd=ROOT, text=True, stdout=kw.pop("stdout", subprocess.DEVNULL),
         stderr=subprocess.PIPE, **kw,
     )  # fmt: skip
+
+
+def _held_helper(*args: str) -> tuple[subprocess.Popen[str], Path]:
+    """A helper that holds mid-way; returned once it printed the temporary file it holds."""
+    proc = _helper(*args, stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    output = Output(proc)
+    output.until(lambda lines: bool(lines), f"{args[0]} to reach its hold")
+    return proc, Path(output.lines[0])
 
 
 def _plain(data_dir: Path, **over) -> Config:
@@ -59,7 +60,8 @@ def test_full_backup_while_four_processes_write(config, coordinator, data_dir):
     # Enough writes that they are still going when the backup is taken (the check below
     # that the copy holds fewer than all of them makes sure it really ran mid-write).
     per_writer = 1000
-    command = [sys.executable, "-m", "tests.workers", "write_many", str(data_dir), "-", session.id]
+    command = [sys.executable, "-m", "tests.backup_helpers", "write_many_telling", str(data_dir),
+               session.id]  # fmt: skip
     writers = [
         subprocess.Popen(
             [*command, f"p{n}", str(per_writer)],
@@ -70,17 +72,16 @@ def test_full_backup_while_four_processes_write(config, coordinator, data_dir):
         )
         for n in range(4)
     ]
-    probe = sqlite3.connect(str(config.db_path))
-    _wait_for(
-        lambda: probe.execute("SELECT count(*) FROM memory_entries").fetchone()[0] >= 40,
-        what="the writers to start",
-    )
+    outputs = [Output(proc) for proc in writers]
+    for output in outputs:  # each has stored ten: at least 40 rows, as the check below needs
+        output.until(lambda lines: "started" in lines, "the writers to start")
     record = BackupService(config).run("full")
-    for proc in writers:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert out.strip() == str(per_writer)
-    probe.close()
+    for proc, output in zip(writers, outputs, strict=True):
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+        output.until(lambda lines: len(lines) == 2, "the writer's count")
+        assert output.lines == ["started", str(per_writer)]
+        if proc.stderr is not None:
+            proc.stderr.close()
 
     assert record.status == "ok" and record.verified_at is not None
     copy = backups.open_readonly(config.backups_path / str(record.file))
@@ -262,13 +263,11 @@ def test_tampered_backup_fails_verify_and_is_never_restored(config, coordinator,
     assert [r.status for r in svc.list()] == ["ok", "failed"]
 
 
-def test_kill_during_full_backup_leaves_no_entry(config, coordinator, data_dir, tmp_path):
+def test_kill_during_full_backup_leaves_no_entry(config, coordinator, data_dir, procs):
     s = coordinator.sessions.create()
     coordinator.memory.store("a", 1, session_id=s.id)
-    marker = tmp_path / "copied"
-    proc = _helper("slow_full", str(data_dir), str(marker))
-    _wait_for(marker.exists, what="the slow backup to copy")
-    temp = Path(marker.read_text())
+    proc, temp = _held_helper("slow_full", str(data_dir))
+    procs.append(proc)
     assert temp.exists() and temp.name.startswith(".tmp-")
     proc.kill()
     proc.wait(timeout=10)
@@ -279,7 +278,7 @@ def test_kill_during_full_backup_leaves_no_entry(config, coordinator, data_dir, 
     assert [r.id for r in BackupService(config).list()] == [record.id]
 
 
-def test_kill_during_restore_leaves_the_database_untouched(config, coordinator, data_dir, tmp_path):
+def test_kill_during_restore_leaves_the_database_untouched(config, coordinator, data_dir, procs):
     c = coordinator
     svc = BackupService(config, c)
     s = c.sessions.create()
@@ -290,9 +289,8 @@ def test_kill_during_restore_leaves_the_database_untouched(config, coordinator, 
     c.memory.store("c", 3, session_id=s.id)
     before = snapshot(config.db_path)
     inode = os.stat(config.db_path).st_ino
-    marker = tmp_path / "replaying"
-    proc = _helper("slow_restore", str(data_dir), str(marker))
-    _wait_for(marker.exists, what="the slow restore to replay")
+    proc, _ = _held_helper("slow_restore", str(data_dir))
+    procs.append(proc)
     leftovers = list(data_dir.glob("claude-tui.db.restore-*.tmp"))
     assert len(leftovers) == 1
     proc.kill()
