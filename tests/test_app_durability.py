@@ -182,8 +182,8 @@ async def test_status_bar_shows_the_scheduler_running_standby_and_failed(data_di
         raise RuntimeError("no space left on device")
 
     with demo_coordinator(data_dir) as c:
-        app = make_app(c, session_id=SESSION, scheduler=True)
-        app._scheduler = Scheduler(c, jobs=[_job("purge", lambda c: "ok")], lease_retry=0.5)
+        jobs = Scheduler(c, jobs=[_job("purge", lambda c: "ok")], lease_retry=0.5)
+        app = make_app(c, session_id=SESSION, scheduler=True, job_scheduler=jobs)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: "Scheduler running" in _status_bar(app))
         assert app.scheduler.state == "stopped"  # stopped with the app
@@ -192,9 +192,11 @@ async def test_status_bar_shows_the_scheduler_running_standby_and_failed(data_di
         holder = Scheduler(other, jobs=[_job("incremental", broken_backup)], lease_retry=0.5)
         holder.start()  # another process's scheduler holds the lease; its backup fails
         try:
-            app = make_app(c, session_id=SESSION, scheduler=True)
             jobs = [_job("purge", lambda c: "ok"), _job("incremental", lambda c: "ok")]
-            app._scheduler = Scheduler(c, jobs=jobs, lease_retry=0.5)
+            app = make_app(
+                c, session_id=SESSION, scheduler=True,
+                job_scheduler=Scheduler(c, jobs=jobs, lease_retry=0.5),
+            )  # fmt: skip
             async with app.run_test(size=SIZE) as pilot:
                 await until(pilot, lambda: app.scheduler_state() == "standby")
                 await until(pilot, lambda: "backup FAILED" in _status_bar(app))

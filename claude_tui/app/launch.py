@@ -8,7 +8,7 @@ from claude_tui.core.config import Config
 from claude_tui.core.errors import BadInput, ClaudeTUIError, StoreCorrupt
 
 if TYPE_CHECKING:
-    from claude_tui.app.app import Notice
+    from claude_tui.app.services import Notice
 
 
 def launch(config: Config, *, session_id: str | None = None, fresh: bool = False) -> int:
@@ -54,7 +54,7 @@ def launch(config: Config, *, session_id: str | None = None, fresh: bool = False
 
 def restore_backup(config: Config, backup_id: str) -> Notice:
     """Restore ``backup_id`` over the (closed) database; say how it went."""
-    from claude_tui.app.app import Notice
+    from claude_tui.app.services import Notice
     from claude_tui.core.durability.backups import BackupService
 
     try:
@@ -87,8 +87,8 @@ def recover(config: Config, error: StoreCorrupt) -> Notice:
     Raises:
         StoreCorrupt: the user quit, or there was no backup to restore (exit code 2).
     """
-    from claude_tui.app.app import Notice
     from claude_tui.app.recovery import RecoveryApp
+    from claude_tui.app.services import Notice
 
     app = RecoveryApp(config, error)
     report = app.run()

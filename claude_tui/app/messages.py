@@ -11,6 +11,7 @@ from textual.message import Message
 from claude_tui.core.events import ChangeEvent
 
 if TYPE_CHECKING:
+    from claude_tui.app.services import Notice, StatusSnapshot
     from claude_tui.core.transcripts.conversation import Conversation
     from claude_tui.core.transcripts.links import Extracted
     from claude_tui.core.transcripts.reader import Page
@@ -46,6 +47,49 @@ class Exported(Message, bubble=False):
 class SessionChanged(Message, bubble=False):
     """The active session changed."""
 
+    session_id: str | None
+
+
+# -- the app: background services and the first run (workers post these; the app acts) --
+
+
+@dataclass
+class StatusChanged(Message, bubble=False):
+    """What the top bar shows changed (the background services made a new snapshot)."""
+
+    snapshot: StatusSnapshot
+
+    def can_replace(self, message: Message) -> bool:
+        # Only the newest snapshot is worth drawing.
+        return isinstance(message, StatusChanged)
+
+
+@dataclass
+class NoticePosted(Message, bubble=False):
+    """Something for the user to read once (a toast)."""
+
+    notice: Notice
+
+
+@dataclass
+class SessionMissing(Message, bubble=False):
+    """The session restored on launch no longer exists."""
+
+    session_id: str
+
+
+@dataclass
+class FirstRunFound(Message, bubble=False):
+    """The first run found no sessions: offer to import ``transcripts`` (none: the demo)."""
+
+    transcripts: list[Path]
+
+
+@dataclass
+class DemoLoaded(Message, bubble=False):
+    """The demo swarm was loaded (``summary``: what it added; ``session_id``: one to open)."""
+
+    summary: str
     session_id: str | None
 
 

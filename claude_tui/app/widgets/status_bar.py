@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from rich.text import Text
+from textual.signal import Signal
 from textual.widgets import Static
 
+from claude_tui.app.services import StatusSnapshot
 from claude_tui.app.sync_info import SyncSummary
 
 
-class StatusSource(Protocol):
-    """What the bar reads from the app."""
-
-    def session_label(self) -> str: ...
-    def backend_status(self) -> dict[str, bool | None]: ...
-    def sync_summary(self) -> SyncSummary: ...
-    def scheduler_status(self) -> tuple[str, str]: ...
-
-
 class StatusBar(Static):
-    """``claude-tui · session · SQLite ● Redis ● Chroma – Sync ● 2 peers Scheduler running``,
-    each second.
+    """``claude-tui · session · SQLite ● Redis ● Chroma – Sync ● 2 peers Scheduler running``.
 
-    The backends, sync and the scheduler always show: a long session name (an
-    imported session's name is its first prompt) is cut with an ellipsis to
-    the room left, and on narrow terminals the labels shorten.
+    It draws the newest :class:`StatusSnapshot` the app published (the app's
+    ``status`` when it mounts, then each one on ``status_signal``); it reads
+    nothing else. The backends, sync and the scheduler always show: a long
+    session name (an imported session's name is its first prompt) is cut with
+    an ellipsis to the room left, and on narrow terminals the labels shorten.
     """
 
+    snapshot = StatusSnapshot()
+
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh)
+        latest = getattr(self.app, "status", None)
+        if isinstance(latest, StatusSnapshot):
+            self.snapshot = latest
+        signal = getattr(self.app, "status_signal", None)
+        if isinstance(signal, Signal):  # every bar, on every screen, hears each snapshot
+            signal.subscribe(self, self.show, immediate=True)
+
+    def show(self, snapshot: StatusSnapshot) -> None:
+        """Draw ``snapshot`` (when it differs from the one shown)."""
+        if snapshot != self.snapshot:
+            self.snapshot = snapshot
+            self.refresh()
 
     def render(self) -> Text:
-        source: StatusSource = self.app  # type: ignore[assignment]
+        source = self.snapshot
         width = self.content_size.width or self.app.size.width
         for compact in (False, True):
             right = self._indicators(source, compact)
@@ -48,7 +53,7 @@ class StatusBar(Static):
         return Text.assemble(head, label, "  ·  ", right)
 
     @staticmethod
-    def _indicators(source: StatusSource, compact: bool) -> Text:
+    def _indicators(source: StatusSnapshot, compact: bool) -> Text:
         """The backends, sync and the scheduler (``compact``: fewer spaces and words)."""
         text = Text()
         gap = "  " if compact else "   "
@@ -59,7 +64,7 @@ class StatusBar(Static):
                 text.append(f"{name} ")
                 text.append("●" if up else "○ down", style="green" if up else "bold red")
             text.append(gap)
-        sync_text(text, source.sync_summary())
+        sync_text(text, source.sync)
         text.append(gap)
         state, style = source.scheduler_status()
         if state != "backup FAILED":  # that one says what it is about
