@@ -12,8 +12,10 @@ four-level tree, then, in one run:
   the tenth page (keyset paging: it never loads the entries all at once);
 - switches to the task tree and times building all 10,000 nodes.
 
-Run: ``python -m bench.bench_app [--entries N] [--tasks N]``. Prints a table and
-writes ``bench/results/app.json``.
+Run: ``python -m bench.bench_app [--entries N] [--tasks N] [--data-dir DIR]``. Prints
+a table and writes ``bench/results/app.json``. Building 1M entries takes minutes: with
+``--data-dir`` the data is built there once and reused by later runs with the same
+``--entries`` and ``--tasks`` (a ``bench-data.json`` beside it says what it holds).
 """
 
 from __future__ import annotations
@@ -147,19 +149,47 @@ async def measure_floor() -> float:
         return time.perf_counter() - started
 
 
+MARKER = "bench-data.json"
+
+
+def build(data_dir: Path, entries: int, tasks: int) -> str:
+    """Build the data (or reuse what an earlier run built there); returns the session id."""
+    marker = data_dir / MARKER
+    if marker.exists():
+        built = json.loads(marker.read_text())
+        if built.get("entries") == entries and built.get("tasks") == tasks:
+            print(f"reusing {entries:,} entries and {tasks:,} tasks in {data_dir}",
+                  file=sys.stderr)  # fmt: skip
+            return str(built["session_id"])
+        raise SystemExit(
+            f"error: {data_dir} holds {built.get('entries'):,} entries and "
+            f"{built.get('tasks'):,} tasks, not {entries:,} and {tasks:,}: pick another dir"
+        )
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise SystemExit(f"error: {data_dir} is not empty and was not built by this benchmark")
+    t0 = time.perf_counter()
+    session_id, _ = populate(data_dir, entries, random.Random(1))
+    add_tasks(data_dir / "claude-tui.db", session_id, tasks)
+    print(f"built {entries:,} entries and {tasks:,} tasks in "
+          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)  # fmt: skip
+    # Written last: a build cut short is not taken for a whole one.
+    marker.write_text(json.dumps({"entries": entries, "tasks": tasks, "session_id": session_id}))
+    return session_id
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--data-dir", type=Path, default=None,
+        help="build the data here once and reuse it on later runs (default: a temp dir)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ctui-bench-app-") as tmp:
-        data_dir = Path(tmp) / "data"
-        t0 = time.perf_counter()
-        session_id, _ = populate(data_dir, args.entries, random.Random(1))
-        add_tasks(data_dir / "claude-tui.db", session_id, args.tasks)
-        print(f"built {args.entries:,} entries and {args.tasks:,} tasks in "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)  # fmt: skip
+        data_dir = args.data_dir if args.data_dir is not None else Path(tmp) / "data"
+        session_id = build(data_dir, args.entries, args.tasks)
         runs = [asyncio.run(measure_app(data_dir, session_id)) for _ in range(args.runs)]
         floors = [asyncio.run(measure_floor()) for _ in range(args.runs)]
     keys = list(runs[0])
