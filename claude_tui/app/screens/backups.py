@@ -21,28 +21,17 @@ from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.measured_table import MeasuredTable
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
-from claude_tui.core import metrics
 from claude_tui.core.errors import ClaudeTUIError
 
 if TYPE_CHECKING:
-    from claude_tui.core.durability.backups import BackupService
     from claude_tui.core.durability.manifest import BackupRecord
-    from claude_tui.core.durability.scheduler import JobStatus, Scheduler
+    from claude_tui.core.durability.scheduler import JobStatus
 
 COLUMNS = ("ID", "Kind", "Base", "Seq", "Created", "Size", "Status", "Verified")
 JOB_COLUMNS = ("Job", "Last run", "Status", "Next run", "Message")
 BACKUP_KINDS = ("full", "differential", "incremental")
 RUN_KINDS = ["auto", *BACKUP_KINDS]
 REFRESH_SECONDS = 2.0
-
-
-def latest_backup_failure(backups: BackupService, scheduler: Scheduler) -> str | None:
-    """Why the most recent backup attempt failed, or None (the rule: core/metrics.py)."""
-    try:
-        records = backups.list()
-    except ClaudeTUIError as exc:  # the manifest itself cannot be read
-        return exc.message
-    return metrics.latest_backup_failure(records, scheduler.status())
 
 
 @dataclass
