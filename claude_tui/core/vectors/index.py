@@ -22,6 +22,10 @@ from claude_tui.core.errors import ClaudeTUIError
 from claude_tui.core.vectors.embedder import DIMENSIONS, MODEL_ID
 
 log = logging.getLogger(__name__)
+# chromadb keeps one shared system per path, created and torn down without a lock:
+# two threads opening (or closing) clients at once (the memory indexer's first pass
+# beside a search) got "'RustBindingsAPI' object has no attribute 'bindings'".
+_CLIENTS = threading.Lock()
 COLLECTION = "neural_patterns"
 OVERFETCH = 8  # how many times k to fetch unfiltered before filtering by type
 
@@ -38,6 +42,14 @@ class IndexMismatch(ClaudeTUIError):
 
     exit_code = 2
     title = "Vector index built by another model"
+
+
+class ModelChanged(IndexMismatch):
+    """The collection holds another (known) model's vectors: an upgrade changed the model.
+
+    The index is derived from SQLite, so the background indexer drops and rebuilds
+    it; until then searches answer by words.
+    """
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,8 @@ class PatternIndex:
                 settings=settings,
             )
         private_dir(self.path)
-        return chromadb.PersistentClient(path=str(self.path), settings=settings)
+        with _CLIENTS:
+            return chromadb.PersistentClient(path=str(self.path), settings=settings)
 
     def collection(self) -> Any:
         """The pattern collection, created if needed.
@@ -114,9 +127,17 @@ class PatternIndex:
                 # must be reported as such, not as a conflict of functions.
                 built_by = self._existing_model()
                 if built_by is not None and built_by != self.model_id:
-                    raise IndexMismatch(
-                        f"the vector index was built with model {built_by!r}, not "
-                        f"{self.model_id!r}; run '{self.reindex_command}' to rebuild it"
+                    # "unknown (…)": a collection whose function cannot be rebuilt, not an
+                    # upgrade; only a known other model id is rebuilt without asking.
+                    if built_by.startswith("unknown"):
+                        raise IndexMismatch(
+                            f"the vector index was built with model {built_by!r}, not "
+                            f"{self.model_id!r}; run '{self.reindex_command}' to rebuild it"
+                        )
+                    raise ModelChanged(
+                        f"the vector index holds the vectors of model {built_by!r}, not of "
+                        f"{self.model_id!r}: it is rebuilt from SQLite in the background "
+                        f"(or now: '{self.reindex_command}')"
                     )
                 collection = self._client.get_or_create_collection(
                     self.name,
@@ -162,7 +183,8 @@ class PatternIndex:
         close = getattr(client, "close", None)
         if close is not None:
             try:
-                close()
+                with _CLIENTS:
+                    close()
             except Exception:  # already closed, or a remote client with nothing to release
                 log.debug("closing the Chroma client failed", exc_info=True)
 

@@ -27,7 +27,12 @@ from claude_tui.core.vectors.embedder import (
     MiniLMEmbedder,
     clean_text,
 )
-from claude_tui.core.vectors.index import IndexMismatch, IndexUnavailable, PatternIndex
+from claude_tui.core.vectors.index import (
+    IndexMismatch,
+    IndexUnavailable,
+    ModelChanged,
+    PatternIndex,
+)
 
 if TYPE_CHECKING:
     from claude_tui.core.coordinator import MemoryCoordinator
@@ -312,6 +317,9 @@ class PatternLearner:
         """
         if self._synced and not full:
             return None
+        if full and self.rebuild_if_model_changed() is not None:
+            self._synced = True
+            return None
         try:
             drift = (
                 full
@@ -327,6 +335,26 @@ class PatternLearner:
             log.warning("vector index repaired: %s", report)
             return report
         return None
+
+    def rebuild_if_model_changed(self) -> int | None:
+        """Rebuild the index when it holds another model's vectors (an upgrade changed it).
+
+        Off the search path (the app's start and the background indexer call it):
+        a search meanwhile answers by words. Returns how many patterns were
+        embedded, or None when the index was this model's (or is down).
+        """
+        try:
+            self.index.collection()
+            return None
+        except ModelChanged as exc:
+            log.warning("rebuilding the pattern index: %s", exc.message)
+        except ClaudeTUIError:
+            return None
+        try:
+            return self.reindex()
+        except ClaudeTUIError as exc:
+            log.info("the pattern index could not be rebuilt now: %s", exc.message)
+            return None
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild the index from SQLite; return how many patterns it holds."""
