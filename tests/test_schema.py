@@ -184,7 +184,7 @@ def test_migration_12_moves_a_values_context_member_into_its_own_column(tmp_path
         "VALUES ('persistent', ?, ?, 1.0, ?)",
         rows,
     )
-    assert migrate(conn, path) == [12]
+    assert migrate(conn, path, target=12) == [12]
 
     def where(query: str) -> list[str]:
         return [r[0] for r in conn.execute(
@@ -204,3 +204,29 @@ def test_migration_12_moves_a_values_context_member_into_its_own_column(tmp_path
     assert where("redis") == ["plain"]
     conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('integrity-check')")
     conn.close()
+
+
+def test_migration_13_counts_growth_per_day_from_an_index(tmp_path):
+    """The Metrics screen's per-day growth (metrics.growth_by_day's query) reads an index."""
+    path = tmp_path / "x.db"
+    conn = connect(path)
+    assert migrate(conn, path, target=12)[-1] == 12
+    day = 86_400.0
+    conn.executemany(
+        "INSERT INTO memory_entries (memory_type, key, value, created_at) "
+        "VALUES ('persistent', ?, 'v', ?)",
+        [(f"k{i}", 1_700_000_000.0 + (i % 40) * day) for i in range(400)],
+    )
+    query = (
+        "SELECT date(created_at, 'unixepoch', 'localtime'), count(*) FROM {} "
+        "WHERE created_at >= ? GROUP BY 1"
+    )
+
+    def plan(table: str) -> str:
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {query.format(table)}", (0.0,)).fetchall()
+        return " ".join(str(r[-1]) for r in rows)
+
+    assert "idx_memory_created" not in plan("memory_entries")
+    assert migrate(conn, path) == [13]
+    assert "USING COVERING INDEX idx_memory_created" in plan("memory_entries")
+    assert "USING COVERING INDEX idx_patterns_created" in plan("neural_patterns")

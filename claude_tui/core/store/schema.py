@@ -609,6 +609,13 @@ CREATE TRIGGER memory_fts_update AFTER UPDATE OF key, value, sensitive ON memory
 END;
 """
 
+# The Metrics screen's growth plot counts what was created per day in its window
+# (metrics.growth_by_day); without these it read every row of both tables.
+CREATED_SQL = """
+CREATE INDEX idx_memory_created ON memory_entries(created_at);
+CREATE INDEX idx_patterns_created ON neural_patterns(created_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
     Migration(2, "namespaces, clocks, change log, full-text search", CORE_SQL),
@@ -632,6 +639,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "memory full-text index: a value's context member in a column of its own",
         CONTEXT_FTS_SQL,
     ),
+    Migration(13, "indexes on creation time (the Metrics screen's growth per day)", CREATED_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].number
