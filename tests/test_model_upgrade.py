@@ -10,8 +10,7 @@ drops and rebuilds each index from SQLite, after which both search by meaning.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,6 @@ NOTE = ("deploy-note", "the deploy pipeline times out when the build cache is co
 NOTE_QUERY = "deployment is slow with an empty cache"
 FIX = ("KeyError reading the config file", "use dict.get with a default value")
 FIX_QUERY = "missing key in the settings"
-
-
-def until(done: Callable[[], bool], what: str) -> None:
-    """Wait for the background thread's work to show (a deadline, not a pause)."""
-    deadline = time.monotonic() + WAIT
-    while not done():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def open_c(root: Path) -> MemoryCoordinator:
@@ -99,7 +90,8 @@ def test_the_background_indexer_rebuilds_both_indexes(upgraded: tuple[Path, str]
     c = open_c(root)
     try:
         c.search.start_indexer()
-        until(lambda: c.search.indexer.state().ready, "the memory index was not rebuilt")
+        indexer = c.search.indexer
+        assert indexer.wait_for_pass(lambda: indexer.state().ready, WAIT), "not rebuilt"
         c.search.indexer.stop()
 
         assert c.learning.index.collection().metadata["model"] == MODEL_ID

@@ -310,6 +310,8 @@ class MemoryIndexer:
         self._unsubscribe: Callable[[], None] | None = None
         self.last_error: str | None = None
         self.last_pass: Drained | None = None
+        self._passes = threading.Condition()  # notified after each background pass
+        self._pass_count = 0
 
     # -- parts, made on first use (they load the model and chromadb) -----------------
     @property
@@ -667,6 +669,24 @@ class MemoryIndexer:
             except Exception as exc:  # a broken pass must not end the thread
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("memory indexing failed", exc_info=True)
+            with self._passes:
+                self._pass_count += 1
+                self._passes.notify_all()
+
+    def wait_for_pass(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``done()`` holds, checking after each background pass; False on timeout.
+
+        For callers that must see the background thread's work (tests, a
+        ``--wait`` flag) without running a pass themselves.
+        """
+        deadline = time.monotonic() + timeout
+        with self._passes:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._passes.wait(left)
+        return True
 
     def stop(self) -> None:
         """Stop the background thread: a pass under way ends at its next batch.
