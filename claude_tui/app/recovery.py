@@ -1,4 +1,8 @@
-"""The recovery app: the database is damaged; offer to restore the latest verified backup."""
+"""The recovery app: the database is damaged; offer to restore the latest verified backup.
+
+Its workers look for and restore backups and post the messages of
+``app/messages.py`` to the app itself; the handlers draw (and exit).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ from textual.widgets import Button, Label, Static
 from textual.worker import Worker, WorkerState
 
 from claude_tui.app.formatting import esc, when
+from claude_tui.app.messages import (
+    RecoveryBackupFound,
+    RecoveryNoBackup,
+    RecoveryRestored,
+    RecoveryRestoreFailed,
+)
 from claude_tui.core.config import Config
 from claude_tui.core.errors import ClaudeTUIError, StoreCorrupt
 
@@ -69,25 +79,28 @@ class RecoveryApp(App[Any]):
         try:
             chain = service.plan()
         except ClaudeTUIError as exc:
-            self.call_from_thread(self.no_backup, str(service.dir), exc.message)
+            self.post_message(RecoveryNoBackup(str(service.dir), exc.message))
             return
         last = chain[-1]
         more = f" on full {chain[0].id} + {len(chain) - 1} more" if len(chain) > 1 else ""
-        self.call_from_thread(
-            self.backup_found,
-            f"The latest verified backup is {last.id} ({last.kind}{more}), the state of "
-            f"{when(last.created_at)}. Restoring it moves the damaged file aside (under "
-            f"{self.config.data_dir / 'replaced'}); anything written after that backup is lost.",
+        self.post_message(
+            RecoveryBackupFound(
+                f"The latest verified backup is {last.id} ({last.kind}{more}), the state of "
+                f"{when(last.created_at)}. Restoring it moves the damaged file aside (under "
+                f"{self.config.data_dir / 'replaced'}); anything written after that backup "
+                "is lost."
+            )
         )
 
-    def backup_found(self, text: str) -> None:
+    def on_recovery_backup_found(self, message: RecoveryBackupFound) -> None:
         self._restorable = True
-        self.query_one("#recovery-backups", Static).update(esc(text))
+        self.query_one("#recovery-backups", Static).update(esc(message.text))
         button = self.query_one("#restore", Button)
         button.disabled = False
         button.focus()
 
-    def no_backup(self, directory: str, reason: str) -> None:
+    def on_recovery_no_backup(self, message: RecoveryNoBackup) -> None:
+        directory, reason = message.directory, message.reason
         self.outcome = f"there is no backup to restore from in {directory} ({reason})"
         self.query_one("#recovery-backups", Static).update(
             esc(
@@ -112,15 +125,19 @@ class RecoveryApp(App[Any]):
         try:
             report = self.service().restore()
         except ClaudeTUIError as exc:
-            self.call_from_thread(self.restore_failed, exc.message)
+            self.post_message(RecoveryRestoreFailed(exc.message))
             return
-        self.call_from_thread(self.exit, report)
+        self.post_message(RecoveryRestored(report))
 
-    def restore_failed(self, message: str) -> None:
+    def on_recovery_restored(self, message: RecoveryRestored) -> None:
+        self.exit(message.report)
+
+    def on_recovery_restore_failed(self, message: RecoveryRestoreFailed) -> None:
         self._busy = False
-        self.outcome = f"the restore failed: {message}"
+        self.outcome = f"the restore failed: {message.error}"
         self.query_one("#recovery-backups", Static).update(
-            f"[b red]The restore failed:[/b red] {esc(message)}\nThe database was not changed."
+            f"[b red]The restore failed:[/b red] {esc(message.error)}\n"
+            "The database was not changed."
         )
         self.query_one("#restore", Button).disabled = False
 

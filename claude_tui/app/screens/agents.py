@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Select, Static
 
 from claude_tui.app.formatting import esc, json_view, plural, when
+from claude_tui.app.messages import AgentsLoaded
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
@@ -52,14 +53,24 @@ class AgentsScreen(ModeScreen):
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
 
+    def scope(self) -> str | None:
+        """The session whose agents are shown (None: all sessions)."""
+        return None if self.show_all else self.tui.session_id
+
     def reload(self) -> None:
-        session = None if self.show_all else self.tui.session_id
-        self.load(session)
+        self.load(self.scope())
 
     @work(thread=True, exclusive=True, group="agents", exit_on_error=False)
     def load(self, session_id: str | None) -> None:
-        agents = self.coordinator.agents.list(session_id=session_id)
-        self.app.call_from_thread(self.show, agents, session_id)
+        # Reads and posts; the handler draws (a worker never touches a widget).
+        self.post_message(
+            AgentsLoaded(self.coordinator.agents.list(session_id=session_id), session_id)
+        )
+
+    def on_agents_loaded(self, message: AgentsLoaded) -> None:
+        if message.session_id != self.scope():
+            return  # asked for before the session (or "all sessions") changed: a newer load follows
+        self.show(message.agents, message.session_id)
 
     def show(self, agents: list[Agent], session_id: str | None) -> None:
         type_select = self.query_one("#agent-type", Select)

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.dialogs.choose import ChooseDialog
 from claude_tui.app.formatting import cell, esc, one_line, plural, size, when
+from claude_tui.app.messages import BackupRan, BackupsLoaded, BackupsVerified, RestorePlanned
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.measured_table import MeasuredTable
 from claude_tui.app.widgets.status_bar import StatusBar
@@ -116,7 +117,10 @@ class BackupsScreen(ModeScreen):
             directory=str(backups.dir),
             manifest_error=error,
         )
-        self.app.call_from_thread(self.show, view)
+        self.post_message(BackupsLoaded(view))
+
+    def on_backups_loaded(self, message: BackupsLoaded) -> None:
+        self.show(message.view)
 
     def show(self, view: BackupsView) -> None:
         self._view = view
@@ -199,6 +203,7 @@ class BackupsScreen(ModeScreen):
     def action_backup(self) -> None:
         def chosen(kind: str | None) -> None:
             if kind is not None:
+                self.notify(f"Backing up ({kind})…", timeout=3)
                 self.run_backup(kind)
 
         self.app.push_screen(
@@ -208,18 +213,27 @@ class BackupsScreen(ModeScreen):
 
     @work(thread=True, group="backup-run", exit_on_error=False)
     def run_backup(self, kind: str) -> None:
-        self.app.call_from_thread(self.notify, f"Backing up ({kind})…", timeout=3)
+        """Take a backup of ``kind``; posts :class:`BackupRan`, even when it fails."""
+        record = None
         try:
             record = self.tui.backups.run(kind)
         finally:
-            self.app.call_from_thread(self.reload)
-            self.app.call_from_thread(self.tui.check_backends)
+            self.post_message(BackupRan(kind, record))
+            # The top bar's "backup FAILED" follows the manifest: read it again here (the
+            # services post the new status snapshot to the app themselves).
+            self.tui.services.check_backends()
+
+    def on_backup_ran(self, message: BackupRan) -> None:
+        self.reload()
+        record = message.record
+        if record is None:
+            return  # the worker's error is said by the app
         if record.status == "skipped":
-            message = f"{record.id} skipped: {record.note or 'nothing changed'}"
+            text = f"{record.id} skipped: {record.note or 'nothing changed'}"
         else:
             note = f" ({record.note})" if record.note else ""
-            message = f"{record.kind} backup {record.id}: {size(record.size)}, verified{note}"
-        self.app.call_from_thread(self.notify, message, title="Backup done")
+            text = f"{record.kind} backup {record.id}: {size(record.size)}, verified{note}"
+        self.notify(text, title="Backup done")
 
     def action_verify(self) -> None:
         key = self.current_key()
@@ -231,24 +245,31 @@ class BackupsScreen(ModeScreen):
 
     @work(thread=True, group="backup-run", exit_on_error=False)
     def verify(self, backup_id: str | None) -> None:
+        """Verify one backup (None: all); posts :class:`BackupsVerified`, even when it fails."""
+        results = None
         try:
             results = self.tui.backups.verify(backup_id)
         finally:
-            self.app.call_from_thread(self.reload)
-            self.app.call_from_thread(self.tui.check_backends)
+            self.post_message(BackupsVerified(backup_id, results))
+            self.tui.services.check_backends()  # a failed verification shows in the top bar
+
+    def on_backups_verified(self, message: BackupsVerified) -> None:
+        self.reload()
+        results = message.results
+        if results is None:
+            return  # the worker's error is said by the app
         bad = [(r.id, problem) for r, problem in results if problem]
         if bad:
             lines = "\n".join(f"{rid}: {problem}" for rid, problem in bad)
-            self.app.call_from_thread(
-                self.notify,
+            self.notify(
                 f"{len(bad)} of {len(results)} failed verification:\n{lines}",
                 title="Backup verification FAILED",
                 severity="error",
                 timeout=15,
             )
         else:
-            what = backup_id or f"all {len(results)} backups"
-            self.app.call_from_thread(self.notify, f"{what}: intact.", title="Verified")
+            what = message.backup_id or f"all {len(results)} backups"
+            self.notify(f"{what}: intact.", title="Verified")
 
     def action_restore(self) -> None:
         self.plan_restore(self.current_key())
@@ -258,18 +279,18 @@ class BackupsScreen(ModeScreen):
         backups = self.tui.backups
         latest = backups.plan()
         chosen = None
+        warning = ""
         if selected is not None and selected != latest[-1].id:
             try:
                 chosen = backups.plan(selected)
             except ClaudeTUIError as exc:
-                self.app.call_from_thread(
-                    self.notify,
-                    f"{selected} cannot be restored ({exc.message}); the latest state can.",
-                    severity="warning",
-                )
-        self.app.call_from_thread(
-            self.confirm_restore, latest, chosen, str(backups.config.data_dir)
-        )
+                warning = f"{selected} cannot be restored ({exc.message}); the latest state can."
+        self.post_message(RestorePlanned(latest, chosen, str(backups.config.data_dir), warning))
+
+    def on_restore_planned(self, message: RestorePlanned) -> None:
+        if message.warning:
+            self.notify(message.warning, severity="warning")
+        self.confirm_restore(message.latest, message.chosen, message.data_dir)
 
     def confirm_restore(
         self, latest: list[BackupRecord], chosen: list[BackupRecord] | None, data_dir: str

@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from claude_tui.app.dialogs.confirm import ConfirmDialog
@@ -24,7 +25,13 @@ from claude_tui.app.formatting import (
     plural,
     when,
 )
-from claude_tui.app.messages import DataChanged
+from claude_tui.app.messages import (
+    DataChanged,
+    MemoryCounted,
+    MemoryEntryRead,
+    MemoryLoaded,
+    MemoryWritten,
+)
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
@@ -34,6 +41,8 @@ from claude_tui.core.transcripts.links import Origin
 PAGE = 100
 PAGES = Binding.Group("Pages")
 COLUMNS = ("Key", "Type", "Namespace", "Session", "Agent", "TTL", "Reads", "Updated", "Value")
+TTL_SECONDS = 1.0  # how often the TTLs on screen count down
+TTL_TIMER = "memory-ttl"  # the name of that timer (its ticks are events.Timer messages)
 
 
 @dataclass
@@ -72,6 +81,7 @@ class MemoryScreen(ModeScreen):
         self._revealed: set[str] = set()
         self._detail_entry: MemoryEntry | None = None
         self._totals: dict[str, int] = {}  # entry count per filter set; dropped on changes
+        self._ttl_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -92,7 +102,23 @@ class MemoryScreen(ModeScreen):
         table = self.query_one(DataTable)
         for label in COLUMNS:
             table.add_column(label, key=label)
-        self.set_interval(1.0, self._tick)
+        # No callback: each tick is an events.Timer message (handled below), which can be
+        # observed. It runs while the screen shows (suspend pauses it, resume restarts it).
+        self._ttl_timer = self.set_interval(TTL_SECONDS, name=TTL_TIMER)
+
+    def on_screen_suspend(self) -> None:
+        if self._ttl_timer is not None:
+            self._ttl_timer.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._ttl_timer is not None:
+            self._ttl_timer.resume()
+        super().on_screen_resume()
+
+    @on(events.Timer)
+    def _ttl_timer_ticked(self, event: events.Timer) -> None:
+        if event.timer is self._ttl_timer:
+            self._tick()
 
     # -- loading ------------------------------------------------------------
     def filters(self) -> Filters:
@@ -111,7 +137,8 @@ class MemoryScreen(ModeScreen):
         )
 
     def reload(self) -> None:
-        self.load(self.filters(), self._pages[-1])
+        f = self.filters()
+        self.load(f, self._pages[-1], self._totals.get(repr(f)))
 
     def on_data_changed(self, message: DataChanged) -> None:
         self._totals.clear()  # the data changed: counts must be taken again
@@ -122,7 +149,11 @@ class MemoryScreen(ModeScreen):
         self.reload()
 
     @work(thread=True, exclusive=True, group="memory", exit_on_error=False)
-    def load(self, f: Filters, before_id: int | None) -> None:
+    def load(self, f: Filters, before_id: int | None, known_total: int | None = None) -> None:
+        """Read a page for ``f`` (``known_total``: the count taken last time, if any).
+
+        Posts :class:`MemoryLoaded`, then (unless a search) :class:`MemoryCounted`.
+        """
         memory = self.coordinator.memory
         common: dict[str, Any] = {
             "session_id": f.session_id, "agent_id": f.agent_id, "namespace": f.namespace,
@@ -142,12 +173,17 @@ class MemoryScreen(ModeScreen):
             entries = memory.list(limit=PAGE, before_id=before_id, **common)
             total = -1  # counted below, after the page is on screen
         agents = self.coordinator.agents.list(f.session_id) if f.session_id else []
-        self.app.call_from_thread(self.show, f, entries, total, [a.id for a in agents])
+        self.post_message(MemoryLoaded(f, entries, total, [a.id for a in agents]))
         if total == -1:
-            cached = self._totals.get(repr(f))
-            total = cached if cached is not None else memory.count(**common)
-            self._totals[repr(f)] = total
-            self.app.call_from_thread(self._show_total, f, total, len(entries))
+            total = known_total if known_total is not None else memory.count(**common)
+            self.post_message(MemoryCounted(f, total, len(entries)))
+
+    def on_memory_loaded(self, message: MemoryLoaded) -> None:
+        self.show(message.filters, message.entries, message.total, message.agents)
+
+    def on_memory_counted(self, message: MemoryCounted) -> None:
+        self._totals[repr(message.filters)] = message.total
+        self._show_total(message.filters, message.total, message.count)
 
     def show(
         self, f: Filters, entries: list[MemoryEntry], total: int | None, agents: list[str]
@@ -222,7 +258,10 @@ class MemoryScreen(ModeScreen):
             memory_type=entry.memory_type,
             track=False,  # the owner looking is not an agent reading
         )
-        self.app.call_from_thread(self.show_detail, fresh or entry, fresh is None)
+        self.post_message(MemoryEntryRead(fresh or entry, fresh is None))
+
+    def on_memory_entry_read(self, message: MemoryEntryRead) -> None:
+        self.show_detail(message.entry, message.gone)
 
     def show_detail(self, entry: MemoryEntry, gone: bool) -> None:
         self._detail_entry = entry
@@ -370,8 +409,7 @@ class MemoryScreen(ModeScreen):
             agent_id=entry.agent_id, namespace=entry.namespace, memory_type=entry.memory_type,
             ttl=remaining if remaining else None,
         )  # fmt: skip
-        self.app.call_from_thread(self.notify, f"Saved {entry.key}.")
-        self.app.call_from_thread(self.reload)
+        self.post_message(MemoryWritten(entry.key, "saved"))
 
     def action_delete(self) -> None:
         entry = self._detail_entry
@@ -396,5 +434,8 @@ class MemoryScreen(ModeScreen):
             session_id=entry.session_id if entry.memory_type != "shared" else None,
             agent_id=entry.agent_id, namespace=entry.namespace, memory_type=entry.memory_type,
         )  # fmt: skip
-        self.app.call_from_thread(self.notify, f"Deleted {entry.key}.")
-        self.app.call_from_thread(self.reload)
+        self.post_message(MemoryWritten(entry.key, "deleted"))
+
+    def on_memory_written(self, message: MemoryWritten) -> None:
+        self.notify(f"{message.action.capitalize()} {message.key}.")
+        self.reload()

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from claude_tui.app.formatting import esc, fixed, json_view, one_line, plural, when
+from claude_tui.app.messages import PatternsFound
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
@@ -45,10 +46,14 @@ class PatternsScreen(ModeScreen):
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
 
-    def reload(self) -> None:
+    def asked(self) -> tuple[str, str | None]:
+        """The search the boxes ask for now: (query, pattern type or None)."""
         kind = self.query_one("#pattern-type", Select).value
         query = self.query_one("#pattern-query", Input).value.strip()
-        self.search(query, kind if isinstance(kind, str) else None)
+        return query, kind if isinstance(kind, str) else None
+
+    def reload(self) -> None:
+        self.search(*self.asked())
 
     @work(thread=True, exclusive=True, group="patterns", exit_on_error=False)
     def search(self, query: str, pattern_type: str | None) -> None:
@@ -70,8 +75,13 @@ class PatternsScreen(ModeScreen):
                 how += f" · {found.note}"
         else:
             results = [(p, None) for p in patterns.list(pattern_type, limit=200)]
-        asked = (query, pattern_type)
-        self.app.call_from_thread(self.show, how, results, patterns.types(), asked)
+        # Posted, not drawn: the handler draws (a worker never touches a widget).
+        self.post_message(PatternsFound(how, results, patterns.types(), (query, pattern_type)))
+
+    def on_patterns_found(self, message: PatternsFound) -> None:
+        if message.asked != self.asked():
+            return  # the query (or type) changed since: the newer search's answer follows
+        self.show(message.how, message.results, message.types, message.asked)
 
     def show(
         self,

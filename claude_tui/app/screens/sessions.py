@@ -1,7 +1,12 @@
-"""Sessions: the table of sessions with their counts, and what can be done to them."""
+"""Sessions: the table of sessions with their counts, and what can be done to them.
+
+Workers read and write through the coordinator and post the messages of
+``app/messages.py``; the handlers here draw and open the dialogs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +23,15 @@ from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.pick import PickDialog
 from claude_tui.app.dialogs.prompt import PromptDialog
 from claude_tui.app.formatting import esc, plural, size, when
+from claude_tui.app.messages import (
+    CheckpointRestored,
+    CheckpointsListed,
+    CheckpointTaken,
+    RestorePreviewed,
+    SessionDetailLoaded,
+    SessionsLoaded,
+    SessionsWritten,
+)
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
@@ -60,6 +74,7 @@ class SessionsScreen(ModeScreen):
         self._latest_checkpoint: dict[str, Checkpoint | None] = {}
         self._injections: dict[str, list[dict[str, Any]]] = {}  # what recall gave each session
         self._checkpoint_asked: set[str] = set()  # looked up since the last reload
+        self._generation = 0  # the newest reload: the answers of older ones are dropped
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -73,15 +88,97 @@ class SessionsScreen(ModeScreen):
 
     def reload(self) -> None:
         self._checkpoint_asked.clear()
-        self.load_sessions()
+        self._generation += 1
+        self.load_sessions(self._generation)
 
+    # -- workers: they read or write and post; nothing here touches a widget ----
     @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
-    def load_sessions(self) -> None:
-        rows = SessionRows(self.coordinator.sessions.list())
-        self.app.call_from_thread(self.show, rows)
+    def load_sessions(self, generation: int) -> None:
+        sessions = self.coordinator.sessions.list()
+        self.post_message(SessionsLoaded(generation, sessions))
         # The counts scan large tables: fetched after the first paint.
-        rows.counts = self.coordinator.sessions.counts()
-        self.app.call_from_thread(self.show, rows)
+        self.post_message(SessionsLoaded(generation, sessions, self.coordinator.sessions.counts()))
+
+    @work(thread=True, group="session-checkpoint", exit_on_error=False)
+    def load_latest_checkpoint(self, session_id: str) -> None:
+        from claude_tui.hooks.handlers import injections_of
+
+        found = self.coordinator.checkpoints.list(session_id, limit=1)
+        injected = injections_of(self.coordinator, session_id)
+        self.post_message(SessionDetailLoaded(session_id, found[0] if found else None, injected))
+
+    @work(thread=True, group="session-writes", exit_on_error=False)
+    def take_checkpoint(self, session_id: str, label: str | None) -> None:
+        checkpoint = self.coordinator.checkpoints.create(session_id, label=label)
+        self.post_message(CheckpointTaken(session_id, checkpoint))
+
+    @work(thread=True, group="session-checkpoint-restore", exit_on_error=False)
+    def list_checkpoints(self, session_id: str) -> None:
+        found = self.coordinator.checkpoints.list(session_id, limit=200)
+        self.post_message(CheckpointsListed(session_id, found))
+
+    @work(thread=True, group="session-checkpoint-restore", exit_on_error=False)
+    def preview_restore(self, session_id: str, checkpoint_id: str) -> None:
+        checkpoints = self.coordinator.checkpoints
+        plan = checkpoints.preview(session_id, checkpoint_id)
+        keeping = checkpoints.preview(session_id, checkpoint_id, keep_new=True)
+        self.post_message(RestorePreviewed(plan, keeping))
+
+    @work(thread=True, group="session-writes", exit_on_error=False)
+    def restore_checkpoint(self, session_id: str, checkpoint_id: str, keep_new: bool) -> None:
+        result = self.coordinator.checkpoints.restore(session_id, checkpoint_id, keep_new=keep_new)
+        self.post_message(CheckpointRestored(session_id, checkpoint_id, result))
+
+    @work(thread=True, group="session-writes", exit_on_error=False)
+    def run_write(self, write: Callable[[], object]) -> None:
+        write()
+        self.post_message(SessionsWritten())
+
+    # -- handlers: they draw ---------------------------------------------------------
+    def on_sessions_loaded(self, message: SessionsLoaded) -> None:
+        if message.generation != self._generation:
+            return  # an older reload's answer, after a newer one was asked for
+        self.show(SessionRows(message.sessions, message.counts or {}))
+
+    def on_session_detail_loaded(self, message: SessionDetailLoaded) -> None:
+        session_id, latest, injected = message.session_id, message.checkpoint, message.injections
+        if self._latest_checkpoint.get(session_id, False) == latest and (
+            self._injections.get(session_id) == injected
+        ):
+            return
+        self._latest_checkpoint[session_id] = latest
+        self._injections[session_id] = injected
+        if self.current_key() == session_id:  # (another session's: kept for when it is selected)
+            self.refresh_detail()
+
+    def on_sessions_written(self, message: SessionsWritten) -> None:
+        self.reload()
+
+    def on_checkpoint_taken(self, message: CheckpointTaken) -> None:
+        checkpoint = message.checkpoint
+        self.notify(
+            f"{checkpoint.id}: {_checkpoint_counts(checkpoint.counts)}", title="Checkpoint taken"
+        )
+        self.reload()
+
+    def on_checkpoints_listed(self, message: CheckpointsListed) -> None:
+        if self.current_key() == message.session_id:  # not when another session is selected now
+            self.pick_checkpoint(message.session_id, message.checkpoints)
+
+    def on_restore_previewed(self, message: RestorePreviewed) -> None:
+        if self.current_key() == message.plan.session_id:
+            self.confirm_restore(message.plan, message.keeping)
+
+    def on_checkpoint_restored(self, message: CheckpointRestored) -> None:
+        result = message.result
+        undo = f" Undo: R and pick {result.safety_checkpoint}." if result.safety_checkpoint else ""
+        self.notify(
+            f"{message.session_id} is back to {message.checkpoint_id}: "
+            f"{result.plan.summary()}.{undo}",
+            title="Checkpoint restored",
+            timeout=10,
+        )
+        self.reload()
 
     def show(self, rows: SessionRows) -> None:
         table = self.query_one(DataTable)
@@ -164,27 +261,6 @@ class SessionsScreen(ModeScreen):
                 f"  [dim]{esc(item['kind'])}[/dim] {esc(item['ref'])} — {esc(item['why'])}"
             )
         return lines
-
-    @work(thread=True, group="session-checkpoint", exit_on_error=False)
-    def load_latest_checkpoint(self, session_id: str) -> None:
-        from claude_tui.hooks.handlers import injections_of
-
-        found = self.coordinator.checkpoints.list(session_id, limit=1)
-        injected = injections_of(self.coordinator, session_id)
-        self.app.call_from_thread(self._show_latest_checkpoint, session_id, found, injected)
-
-    def _show_latest_checkpoint(
-        self, session_id: str, found: list[Checkpoint], injected: list[dict[str, Any]]
-    ) -> None:
-        latest = found[0] if found else None
-        if self._latest_checkpoint.get(session_id, False) == latest and (
-            self._injections.get(session_id) == injected
-        ):
-            return
-        self._latest_checkpoint[session_id] = latest
-        self._injections[session_id] = injected
-        if self.current_key() == session_id:
-            self.refresh_detail()
 
     # -- actions ------------------------------------------------------------
     def action_activate(self) -> None:
@@ -278,25 +354,10 @@ class SessionsScreen(ModeScreen):
             labelled,
         )
 
-    @work(thread=True, group="session-writes", exit_on_error=False)
-    def take_checkpoint(self, session_id: str, label: str | None) -> None:
-        checkpoint = self.coordinator.checkpoints.create(session_id, label=label)
-        self.app.call_from_thread(
-            self.notify,
-            f"{checkpoint.id}: {_checkpoint_counts(checkpoint.counts)}",
-            title="Checkpoint taken",
-        )
-        self.app.call_from_thread(self.reload)
-
     def action_restore_checkpoint(self) -> None:
         key = self.current_key()
         if key is not None:
             self.list_checkpoints(key)
-
-    @work(thread=True, group="session-checkpoint-restore", exit_on_error=False)
-    def list_checkpoints(self, session_id: str) -> None:
-        found = self.coordinator.checkpoints.list(session_id, limit=200)
-        self.app.call_from_thread(self.pick_checkpoint, session_id, found)
 
     def pick_checkpoint(self, session_id: str, found: list[Checkpoint]) -> None:
         if not found:
@@ -328,13 +389,6 @@ class SessionsScreen(ModeScreen):
             picked,
         )
 
-    @work(thread=True, group="session-checkpoint-restore", exit_on_error=False)
-    def preview_restore(self, session_id: str, checkpoint_id: str) -> None:
-        checkpoints = self.coordinator.checkpoints
-        plan = checkpoints.preview(session_id, checkpoint_id)
-        keeping = checkpoints.preview(session_id, checkpoint_id, keep_new=True)
-        self.app.call_from_thread(self.confirm_restore, plan, keeping)
-
     def confirm_restore(self, plan: RestorePlan, keeping: RestorePlan) -> None:
         cp = plan.checkpoint
         if plan.empty:
@@ -361,23 +415,6 @@ class SessionsScreen(ModeScreen):
             ),
             answered,
         )
-
-    @work(thread=True, group="session-writes", exit_on_error=False)
-    def restore_checkpoint(self, session_id: str, checkpoint_id: str, keep_new: bool) -> None:
-        result = self.coordinator.checkpoints.restore(session_id, checkpoint_id, keep_new=keep_new)
-        undo = f" Undo: R and pick {result.safety_checkpoint}." if result.safety_checkpoint else ""
-        self.app.call_from_thread(
-            self.notify,
-            f"{session_id} is back to {checkpoint_id}: {result.plan.summary()}.{undo}",
-            title="Checkpoint restored",
-            timeout=10,
-        )
-        self.app.call_from_thread(self.reload)
-
-    @work(thread=True, group="session-writes", exit_on_error=False)
-    def run_write(self, write: Any) -> None:
-        write()
-        self.app.call_from_thread(self.reload)
 
 
 def _checkpoint_counts(counts: dict[str, int]) -> str:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 
 from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.formatting import duration, one_line, when
+from claude_tui.app.messages import ConflictResolved, ConflictValueRead, ResyncDone, SyncRead
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.sync_info import (
     SYNC_OFF,
@@ -100,13 +101,16 @@ class SyncScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, group="swarm", exit_on_error=False)
     def load(self, include_resolved: bool) -> None:
+        """Read the sync status and the conflicts; posts :class:`SyncRead`, even on failure."""
+        view = None
         try:
             view = SyncView.read(self.coordinator, include_resolved=include_resolved)
-            self.app.call_from_thread(self.show, view)
         finally:
-            self.app.call_from_thread(self._loaded)
+            self.post_message(SyncRead(view))
 
-    def _loaded(self) -> None:
+    def on_sync_read(self, message: SyncRead) -> None:
+        if message.view is not None:
+            self.show(message.view)
         self._loading = False
         if self._stale:
             self.reload()
@@ -171,10 +175,10 @@ class SyncScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, group="swarm-current", exit_on_error=False)
     def fetch_current(self, conflict: ConflictRow) -> None:
-        value = current_value(self.coordinator, conflict)
-        self.app.call_from_thread(self._show_current, conflict, value)
+        self.post_message(ConflictValueRead(conflict, current_value(self.coordinator, conflict)))
 
-    def _show_current(self, conflict: ConflictRow, value: str | None) -> None:
+    def on_conflict_value_read(self, message: ConflictValueRead) -> None:
+        conflict, value = message.conflict, message.value
         if conflict.id in self._now and self._now[conflict.id] == value:
             return
         self._now[conflict.id] = value
@@ -224,14 +228,18 @@ class SyncScreen(ModeScreen):
     def resolve(self, conflict_id: int, take: str) -> None:
         from claude_tui.core.sync.conflicts import resolve
 
+        row = None
         try:
             row = resolve(self.coordinator, conflict_id, take=take)
         finally:
-            self.app.call_from_thread(self.reload)
-        what = "took the other value" if take == "loser" else "kept the winner"
-        self.app.call_from_thread(
-            self.notify, f"Conflict {row.id} ({_where(row)}): {what}.", title="Conflict resolved"
-        )
+            self.post_message(ConflictResolved(take, row))
+
+    def on_conflict_resolved(self, message: ConflictResolved) -> None:
+        self.reload()
+        row = message.row
+        if row is not None:
+            what = "took the other value" if message.take == "loser" else "kept the winner"
+            self.notify(f"Conflict {row.id} ({_where(row)}): {what}.", title="Conflict resolved")
 
     def action_resync(self) -> None:
         if self.coordinator.sync is None:
@@ -245,14 +253,18 @@ class SyncScreen(ModeScreen):
         sync = self.coordinator.sync
         if sync is None:
             return
+        changed = None
         try:
-            changed = sync.resync("asked for in the app")
-            sync.take_notices()  # its notice is said below, once
+            rows = sync.resync("asked for in the app")
+            sync.take_notices()  # its notice is said once, by on_resync_done
+            changed = rows
         finally:
-            self.app.call_from_thread(self.reload)
-        self.app.call_from_thread(
-            self.notify, f"{changed} rows changed.", title="Resync done", timeout=6
-        )
+            self.post_message(ResyncDone(changed))
+
+    def on_resync_done(self, message: ResyncDone) -> None:
+        self.reload()
+        if message.changed is not None:
+            self.notify(f"{message.changed} rows changed.", title="Resync done", timeout=6)
 
     def action_toggle_resolved(self) -> None:
         self.include_resolved = not self.include_resolved
