@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import select
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO
 
 from tests.redis_proc import free_port
+from tests.server_proc import LineReader, start_server
 
 
 class ChromaProcess:
@@ -28,45 +26,51 @@ class ChromaProcess:
         self.path = workdir / "chroma-server"
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log: LineReader[bytes] | None = None  # the running server's log, read as it comes
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start the server; return once it logs its address and answers its heartbeat.
+
+        Raises:
+            RuntimeError: it exited first, did not get ready within 90 s, or
+                did not answer.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
+        # Wait on its log, not a timer: it prints the address it listens on. The limit is
+        # generous because start-up (a Rust binary loading its store) took over 30 s on
+        # this 2-core machine under a parallel suite's load.
+        self.proc, self.log = start_server(
             [self.binary, "run", "--path", str(self.path), "--host", "127.0.0.1",
              "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            b"listening on address", timeout=90, name=f"chroma run on port {self.port}",
         )  # fmt: skip
-        assert self.proc.stdout is not None
-        out = self.proc.stdout
-        # Wait on its output (the pipe), not a timer: it logs the address it listens on.
-        # The limit is generous because start-up (a Rust binary loading its store) took
-        # over 30 s on this 2-core machine under a parallel suite's load.
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([out], [], [], deadline - time.monotonic())
-            line = out.readline() if ready else b""
-            if not line:
-                break  # exited (EOF) or the deadline passed
-            if b"listening on address" in line:
-                threading.Thread(target=_drain, args=(out,), daemon=True).start()
-                try:
-                    with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=10) as r:
-                        if "nanosecond heartbeat" in json.loads(r.read()):
-                            return
-                except OSError:
-                    pass
-                break
+        # The heartbeat goes straight to loopback: an http(s)_proxy in the environment
+        # (CI may set one) must not carry it. It is asked again until the deadline,
+        # because under load the log line can come before the port answers.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + 60
+        error: object = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with opener.open(f"{self.url}/api/v2/heartbeat", timeout=10) as r:
+                    if "nanosecond heartbeat" in json.loads(r.read()):
+                        return
+                    error = "an answer without its heartbeat"
+            except (OSError, ValueError) as exc:
+                error = exc
+            self.log.wait_for(lambda _line: False, 0.2, start=self.log.count())  # a pause
         code = self.proc.poll()
+        tail = b"".join(self.log.lines[-10:]).decode(errors="replace")
         self.stop()
         raise RuntimeError(
-            f"chroma run exited with {code}"
-            if code is not None
-            else f"chroma run did not answer on port {self.port}"
-        )
+            (f"chroma run exited with {code}" if code is not None
+             else f"chroma run did not answer its heartbeat on port {self.port}: {error}")
+            + f"; its last lines:\n{tail}"
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -77,9 +81,3 @@ class ChromaProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
             self.proc = None
-
-
-def _drain(out: IO[bytes]) -> None:
-    """Read and drop the server's log, so a full pipe never stalls it."""
-    for _ in iter(out.readline, b""):
-        pass

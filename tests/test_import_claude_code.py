@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -26,6 +25,7 @@ from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.importers.claude_code import ClaudeCodeImporter, discover_transcripts
 from tests.conftest import ROOT, cli_env, run_cli
+from tests.server_proc import LineReader
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
 VIEWER = FIXTURES / "claude-code-viewer_v1.0.98" / "fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"
@@ -495,15 +495,6 @@ def test_task_tools_sibling_agents_and_secrets(tmp_path: Path) -> None:
 # -- watch ----------------------------------------------------------------------------
 
 
-def _wait(predicate: Any, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_watch_follows_appended_lines(tmp_path: Path, data_dir: Path) -> None:
     src = tmp_path / "projects"
     src.mkdir()
@@ -528,12 +519,13 @@ def test_watch_follows_appended_lines(tmp_path: Path, data_dir: Path) -> None:
         except sqlite3.OperationalError:
             return -1
 
+    assert proc.stdout is not None and proc.stderr is not None
+    out = LineReader(proc.stdout, "import --watch")
+    err = LineReader(proc.stderr, "import --watch (stderr)")  # read as it comes: never a full pipe
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # the first import's summary, then this line
-            if line.startswith("watching"):
-                break
-        assert _wait(lambda: prompts() == 1)
+        # The first import is committed before the watcher says it watches.
+        watching = out.expect(lambda line: line.startswith("watching"), 60, "'watching'")
+        assert prompts() == 1
         with open(target, "a") as fh:
             fh.write("".join(lines[5:]))
             fh.write(json.dumps({
@@ -541,12 +533,23 @@ def test_watch_follows_appended_lines(tmp_path: Path, data_dir: Path) -> None:
                 "uuid": "appended", "timestamp": "2026-02-10T22:00:00Z",
                 "message": {"role": "user", "content": "a prompt written while watching"},
             }) + "\n")  # fmt: skip
-        assert _wait(lambda: prompts() == 2)
+        # The watcher prints a session's line once its new lines are committed.
+        out.expect(
+            lambda line: "new line(s)" in line and prompts() == 2,
+            30,
+            "the appended prompt imported",
+            start=watching + 1,
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         try:
             code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise
-    assert code == 0, proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(
+                "import --watch did not stop on SIGINT; stdout:\n"
+                + "".join(out.lines[-5:])
+                + "stderr:\n"
+                + "".join(err.lines[-20:])
+            ) from None
+    assert code == 0, "".join(err.lines)

@@ -7,7 +7,6 @@ checkpoint services.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -31,6 +30,7 @@ from claude_tui.core.durability.scheduler import (
 )
 from claude_tui.core.errors import NotFound
 from tests.conftest import ROOT, run_cli
+from tests.server_proc import wait_until
 
 
 def _open(data_dir: Path) -> MemoryCoordinator:
@@ -41,15 +41,6 @@ def _open(data_dir: Path) -> MemoryCoordinator:
 def coord(data_dir: Path) -> Iterator[MemoryCoordinator]:
     with _open(data_dir) as c:
         yield c
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def _set_meta(c: MemoryCoordinator, key: str, value: str) -> None:
@@ -76,22 +67,87 @@ def _ticks(data_dir: Path) -> dict[int, int]:
 
 
 class Counter:
-    """A job body counting its calls (thread-safe)."""
+    """A job body counting its calls (thread-safe); a test can wait for a number of calls.
 
-    def __init__(self, result: object = None, delay: float = 0.0) -> None:
+    ``error``: raised by each call (after it is counted) instead of returning ``result``.
+    """
+
+    def __init__(self, result: object = None, error: Exception | None = None) -> None:
         self.calls = 0
         self.result = result
-        self.delay = delay
-        self.intervals: list[tuple[float, float]] = []
-        self._lock = threading.Lock()
+        self.error = error
+        self._cond = threading.Condition()
 
     def __call__(self, c: MemoryCoordinator) -> object:
-        start = time.monotonic()
-        time.sleep(self.delay)
-        with self._lock:
+        with self._cond:
             self.calls += 1
-            self.intervals.append((start, time.monotonic()))
+            self._cond.notify_all()
+        if self.error is not None:
+            raise self.error
         return self.result
+
+    def wait_calls(self, n: int, timeout: float = 10.0) -> None:
+        """Return once the job ran ``n`` times; fail after ``timeout`` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.calls >= n, timeout):
+                raise AssertionError(f"the job ran {self.calls} time(s) in {timeout:g} s, not {n}")
+
+
+class Gate:
+    """A job body that holds each run until the test lets it go (runs overlap or not).
+
+    Each run takes a ticket as it starts and waits until :meth:`release` let
+    that many runs through, so whether two runs were inside at once is seen
+    (``most``), not guessed from timings.
+    """
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished = 0
+        self.inside = 0
+        self.most = 0  # the most runs inside at once
+        self._released = 0
+        self._cond = threading.Condition()
+
+    def __call__(self, c: MemoryCoordinator) -> str:
+        with self._cond:
+            ticket = self.started
+            self.started += 1
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            self._cond.notify_all()
+            let_go = self._cond.wait_for(lambda: self._released > ticket, 30)
+            self.inside -= 1
+            self.finished += 1
+            self._cond.notify_all()
+        if not let_go:
+            raise RuntimeError(f"run {ticket} was never released")
+        return f"run {ticket}"
+
+    def release(self) -> None:
+        """Let one more run finish."""
+        with self._cond:
+            self._released += 1
+            self._cond.notify_all()
+
+    def wait(self, what: Callable[[], bool], timeout: float = 10.0, name: str = "") -> None:
+        """Wait until ``what()`` (read under the gate's lock) holds; fail after ``timeout``."""
+        with self._cond:
+            if not self._cond.wait_for(what, timeout):
+                raise AssertionError(
+                    f"timed out waiting for {name}: started {self.started}, "
+                    f"finished {self.finished}, inside {self.inside}"
+                )
+
+
+def _in_function(thread: threading.Thread, *names: str) -> bool:
+    """Whether ``thread`` is now running (or blocked) inside a function called one of ``names``."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name in names:
+            return True
+        frame = frame.f_back
+    return False
 
 
 # -- lease: two worker processes ------------------------------------------------
@@ -114,8 +170,15 @@ def test_one_worker_holds_the_lease_and_another_takes_over_after_kill_9(
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [_spawn_worker(data_dir, log) for log in logs]
     try:
-        assert _wait(lambda: sum(_ticks(data_dir).values()) >= 3, 20), "no worker ran the job"
-        time.sleep(2.0)
+        # Both are up and one of them is in standby (it says so on stderr)...
+        wait_until(
+            lambda: sum("standby" in log.read_text() for log in logs) == 1,
+            timeout=20,
+            what="one of the two workers in standby",
+        )
+        # ...while the holder ticks on: 5 runs (one a second) span several lease retries
+        # (every 0.5 s) of the standby one, any of which would have shown as its own tick.
+        wait_until(lambda: sum(_ticks(data_dir).values()) >= 5, timeout=20, what="5 ticks")
         ticks = _ticks(data_dir)
         assert len(ticks) == 1, f"more than one worker ran jobs: {ticks}"
         (holder_pid,) = ticks
@@ -128,7 +191,7 @@ def test_one_worker_holds_the_lease_and_another_takes_over_after_kill_9(
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
         killed_at = time.monotonic()
-        assert _wait(lambda: _ticks(data_dir).get(other.pid, 0) >= 2, 10), "no takeover"
+        wait_until(lambda: _ticks(data_dir).get(other.pid, 0) >= 2, timeout=10, what="the takeover")
         assert time.monotonic() - killed_at < 6
         assert set(_ticks(data_dir)) == {holder_pid, other.pid}
         assert json.loads((data_dir / "scheduler.lock").read_text())["pid"] == other.pid
@@ -147,8 +210,8 @@ def test_one_worker_holds_the_lease_and_another_takes_over_after_kill_9(
 
 
 def test_standby_in_process_and_run_now_is_serialised(coord: MemoryCoordinator) -> None:
-    slow = Counter(delay=0.3)
-    jobs = [JobSpec("slow", every(hours=1), slow)]
+    gate = Gate()
+    jobs = [JobSpec("slow", every(hours=1), gate)]
     with _open(coord.config.data_dir) as second:
         a = Scheduler(coord, jobs=jobs, lease_retry=0.5)
         b = Scheduler(second, jobs=jobs, lease_retry=0.5)
@@ -161,16 +224,33 @@ def test_standby_in_process_and_run_now_is_serialised(coord: MemoryCoordinator) 
             threads = [threading.Thread(target=s.run_now, args=("slow",)) for s in (a, b, a, b)]
             for t in threads:
                 t.start()
+            for done in range(4):
+                # One run is inside the job; every other caller has got as far as running
+                # it (inside the scheduler's run), where only its locks can hold it back.
+                gate.wait(lambda n=done: gate.started > n, name=f"run {done} to start")
+                # (A caller whose run just ended may still be on its way out: it counts
+                # once gone, as it has no frame left to be looked at.)
+                waiting = [t for t in threads if t.is_alive()]
+                wait_until(
+                    lambda w=waiting: all(
+                        not t.is_alive() or _in_function(t, "_execute") for t in w
+                    ),
+                    what="every caller inside the scheduler's run",
+                )
+                assert gate.inside == 1, f"{gate.inside} runs of one job at once"
+                gate.release()
+                gate.wait(lambda n=done: gate.finished > n, name=f"run {done} to finish")
             for t in threads:
                 t.join(20)
-            assert slow.calls == 4
-            spans = sorted(slow.intervals)
-            assert all(prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(spans))
+            assert gate.finished == 4 and gate.most == 1
             (status,) = b.status()
             assert status.last_status == "ok" and status.last_run is not None
             with pytest.raises(NotFound):
                 a.run_now("nope")
         finally:
+            gate.release()  # whatever still waits (a failed assertion) ends
+            for _ in range(4):
+                gate.release()
             b.stop()
             a.stop()
         assert (a.state, b.state) == ("stopped", "stopped")
@@ -178,14 +258,35 @@ def test_standby_in_process_and_run_now_is_serialised(coord: MemoryCoordinator) 
 
 
 def test_stop_waits_for_the_running_job_and_releases_the_lease(coord: MemoryCoordinator) -> None:
-    job = Counter(delay=1.0)
-    s = Scheduler(coord, jobs=[JobSpec("long", every(hours=1), job, run_if_never=True)])
+    gate = Gate()
+    s = Scheduler(coord, jobs=[JobSpec("long", every(hours=1), gate, run_if_never=True)])
     s.start()
-    assert _wait(lambda: s.status()[0].running, 5)
-    s.stop()
-    assert job.calls == 1 and s.state == "stopped"
+    order: list[str] = []
+    try:
+        gate.wait(lambda: gate.started == 1, name="the job to start")
+        assert s.status()[0].running
+        stopper = threading.Thread(target=lambda: (s.stop(), order.append("stopped")))
+        stopper.start()
+        # stop() is waiting in APScheduler's shutdown, for the job still held at the gate.
+        wait_until(
+            lambda: (
+                not stopper.is_alive()
+                or (_in_function(stopper, "shutdown") and _in_function(stopper, "join"))
+            ),
+            what="stop() to wait for the running job",
+        )
+        assert order == [] and gate.inside == 1, "stop() returned while the job ran"
+        order.append("released")
+        gate.release()
+        stopper.join(20)
+        assert not stopper.is_alive()
+    finally:
+        gate.release()
+        s.stop()
+    assert order == ["released", "stopped"]
+    assert gate.finished == 1 and s.state == "stopped"
     assert coord.store.meta("job.long.last_status") == "ok"
-    again = Scheduler(coord, jobs=[JobSpec("long", every(hours=1), job)])
+    again = Scheduler(coord, jobs=[JobSpec("long", every(hours=1), gate)])
     again.start()
     try:
         assert again.state == "running"
@@ -211,10 +312,21 @@ def test_missed_runs_are_coalesced_into_one_run_at_start(coord: MemoryCoordinato
     assert s.due_jobs() == ["x", "eager"]
     s.start()
     try:
-        assert _wait(lambda: x.calls >= 1 and eager.calls >= 1, 5)
-        time.sleep(1.5)
-        assert (x.calls, recent.calls, fresh.calls, eager.calls) == (1, 0, 0, 1)
+        x.wait_calls(1, 5)
+        eager.wait_calls(1, 5)
+        # Once both catch-up runs are recorded and none runs, APScheduler's plan is final:
+        # every next run is (at least) 50 minutes away, so no burst of missed runs follows.
+        wait_until(
+            lambda: all(
+                (st.last_run or 0) >= now - 1 and not st.running
+                for st in s.status()
+                if st.name in ("x", "eager")
+            ),
+            what="the catch-up runs recorded",
+        )
         by_name = {st.name: st for st in s.status()}
+        assert all(st.next_run is not None and st.next_run > now + 2900 for st in by_name.values())
+        assert (x.calls, recent.calls, fresh.calls, eager.calls) == (1, 0, 0, 1)
         assert by_name["x"].last_status == "ok" and by_name["x"].last_run >= now - 1
         assert by_name["x"].next_run == pytest.approx(by_name["x"].last_run + 3600, abs=5)
         assert by_name["recent"].next_run == pytest.approx(now - 600 + 3600, abs=1)
@@ -224,21 +336,21 @@ def test_missed_runs_are_coalesced_into_one_run_at_start(coord: MemoryCoordinato
         s.stop()
     # a restart right after runs nothing again
     s2 = Scheduler(coord, jobs=[JobSpec("x", every(hours=1), x)])
-    s2.start()
+    s2.start()  # takes the lease and plans the jobs before it returns
     try:
-        time.sleep(1.0)
-        assert x.calls == 1
+        assert s2.state == "running" and s2.due_jobs() == []
+        (planned,) = s2.status()
+        assert planned.next_run is not None and planned.next_run > time.time() + 3000
     finally:
         s2.stop()
+    assert x.calls == 1
 
 
 # -- failures are loud ----------------------------------------------------------------
 def test_a_failing_job_is_recorded_and_the_others_keep_running(
     coord: MemoryCoordinator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def bad(c: MemoryCoordinator) -> None:
-        raise RuntimeError("disk on fire")
-
+    bad = Counter(error=RuntimeError("disk on fire"))
     good = Counter(result="fine")
     skipper = Counter(result=("skipped", "nothing changed"))
     s = Scheduler(
@@ -252,10 +364,12 @@ def test_a_failing_job_is_recorded_and_the_others_keep_running(
     with caplog.at_level("INFO", logger="claude_tui.core.durability.scheduler"):
         s.start()
         try:
-            assert _wait(lambda: len(coord.metrics.series("job.failed")) >= 2 and good.calls >= 3)
+            bad.wait_calls(2)
+            good.wait_calls(3)
             assert s.state == "running"
         finally:
-            s.stop()
+            s.stop()  # waits for the running jobs, so their records are written
+    assert len(coord.metrics.series("job.failed")) >= 2
     by_name = {st.name: st for st in s.status()}
     assert by_name["bad"].last_status == "failed"
     assert by_name["bad"].last_message == "RuntimeError: disk on fire"

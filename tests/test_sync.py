@@ -420,32 +420,25 @@ def _self_signed(dirpath: Path) -> tuple[Path, Path]:
 def test_tls_url(tmp_path: Path) -> None:
     """A rediss:// URL reaches a redis-server that speaks only TLS."""
     import shutil
-    import subprocess
-    import time
 
     from tests.redis_proc import free_port
+    from tests.server_proc import start_server
 
     cert, key = _self_signed(tmp_path)
     port = free_port()
     binary = shutil.which("redis-server")
     assert binary is not None, "the tests need redis-server on PATH"
-    proc = subprocess.Popen(
+    # Ready when it says so on its log ("Ready to accept connections tls"), not after a timer.
+    proc, _ = start_server(
         [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", str(cert), "--tls-key-file", str(key),
          "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
          "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        b"Ready to accept connections", timeout=30, name="TLS redis-server",
     )  # fmt: skip
     url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}&ssl_cert_reqs=required"
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.RedisError:
-                assert time.monotonic() < deadline, "TLS redis-server did not start"
-                time.sleep(0.05)
+        assert redis.Redis.from_url(url).ping()
         with MemoryCoordinator.open(host_config(tmp_path, "a", url)) as a:
             a.memory.store("over-tls", [1, 2], memory_type="shared")
         with MemoryCoordinator.open(host_config(tmp_path, "b", url)) as b:
@@ -464,8 +457,6 @@ def test_tls_url(tmp_path: Path) -> None:
 
 def test_redis_cluster_mode(tmp_path: Path) -> None:
     """A cluster-enabled redis-server owning every slot: the cluster client path end to end."""
-    import time
-
     server = RedisProcess(tmp_path)
     from tests.redis_proc import free_port
 
@@ -478,10 +469,10 @@ def test_redis_cluster_mode(tmp_path: Path) -> None:
     try:
         admin = redis.Redis(port=server.port, decode_responses=True)
         admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-        deadline = time.monotonic() + 10
-        while "cluster_state:ok" not in admin.execute_command("CLUSTER", "INFO"):
-            assert time.monotonic() < deadline, "the one-node cluster did not come up"
-            time.sleep(0.1)
+        # The server logs the change once it owns every slot (its next cluster cron tick).
+        assert server.log is not None
+        server.log.expect(lambda line: b"Cluster state changed: ok" in line, 10, "cluster ok")
+        assert "cluster_state:ok" in admin.execute_command("CLUSTER", "INFO")
         url = server.url
         with MemoryCoordinator.open(host_config(tmp_path, "a", url, sync_cluster=True)) as a:
             a.memory.store("slot", {"one": 1}, memory_type="shared")

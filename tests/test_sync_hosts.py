@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, cli_env, run_cli
 from tests.redis_proc import RedisProcess
+from tests.server_proc import LineReader
 
 HOSTS = ("a", "b", "c")
 
@@ -87,16 +87,23 @@ def test_redis_killed_and_restarted_mid_run_loses_and_duplicates_nothing(
 ) -> None:
     url = own_redis.url
     procs = {h: _writer(tmp_path / h, url, h, 300, 20) for h in HOSTS}
+    assert procs["a"].stdout is not None and procs["a"].stderr is not None
+    a_out = LineReader(procs["a"].stdout, "writer a")
+    a_err = LineReader(procs["a"].stderr, "writer a (stderr)")  # read too: a full pipe stalls
     # Let every host get going, then take Redis away under them.
-    first = procs["a"].stdout
-    assert first is not None
-    for _ in range(60):
-        first.readline()
+    a_out.expect(lambda line: line.strip() == "59", 120, "its 60th write")
     own_redis.kill()
-    time.sleep(1.5)
+    # Keep it away while host a acknowledges 15 more writes: lines read after the kill (past
+    # what the pipe held then) are writes made while there was no Redis.
+    outage = a_out.expect(
+        lambda line: True, 120, "15 writes acknowledged with Redis down", start=a_out.count() + 14
+    )
+    assert a_out.lines[outage].strip() != "closed", "writer a ended before Redis came back"
     own_redis.start()  # empty: the stream, the groups and the state hash are gone
-    acked = {h: _acked(p) for h, p in procs.items()}
-    acked["a"] = list(range(60)) + acked["a"]
+    acked = {h: _acked(p) for h, p in procs.items() if h != "a"}
+    a_out.expect(lambda line: line.strip() == "closed", 180, "its last line")
+    assert procs["a"].wait(timeout=30) == 0, "".join(a_err.lines)
+    acked["a"] = [int(x) for x in a_out.lines[:-1]]
     state = _converged(tmp_path, url)
     _check_every_acked_write(state, acked)
     for h in HOSTS:
