@@ -76,10 +76,22 @@ async def test_sessions_screen_shows_counts_and_opens_a_session(demo_app):
         await pilot.press("enter")
         await settle(pilot)
         assert app.session_id == "ses_demo000002"
-        assert "flaky-ci-hunt" in app.session_label()
+        assert "flaky-ci-hunt" in app.status.session_label()
+
+
+def _memory_rows(app) -> dict[str, dict[str, str]]:
+    """The memory table as shown: each row's key (the entry id) -> {column: cell text}."""
+    table = app.screen.query_one("#memory-table", DataTable)
+    labels = [str(column.label) for column in table.columns.values()]
+    return {
+        str(row.value): dict(zip(labels, map(str, table.get_row(row)), strict=True))
+        for row in table.rows
+    }
 
 
 async def test_memory_browser_filters_and_searches_as_you_type(demo_app):
+    c = demo_app.coordinator
+    stored = {str(e.id): e for e in c.memory.list(all_sessions=True, limit=1000)}
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
@@ -87,21 +99,22 @@ async def test_memory_browser_filters_and_searches_as_you_type(demo_app):
         await pilot.press("slash")
         await pilot.press(*"idempotency")
         await settle(pilot)
-        keys = _table_keys(app, "#memory-table")
-        entries = [app.screen._entries[k] for k in keys]
-        assert entries and all("idempotency" in (e.key + e.raw).lower() for e in entries)
+        rows = _memory_rows(app)
+        # Each row shown is an entry whose key or value has the word (read back from the store).
+        assert rows and all(row["Key"] == stored[k].key for k, row in rows.items())
+        assert all("idempotency" in (stored[k].key + stored[k].raw).lower() for k in rows)
         # Clear the search; filter by namespace instead.
         app.screen.query_one("#memory-search", Input).value = ""
         app.screen.query_one("#memory-namespace", Input).value = "decisions"
         await settle(pilot)
-        entries = list(app.screen._entries.values())
-        assert entries and {e.namespace for e in entries} == {"decisions"}
-        assert {e.session_id for e in entries} == {"ses_demo000001"}
+        rows = _memory_rows(app)
+        assert rows and {row["Namespace"] for row in rows.values()} == {"decisions"}
+        assert {row["Session"] for row in rows.values()} == {"ses_demo000001"}
         # All sessions.
         app.screen.query_one(DataTable).focus()
         await pilot.press("a")
         await settle(pilot)
-        assert {e.session_id for e in app.screen._entries.values()} == {
+        assert {row["Session"] for row in _memory_rows(app).values()} == {
             "ses_demo000001", "ses_demo000002", "ses_demo000003",
         }  # fmt: skip
 
@@ -111,16 +124,16 @@ async def test_memory_browser_pages_without_loading_everything(demo_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await settle(pilot)
-        first = set(app.screen._entries)
+        first = set(_table_keys(app, "#memory-table"))
         assert len(first) == 100
         assert "of 151" in _static_text(app, "#memory-scope")  # 91 private + 60 shared
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        second = set(app.screen._entries)
+        second = set(_table_keys(app, "#memory-table"))
         assert len(second) == 51 and not first & second
         await pilot.press("left_square_bracket")
         await settle(pilot)
-        assert set(app.screen._entries) == first
+        assert set(_table_keys(app, "#memory-table")) == first
 
 
 async def _select_entry(pilot, app, key: str) -> None:
@@ -128,7 +141,7 @@ async def _select_entry(pilot, app, key: str) -> None:
     await pilot.press(*key)
     await settle(pilot)
     app.screen.query_one(DataTable).focus()
-    entry_id = next(k for k, e in app.screen._entries.items() if e.key == key)
+    entry_id = next(k for k, row in _memory_rows(app).items() if row["Key"] == key)
     table = app.screen.query_one(DataTable)
     table.move_cursor(row=table.get_row_index(entry_id))
     await settle(pilot)
@@ -179,7 +192,7 @@ async def test_deleting_asks_first(demo_app):
         await pilot.press("y")
         await settle(pilot)
         assert c.memory.get(key, session_id="ses_demo000001", namespace="decisions") is None
-        assert all(e.key != key for e in app.screen._entries.values())
+        assert key not in {row["Key"] for row in _memory_rows(app).values()}
 
 
 async def test_secrets_are_masked_until_revealed(demo_app):
@@ -378,7 +391,7 @@ def test_app_refuses_an_unknown_session_and_an_unusable_data_dir(data_dir, tmp_p
     assert json.loads('"ok"') == "ok"
 
 
-@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+@pytest.mark.parametrize("theme", ["claude-tui-dark", "claude-tui-light"])
 async def test_both_themes_render(demo_app, data_dir, theme):
     UIState(session_id="ses_demo000001", mode="sessions", theme=theme).save(data_dir)
     app = demo_app(session_id=None)

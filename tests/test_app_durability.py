@@ -186,7 +186,7 @@ async def test_status_bar_shows_the_scheduler_running_standby_and_failed(data_di
         app = make_app(c, session_id=SESSION, scheduler=True, job_scheduler=jobs)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: "Scheduler running" in _status_bar(app))
-        assert app.scheduler.state == "stopped"  # stopped with the app
+        assert app.services.scheduler.state == "stopped"  # stopped with the app
 
     with open_coordinator(data_dir) as c, open_coordinator(data_dir) as other:
         holder = Scheduler(other, jobs=[_job("incremental", broken_backup)], lease_retry=0.5)
@@ -198,7 +198,7 @@ async def test_status_bar_shows_the_scheduler_running_standby_and_failed(data_di
                 job_scheduler=Scheduler(c, jobs=jobs, lease_retry=0.5),
             )  # fmt: skip
             async with app.run_test(size=SIZE) as pilot:
-                await until(pilot, lambda: app.scheduler_state() == "standby")
+                await until(pilot, lambda: app.services.scheduler_state() == "standby")
                 await until(pilot, lambda: "backup FAILED" in _status_bar(app))
                 await pilot.press("7")
                 await settle(pilot)

@@ -295,7 +295,7 @@ async def test_closing_the_import_dialog_stops_after_the_session_being_read(data
     outcomes: list[object] = []
     with open_coordinator(data_dir) as c:
         app = make_app(c)
-        app.state.demo_offered = True
+        app.ui.state.demo_offered = True
         async with app.run_test(size=SIZE, message_hook=hook) as pilot:
             await settle(pilot)
             dialog = ImportDialog(c, lambda: found, importer=HeldImporter)
@@ -321,7 +321,7 @@ async def test_closing_the_import_dialog_stops_after_the_session_being_read(data
 async def test_import_from_the_app_says_when_a_typed_path_does_not_exist(data_dir, tmp_path):
     with open_coordinator(data_dir) as c:
         app = make_app(c)
-        app.state.demo_offered = True  # no first-run offer in the way
+        app.ui.state.demo_offered = True  # no first-run offer in the way
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("i")

@@ -89,7 +89,7 @@ def _text(app, selector: str) -> str:
 
 def _app(coordinator: MemoryCoordinator):
     app = make_app(coordinator)
-    app.state.demo_offered = True  # an empty host: no first-run offer in the way
+    app.ui.state.demo_offered = True  # an empty host: no first-run offer in the way
     return app
 
 
@@ -107,8 +107,13 @@ async def test_a_shared_write_on_another_host_appears_live(tmp_path, own_redis):
                 pilot, lambda: "from-host-a" in _keys_shown(app), timeout=10,
                 what="host A's write on the screen",
             )  # fmt: skip
-            entry = next(e for e in app.screen._entries.values() if e.key == "from-host-a")
-            assert entry.memory_type == "shared" and entry.value == {"live": True}
+            table = app.screen.query_one("#memory-table", DataTable)
+            (row,) = [
+                [str(cell) for cell in table.get_row_at(i)]
+                for i in range(table.row_count)
+                if str(table.get_row_at(i)[0]) == "from-host-a"
+            ]
+            assert row[1] == "shared" and row[-1] == '{"live": true}'  # Type, Value
             await until(pilot, lambda: "Sync ● 1 peer" in _status_bar(app))
             await pilot.press("8")
             await settle(pilot)

@@ -586,7 +586,7 @@ async def test_a_key_jumps_from_a_row_to_its_line_and_back(opened: MemoryCoordin
         await settle(pilot)
         await pilot.press("4")
         table = app.screen.query_one(DataTable)
-        await _until(pilot, lambda: str(first_prompt.id) in app.screen._entries)  # type: ignore[attr-defined]
+        await _until(pilot, lambda: any(str(k.value) == str(first_prompt.id) for k in table.rows))
         table.move_cursor(row=table.get_row_index(str(first_prompt.id)))
         await pilot.press("l")
         await _until(pilot, _ready(pilot))
@@ -612,13 +612,16 @@ async def test_a_key_jumps_from_a_row_to_its_line_and_back(opened: MemoryCoordin
         assert memory.current_key() == str(first_prompt.id)  # type: ignore[attr-defined]
 
         await pilot.press("3")  # the task of the Task call
-        await _until(pilot, lambda: bool(getattr(app.screen, "_tasks", None)))
-        tree = app.screen.query_one(Tree)
-        node = next(
-            n
-            for n in app.screen._walk(tree.root)
-            if n.data and ":task:" in str(n.data)  # type: ignore[attr-defined]
+        await _until(
+            pilot,
+            lambda: any(t.root.children for t in app.screen.query("#task-tree").results(Tree)),
         )
+        tree = app.screen.query_one("#task-tree", Tree)
+        shown, stack = [], [tree.root]  # the tree's nodes, depth first, as the rows go
+        while stack:
+            shown.append(stack.pop())
+            stack.extend(reversed(shown[-1].children))
+        node = next(n for n in shown if n.data and ":task:" in str(n.data))
         tree.move_cursor(node)
         await pilot.press("l")
         await _until(pilot, _ready(pilot))

@@ -29,7 +29,7 @@ from tests.app_helpers import (
     settle,
 )
 
-THEMES = ("textual-dark", "textual-light")
+THEMES = ("claude-tui-dark", "claude-tui-light")
 SIZES = {"160x45": (160, 45), "80x24": (80, 24)}
 # Where a user's data dir usually is (the tests' temp dir differs on every run).
 SHOWN_DATA_DIR = Path("/home/you/.local/share/claude-tui")
@@ -51,7 +51,7 @@ def _app(demo_app: DemoApp, theme: str, mode: str = "sessions"):
     """The app as a user left it: on ``mode`` with the demo's first session (one screen
     mounted, not two: the snapshots stay quick)."""
     app = demo_app(session_id=None)
-    app.state.theme, app.state.mode, app.state.session_id = theme, mode, DEMO_SESSION
+    app.ui.state.theme, app.ui.state.mode, app.ui.state.session_id = theme, mode, DEMO_SESSION
     return app
 
 
@@ -60,7 +60,11 @@ async def _ready(pilot) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot, rounds=3)
     for box in pilot.app.screen.query("Input, TextArea"):
         box.cursor_blink = False  # the cursor stays shown while focused
-        box.refresh()  # its line may be cached from a blink's off phase
+        # A TextArea caches its lines by cursor state, and with blinking off a line
+        # drawn in a blink's off phase (no cursor) would be reused: drop that cache.
+        # notify_style_update is the public call that clears it (a plain refresh keeps it).
+        box.notify_style_update()
+        box.refresh()
     await settle(pilot, rounds=1)
     await pilot.wait_for_scheduled_animations()
 
@@ -185,7 +189,7 @@ def test_metrics_screen(snap_compare, demo_app):
 # -- Backups -----------------------------------------------------------------------------
 def _with_backups(app) -> None:  # type: ignore[no-untyped-def]
     """Three backups with fixed ids and times (the last one failed), shown at a usual path."""
-    manifest = app.backups.manifest
+    manifest = app.services.backups.manifest
     day = 86_400.0
     manifest.put(BackupRecord("b_full0000001", "full", FIXED_NOW - 2 * day, chain="chain_1",
                               seq_hi=725, size=593_920, rows=725, verified_at=FIXED_NOW - day,
@@ -196,7 +200,7 @@ def _with_backups(app) -> None:  # type: ignore[no-untyped-def]
     manifest.put(BackupRecord("b_incr0000003", "incremental", FIXED_NOW - 600, status="failed",
                               base="b_incr0000002", chain="chain_1", seq_lo=790, seq_hi=802,
                               error="disk full (28): No space left on device"))  # fmt: skip
-    app.backups.dir = SHOWN_DATA_DIR / "backups"  # what the scope line names
+    app.services.backups.dir = SHOWN_DATA_DIR / "backups"  # what the scope line names
 
 
 @every_theme
@@ -218,7 +222,7 @@ def test_backup_restore_dialog(snap_compare, demo_app, theme, size):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _keys()(pilot)
         screen = pilot.app.screen
-        latest = [r for r in pilot.app.backups.list() if r.status == "ok"]
+        latest = [r for r in pilot.app.services.backups.list() if r.status == "ok"]
         screen.confirm_restore(latest, latest[:1], str(SHOWN_DATA_DIR))
         await _ready(pilot)
 
@@ -249,7 +253,7 @@ def test_demo_offer(snap_compare, data_dir, theme, size):
     """An empty data dir and no Claude Code history: the demo is offered (Load demo focused)."""
     with open_coordinator(data_dir) as coordinator:
         app = make_app(coordinator)
-        app.state.theme = theme
+        app.ui.state.theme = theme
         assert snap_compare(app, terminal_size=size, run_before=_keys())
 
 
@@ -261,7 +265,7 @@ def test_import_offer(snap_compare, data_dir, theme, size):
     found = [home / f"-home-you-app{n}" / f"{n:08x}.jsonl" for n in range(3)]
     with open_coordinator(data_dir) as coordinator:
         app = make_app(coordinator, find_transcripts=lambda: found)
-        app.state.theme = theme
+        app.ui.state.theme = theme
         assert snap_compare(app, terminal_size=size, run_before=_keys())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
@@ -89,20 +89,27 @@ async def test_the_losing_host_shows_and_serves_the_winner(
         got = c.memory.get(KEY, memory_type="shared", track=False)
         assert got is not None and got.value["width"] == winner and got.tier == "l2"
         app = make_app(c)
-        app.state.demo_offered = True
+        app.ui.state.demo_offered = True
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("4")
             await settle(pilot)
-            screen = app.screen
-            await until(pilot, lambda: any(e.key == KEY for e in screen._entries.values()))
-            row = next(e for e in screen._entries.values() if e.key == KEY)
-            assert row.value["width"] == winner
+            table = app.screen.query_one("#memory-table", DataTable)
+
+            def shown_row() -> list[str] | None:
+                """The row of KEY as shown (Key ... Value), or None."""
+                rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+                return next((r for r in rows if r[0] == KEY), None)
+
+            await until(pilot, lambda: shown_row() is not None, what="the entry's row")
+            row = shown_row()
+            assert row is not None and json.loads(row[-1])["width"] == winner  # the Value column
+            detail = app.screen.query_one("#memory-detail", Static)
             await until(
                 pilot,
-                lambda: screen._detail_entry is not None and screen._detail_entry.key == KEY,
+                lambda: str(detail.render()).partition("\n")[0] == KEY,
                 what="the detail pane",
             )
-            assert screen._detail_entry.value == row.value  # row and detail agree
+            assert json.loads(_text(app, "#memory-value")) == json.loads(row[-1])  # they agree
             assert f'"width": {winner}' in _text(app, "#memory-value")
             await pilot.press("8")
             await settle(pilot)

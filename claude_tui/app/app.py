@@ -16,6 +16,7 @@ from textual import on
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.command import Provider
 from textual.notifications import SeverityLevel
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.widget import AwaitMount
@@ -27,12 +28,12 @@ from claude_tui.app.dialogs.error import ErrorDialog
 from claude_tui.app.first_run import FirstRun
 from claude_tui.app.keys import check_keymap
 from claude_tui.app.modes import APP_BINDINGS, MODE_KEYS, MODES, THEMES, key_rows
+from claude_tui.app.palette import ANSI_DARK, ANSI_LIGHT
+from claude_tui.app.palette import THEMES as PALETTE
 from claude_tui.app.screens.help import HelpScreen
 from claude_tui.app.services import BackgroundServices, Notice, StatusSnapshot
-from claude_tui.app.state import UIState, UIStore
-from claude_tui.app.sync_info import SyncSummary
+from claude_tui.app.state import UIStore
 from claude_tui.core.coordinator import MemoryCoordinator
-from claude_tui.core.durability.backups import BackupService
 from claude_tui.core.durability.scheduler import Scheduler
 from claude_tui.core.errors import ClaudeTUIError
 from claude_tui.core.events import ChangeEvent
@@ -60,6 +61,9 @@ class ClaudeTUIApp(App[int]):
     MODES = MODES
     BINDINGS = APP_BINDINGS
     # Every screen gets -narrow/-medium/-wide and -short/-tall (styles/app.tcss lays out by them).
+    # The statuses' ANSI colours as RGB, contrast-checked (App.__init__ reads them).
+    ansi_theme_dark = Reactive(ANSI_DARK, init=False)
+    ansi_theme_light = Reactive(ANSI_LIGHT, init=False)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     # Textual's commands (theme, quit, ...) and this app's: every screen and every action.
@@ -82,6 +86,8 @@ class ClaudeTUIApp(App[int]):
         keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        for theme in PALETTE:
+            self.register_theme(theme)
         self.coordinator = coordinator
         self.data_dir = coordinator.config.data_dir
         # The user's [keys] (binding id -> keys), checked against every binding of the app:
@@ -117,7 +123,7 @@ class ClaudeTUIApp(App[int]):
             self.set_keymap(self.keymap)
             for clash in keymap_clashes(self.keymap):
                 self.notify(clash, title="Keys", severity="warning", timeout=12)
-        self.theme = self.state.theme if self.state.theme in THEMES else THEMES[0]
+        self.theme = self.ui.state.theme if self.ui.state.theme in THEMES else THEMES[0]
         self._unsubscribe = self.coordinator.events.subscribe(self._on_local_events)
         self.services.start_sync()
         self.first_run.restore()  # back where the user was, else the first run's offers
@@ -156,11 +162,6 @@ class ClaudeTUIApp(App[int]):
         self.first_run.open_import()
 
     # -- the active session and the UI state --------------------------------------
-    @property
-    def state(self) -> UIState:
-        """Where the user is, to read (``self.ui`` changes it)."""
-        return self.ui.state
-
     def set_session(self, session_id: str | None) -> None:
         """Make ``session_id`` the active session (None: none) and remember it."""
         self.session_id = session_id
@@ -213,28 +214,6 @@ class ClaudeTUIApp(App[int]):
     def check_backends(self) -> None:
         """Re-read which backends are up and whether the latest backup failed (a worker)."""
         self._in_worker(self.services.check_backends, "backends")
-
-    def note_sync(self, summary: SyncSummary) -> None:
-        """Show a fresh reading of the sync state (the sync screen's) in the status bar."""
-        self.services.note_sync(summary)
-
-    def session_label(self) -> str:
-        """How the active session is shown in the status bar."""
-        return self.status.session_label()
-
-    def scheduler_state(self) -> str:
-        """``running``, ``standby`` (another process runs the jobs), ``starting`` or ``off``."""
-        return self.services.scheduler_state()
-
-    @property
-    def scheduler(self) -> Scheduler:
-        """The jobs of this data dir (its methods do I/O: call them from workers only)."""
-        return self.services.scheduler
-
-    @property
-    def backups(self) -> BackupService:
-        """The backups of this data dir (its methods do I/O: call them from workers only)."""
-        return self.services.backups
 
     def request_restore(self, backup_id: str) -> None:
         """Close the app so that launch() restores ``backup_id`` and reopens the data dir.

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from claude_tui.app.keys import bindings_of, effective, shown_keys
+from claude_tui.app.palette import DARK, LIGHT
 from claude_tui.app.screens.agents import AgentsScreen
 from claude_tui.app.screens.backups import BackupsScreen
 from claude_tui.app.screens.memory import MemoryScreen
@@ -46,7 +47,7 @@ MODE_KEYS = {
     "swarm": ("8", "Swarm"),
 }
 SCREENS = Binding.Group("Screens")
-THEMES = ("textual-dark", "textual-light")
+THEMES = (DARK.name, LIGHT.name)  # claude_tui/app/palette.py: contrast-checked
 # The footer shows a screen's own keys first, then these: help and quit before the
 # eight screen switches, which share one compact "Screens" entry (help names each).
 APP_BINDINGS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE = "ui-state.json"
+# Older releases saved Textual's theme names; these are the same themes made legible
+# (claude_tui/app/palette.py).
+RENAMED_THEMES = {"textual-dark": "claude-tui-dark", "textual-light": "claude-tui-light"}
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +25,7 @@ class UIState:
     session_id: str | None = None
     mode: str = "sessions"
     selected: dict[str, str] = field(default_factory=dict)
-    theme: str = "textual-dark"
+    theme: str = "claude-tui-dark"
     demo_offered: bool = False
     import_offered: bool = False
 
@@ -43,7 +46,8 @@ class UIState:
         if isinstance(raw.get("selected"), dict):
             state.selected = {str(k): str(v) for k, v in raw["selected"].items()}
         if isinstance(raw.get("theme"), str):
-            state.theme = raw["theme"]
+            theme = str(raw["theme"])
+            state.theme = RENAMED_THEMES.get(theme, theme)
         state.demo_offered = bool(raw.get("demo_offered", False))
         state.import_offered = bool(raw.get("import_offered", False))
         return state

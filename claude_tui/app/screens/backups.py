@@ -103,7 +103,7 @@ class BackupsScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, group="backups", exit_on_error=False)
     def load(self) -> None:
-        backups, scheduler = self.tui.backups, self.tui.scheduler
+        backups, scheduler = self.tui.services.backups, self.tui.services.scheduler
         error = None
         try:
             records = sorted(backups.list(), key=lambda r: (r.created_at, r.id), reverse=True)
@@ -112,7 +112,7 @@ class BackupsScreen(ModeScreen):
         view = BackupsView(
             records=records,
             jobs=scheduler.status(),
-            scheduler_state=self.tui.scheduler_state(),
+            scheduler_state=self.tui.services.scheduler_state(),
             holder=scheduler.holder(),
             directory=str(backups.dir),
             manifest_error=error,
@@ -178,7 +178,8 @@ class BackupsScreen(ModeScreen):
         if record is None:
             detail.update("No backups yet. Press b to take one.")
             return
-        path = self.tui.backups.path_of(record) if record.file and record.status == "ok" else None
+        backups = self.tui.services.backups
+        path = backups.path_of(record) if record.file and record.status == "ok" else None
         lines = [
             f"[b]{record.id}[/b]  {record.kind}",
             f"status    {_status_markup(record.status)}",
@@ -216,7 +217,7 @@ class BackupsScreen(ModeScreen):
         """Take a backup of ``kind``; posts :class:`BackupRan`, even when it fails."""
         record = None
         try:
-            record = self.tui.backups.run(kind)
+            record = self.tui.services.backups.run(kind)
         finally:
             self.post_message(BackupRan(kind, record))
             # The top bar's "backup FAILED" follows the manifest: read it again here (the
@@ -248,7 +249,7 @@ class BackupsScreen(ModeScreen):
         """Verify one backup (None: all); posts :class:`BackupsVerified`, even when it fails."""
         results = None
         try:
-            results = self.tui.backups.verify(backup_id)
+            results = self.tui.services.backups.verify(backup_id)
         finally:
             self.post_message(BackupsVerified(backup_id, results))
             self.tui.services.check_backends()  # a failed verification shows in the top bar
@@ -276,7 +277,7 @@ class BackupsScreen(ModeScreen):
 
     @work(thread=True, group="backup-run", exit_on_error=False)
     def plan_restore(self, selected: str | None) -> None:
-        backups = self.tui.backups
+        backups = self.tui.services.backups
         latest = backups.plan()
         chosen = None
         warning = ""

@@ -153,7 +153,7 @@ class ModeScreen(Screen[None]):
 
     def remembered(self) -> str | None:
         """The row selected on this screen last time."""
-        return self.tui.state.selected.get(self.MODE)
+        return self.tui.ui.state.selected.get(self.MODE)
 
     # -- sort, copy, export -------------------------------------------------
     def main_table(self) -> RecordTable | None:

@@ -196,7 +196,7 @@ class MetricsScreen(ModeScreen):
             c.rt.stats.unflushed(),
             core_metrics.day_of(c.rt.clock()),
         )
-        backups, scheduler = self.tui.backups, self.tui.scheduler
+        backups, scheduler = self.tui.services.backups, self.tui.services.scheduler
         error = None
         try:
             records = backups.list()

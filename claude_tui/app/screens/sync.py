@@ -117,7 +117,7 @@ class SyncScreen(ModeScreen):
 
     def show(self, view: SyncView) -> None:
         self.view = view
-        self.tui.note_sync(view.summary)
+        self.tui.services.note_sync(view.summary)
         self.query_one("#sync-summary", Static).update(summary_text(view))
         panel = self.query_one("#peers-panel")
         panel.display = view.status is not None
