@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -9,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -36,6 +38,14 @@ def _label(task: Task) -> Text:
     return Text.assemble(task_glyph(task.status), f" [P{task.priority}] {task.title}{agent}")
 
 
+@dataclass
+class TasksLoaded(Message, bubble=False):
+    """The load worker read the session's tasks; the screen draws the tree from them."""
+
+    tasks: list[Task]
+    session_id: str | None
+
+
 class TasksScreen(ModeScreen):
     """The active session's task tree; payload and result shown as JSON."""
 
@@ -52,6 +62,12 @@ class TasksScreen(ModeScreen):
         super().__init__()
         self.status_filter: str | None = None
         self._tasks: dict[str, Task] = {}
+        # The shown tasks by parent (None: the top level), and the nodes built so far:
+        # a node's children are built when it is first expanded (10k nodes at once took
+        # ~0.75 s; most are never looked at).
+        self._children: dict[str | None, list[Task]] = {}
+        self._parents: dict[str, str | None] = {}  # a shown task's parent in the tree
+        self._task_nodes: dict[str, TreeNode[str]] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -74,9 +90,18 @@ class TasksScreen(ModeScreen):
     @work(thread=True, exclusive=True, group="tasks", exit_on_error=False)
     def load(self, session_id: str | None) -> None:
         tasks = [] if session_id is None else self.coordinator.tasks.list(session_id)
-        self.app.call_from_thread(self.show, tasks, session_id)
+        self.post_message(TasksLoaded(tasks, session_id))
+
+    @on(TasksLoaded)
+    def _loaded(self, message: TasksLoaded) -> None:
+        self.show(message.tasks, message.session_id)
 
     def show(self, tasks: list[Task], session_id: str | None) -> None:
+        """Draw the tree: the top level, and the children of the nodes that were expanded.
+
+        The cursor stays on the selected task (or the one remembered from the last
+        launch): the path down to it is built and expanded, nothing beside it.
+        """
         tree: Tree[str] = self.query_one(Tree)
         selected = self.current_key() or self.remembered()
         expanded = {n.data for n in self._walk(tree.root) if n.is_expanded and n.data}
@@ -84,24 +109,23 @@ class TasksScreen(ModeScreen):
         self._tasks = {t.id: t for t in tasks}
         visible = self._visible(tasks)
         children: dict[str | None, list[Task]] = {}
+        parents: dict[str, str | None] = {}
         for task in tasks:
             if task.id in visible:
                 parent = task.parent_task_id if task.parent_task_id in visible else None
                 children.setdefault(parent, []).append(task)
+                parents[task.id] = parent
+        self._children, self._parents = children, parents
+        self._task_nodes = {}
         tree.clear()
-        nodes: dict[str, TreeNode[str]] = {}
 
-        def build(node: TreeNode[str], parent: str | None, depth: int) -> None:
-            for task in children.get(parent, []):
-                has_children = bool(children.get(task.id))
-                child = node.add(_label(task), data=task.id, allow_expand=has_children)
-                nodes[task.id] = child
-                if has_children:
-                    build(child, task.id, depth + 1)
-                    if task.id in expanded or (first_load and depth < 1):
-                        child.expand()
+        def build(node: TreeNode[str], depth: int) -> None:
+            for child in self._build_children(node):
+                if child.allow_expand and (child.data in expanded or (first_load and depth < 1)):
+                    build(child, depth + 1)
+                    child.expand()
 
-        build(tree.root, None, 0)
+        build(tree.root, 0)
         tree.root.expand()
         scope = "no active session — pick one on the sessions screen (1)"
         if session_id is not None:
@@ -109,16 +133,52 @@ class TasksScreen(ModeScreen):
             shown = f"{len(visible)} of {counted}" if self.status_filter else counted
             scope = f"{shown} · session {session_id} · filter: {self.status_filter or 'all'}"
         self.query_one("#tasks-scope", Static).update(Text(scope))
-        if selected in nodes:
-            node = nodes[selected]
-            ancestor = node.parent
-            while ancestor is not None:
-                ancestor.expand()
-                ancestor = ancestor.parent
+        node = self._reveal(selected) if selected is not None else None
+        if node is not None:
             self.call_after_refresh(tree.move_cursor, node)
-        elif nodes and tree.cursor_line < 0:
+        elif self._task_nodes and tree.cursor_line < 0:
             tree.cursor_line = 0
         self.refresh_detail()
+
+    def _build_children(self, node: TreeNode[str]) -> list[TreeNode[str]]:
+        """Add the child nodes of ``node`` unless they are there already; returns them."""
+        if node.children or (node is not node.tree.root and not node.allow_expand):
+            return list(node.children)
+        parent = None if node is node.tree.root else node.data
+        for task in self._children.get(parent, []):
+            has_children = task.id in self._children
+            self._task_nodes[task.id] = node.add(
+                _label(task), data=task.id, allow_expand=has_children
+            )
+        return list(node.children)
+
+    def _reveal(self, key: str) -> TreeNode[str] | None:
+        """The node of task ``key``, its ancestors built and expanded (None: not shown)."""
+        path: list[str] = []
+        current: str | None = key
+        while current is not None and current not in self._task_nodes:
+            if current not in self._parents or current in path:
+                return None  # not shown (filtered out, or under a loop of parents)
+            path.append(current)
+            current = self._parents[current]
+        tree: Tree[str] = self.query_one(Tree)
+        node = tree.root if current is None else self._task_nodes[current]
+        for task_id in reversed(path):  # down from the nearest node that exists
+            self._build_children(node)
+            node = self._task_nodes[task_id]
+        ancestor = node.parent
+        while ancestor is not None:
+            ancestor.expand()
+            ancestor = ancestor.parent
+        return node
+
+    @on(Tree.NodeExpanded)
+    def _node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        # Opened by the user (or expand all): its children are built now, not before. A
+        # message about a node of a tree since redrawn is stale: that node is gone.
+        node = event.node
+        if node.data is not None and self._task_nodes.get(node.data) is node:
+            self._build_children(node)
 
     def _visible(self, tasks: list[Task]) -> set[str]:
         """Tasks matching the filter, plus their ancestors so the tree stays connected."""
@@ -160,11 +220,9 @@ class TasksScreen(ModeScreen):
     def select_key(self, key: str) -> None:
         """Put the cursor on the task ``key`` (when it is in the tree) and remember it."""
         self.remember(key)
-        tree = self.query_one(Tree)
-        for node in self._walk(tree.root):
-            if node.data == key:
-                tree.move_cursor(node)
-                return
+        node = self._reveal(key)
+        if node is not None:  # once the tree has laid out the lines it just opened
+            self.call_after_refresh(self.query_one(Tree).move_cursor, node)
 
     def transcript_target(self) -> tuple[str, Origin | None] | None:
         """The call an imported task came from (l)."""
@@ -218,7 +276,11 @@ class TasksScreen(ModeScreen):
         self.reload()
 
     def action_expand_all(self) -> None:
-        self.query_one(Tree).root.expand_all()
+        tree: Tree[str] = self.query_one(Tree)
+        pending = [tree.root]
+        while pending:  # every node is built first: expand_all only opens nodes that exist
+            pending.extend(self._build_children(pending.pop()))
+        tree.root.expand_all()
 
     def action_collapse_all(self) -> None:
         tree = self.query_one(Tree)
