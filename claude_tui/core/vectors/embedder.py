@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,51 @@ def plan_batches(lengths: list[int], most: int, budget: int) -> list[list[int]]:
     return batches
 
 
+def _run_all(jobs: list[list[int]], run: Callable[[list[int]], None], workers: int) -> None:
+    """``run`` every job, in order taken, on ``workers`` threads (this one among them).
+
+    The helper threads are joined before this returns. The first error stops the
+    others from taking new jobs (a job already running ends) and is raised here.
+    """
+    if workers <= 1:
+        for job in jobs:
+            run(job)
+        return
+    pending = iter(jobs)
+    lock = threading.Lock()  # next() on a shared iterator is not thread-safe
+    failed = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while not failed.is_set():
+            with lock:
+                job = next(pending, None)
+            if job is None:
+                return
+            try:
+                run(job)
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+                failed.set()
+                return
+
+    helpers: list[threading.Thread] = []
+    try:
+        for _ in range(workers - 1):
+            thread = threading.Thread(target=work, name="embedder-batch", daemon=True)
+            thread.start()
+            helpers.append(thread)
+        work()
+    except BaseException:  # a thread that would not start: stop the rest, then raise
+        failed.set()
+        raise
+    finally:
+        for thread in helpers:
+            thread.join()
+    if errors:
+        raise errors[0]
+
+
 class MiniLMEmbedder:
     """Embeds text into 384-dimensional unit vectors; thread-safe, loaded lazily."""
 
@@ -173,18 +219,48 @@ class MiniLMEmbedder:
             tokenizer.no_padding()  # batches are padded here, to their own longest
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
-            # One thread per core this process may use, and no spinning: a waiting
-            # thread that spins takes a core from the app, the store and other agents.
-            options.intra_op_num_threads = _cores()
+            # One intra-op thread: the cores are used by running batches side by side
+            # (see embed), which beats one call spread over every core (its operators
+            # are too small to share out well, and tokenizing, padding and pooling stay
+            # serial). No spinning: a waiting thread that spins takes a core from the
+            # app, the store and other agents.
+            options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # One session for every thread: InferenceSession.run may be called from
+            # several threads at once, and a replica per thread measured slower.
             self._session = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
             )
             self._tokenizer = tokenizer
 
+    def _run_batch(self, encodings: list[Any], lengths: list[int], batch: list[int]) -> Any:
+        """The unit vectors of one batch (rows in ``batch``'s order)."""
+        import numpy as np
+
+        width = max(lengths[i] for i in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            ids[row, : lengths[i]] = encodings[i].ids
+            mask[row, : lengths[i]] = 1
+        (hidden,) = self._session.run(
+            None,
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.clip(norms, 1e-12, None)
+
     def embed(self, texts: list[str]) -> Embedded:
-        """Embed ``texts`` (cleaned first); vectors are L2-normalised, in the given order."""
+        """Embed ``texts`` (cleaned first); vectors are L2-normalised, in the given order.
+
+        Several batches run on up to one thread per core (this call's thread and
+        helpers started for the call, all ended before it returns, also when a batch
+        fails: its error is raised here). One batch, such as a search query, runs on
+        the calling thread alone. Safe to call from several threads at once.
+        """
         import numpy as np
 
         self._load()
@@ -192,21 +268,14 @@ class MiniLMEmbedder:
         encodings = self._tokenizer.encode_batch(cleaned) if cleaned else []
         lengths = [len(e.ids) for e in encodings]
         out = np.zeros((len(cleaned), self.dimensions), dtype=np.float32)
-        for batch in plan_batches(lengths, self.batch_size, self.batch_tokens):
-            width = max(lengths[i] for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids[row, : lengths[i]] = encodings[i].ids
-                mask[row, : lengths[i]] = 1
-            (hidden,) = self._session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[batch] = pooled / np.clip(norms, 1e-12, None)
+        batches = plan_batches(lengths, self.batch_size, self.batch_tokens)
+
+        def run(batch: list[int]) -> None:
+            out[batch] = self._run_batch(encodings, lengths, batch)  # rows no other batch has
+
+        # Widest first (plan_batches gives them narrowest first): each thread takes the
+        # next one left, so the last to end is a cheap one and the threads end together.
+        _run_all(batches[::-1], run, min(_cores(), len(batches)))
         return Embedded(out.tolist(), [bool(e.overflowing) for e in encodings])
 
     def embed_one(self, text: str) -> tuple[list[float], bool]:
