@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,9 +46,42 @@ def open_coordinator(
 def demo_coordinator(
     data_dir: Path, redis_url: str | None = None, clock: FixedClock | None = None
 ) -> MemoryCoordinator:
+    """A coordinator on ``data_dir`` holding the demo data (loaded by ``load_demo``).
+
+    An empty data dir without Redis, on a fixed clock, gets a copy of the demo
+    loaded once per test process at that clock's time (the same rows ``load_demo``
+    writes, without writing them again for each of the ~180 app tests).
+    """
+    if redis_url is None and clock is not None and not any(data_dir.iterdir()):
+        template = _demo_template(clock.now)
+        for name in DEMO_FILES:
+            shutil.copy2(template / name, data_dir / name)  # copy2: the 0600 modes too
+        return open_coordinator(data_dir, None, clock)
     coordinator = open_coordinator(data_dir, redis_url, clock)
     load_demo(coordinator)
     return coordinator
+
+
+# What a closed data dir holding only the demo consists of (the integrity stamp is left
+# out: it names the file's inode, so the copy is checked afresh when it is opened).
+DEMO_FILES = ("claude-tui.db", "secret.key")
+_templates: dict[float, Path] = {}
+
+
+def _demo_template(now: float) -> Path:
+    """A closed data dir with the demo loaded at ``now``, built once per process."""
+    if now not in _templates:
+        root = Path(tempfile.mkdtemp(prefix="claude-tui-demo-"))
+        atexit.register(shutil.rmtree, root, True)
+        with open_coordinator(root, None, FixedClock(now)) as coordinator:
+            load_demo(coordinator)
+        leftovers = sorted(
+            p.name for p in root.iterdir() if p.name not in DEMO_FILES and p.is_file()
+        )
+        # A WAL or journal left beside the db would hold rows the copy would miss.
+        assert not [n for n in leftovers if n.endswith(("-wal", "-journal"))], leftovers
+        _templates[now] = root
+    return _templates[now]
 
 
 def make_app(coordinator: MemoryCoordinator, **kwargs: object) -> ClaudeTUIApp:

@@ -14,6 +14,7 @@ from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from tests.app_helpers import demo_app  # noqa: F401  (the fixture, for every test module)
 from tests.children import procs  # noqa: F401  (the fixture, for every test module)
+from tests.cli_run import run_in_process
 from tests.redis_proc import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,17 +177,29 @@ def cli_env(data_dir: Path, redis_url: str | None) -> dict[str, str]:
 
 
 def run_cli(
-    data_dir: Path, *args: str, redis_url: str | None = None, check: bool = False
+    data_dir: Path,
+    *args: str,
+    redis_url: str | None = None,
+    check: bool = False,
+    isolated: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``claude-tui`` CLI in a subprocess."""
-    result = subprocess.run(
-        [sys.executable, "-m", "claude_tui", *args],
-        env=cli_env(data_dir, redis_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    """Run the real ``claude-tui`` CLI: through ``main(argv)`` here, or in a child.
+
+    ``isolated``: in a subprocess (``python -m claude_tui``), for tests where the
+    process is the point; else in this process (``tests/cli_run.py``), which
+    saves the interpreter start and the imports of each run.
+    """
+    if isolated:
+        result = subprocess.run(
+            [sys.executable, "-m", "claude_tui", *args],
+            env=cli_env(data_dir, redis_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    else:
+        result = run_in_process(args, cli_env(data_dir, redis_url))
     if check and result.returncode != 0:
         raise AssertionError(f"claude-tui {args} failed ({result.returncode}): {result.stderr}")
     return result

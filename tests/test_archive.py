@@ -37,6 +37,7 @@ from claude_tui.core.errors import BadInput
 from claude_tui.core.importers.claude_code import ClaudeCodeImporter
 from claude_tui.core.transcripts.conversation import Conversation, TranscriptFiles
 from tests.claude_code_cli import claude_env, find_claude
+from tests.cli_run import run_in_process
 from tests.conftest import ROOT, cli_env
 
 # Copies of the shared fixtures (licences kept): the first batch and every other layout.
@@ -64,10 +65,7 @@ def tui(data: Path, *args: str, home: Path | None = None) -> subprocess.Complete
     if home is not None:
         env = {**env, "HOME": str(home)}
         env.pop("CLAUDE_CONFIG_DIR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "claude_tui", *args],
-        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )  # fmt: skip
+    return run_in_process(args, env, cwd=ROOT)  # main(argv) here: tests/cli_run.py
 
 
 def tree(root: Path) -> dict[str, str]:

@@ -1,6 +1,8 @@
-"""The ``claude-tui`` command line, end to end: real subprocesses, SQLite files and Redis.
+"""The ``claude-tui`` command line, end to end: the real ``main``, SQLite files and Redis.
 
-Every test runs ``python -m claude_tui`` in a child process. Bad input must exit
+Commands run through ``main(argv)`` in this process (``tests/cli_run.py``: its own
+environment, stdin, stdout and stderr); the tests about the process itself (what
+it imports, its exit on a closed pipe) start ``python -m claude_tui``. Bad input must exit
 with code 2, print exactly one line on stderr naming the problem, and write
 nothing: that is proven by comparing the database (change-log head, row counts,
 rows), the Redis keys of the database and, for broken files, their bytes.
@@ -26,6 +28,7 @@ import redis
 
 from claude_tui import __version__
 from claude_tui.core.store.schema import LATEST_VERSION
+from tests.cli_run import run_in_process
 from tests.conftest import ROOT, cli_env
 from tests.redis_proc import RedisProcess
 
@@ -46,14 +49,7 @@ def cli(
     """``run_cli`` from conftest, plus extra ``CLAUDE_TUI_*`` environment variables."""
     full_env = cli_env(data_dir, redis_url)
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "claude_tui", *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    return run_in_process(args, full_env)
 
 
 def ok(data_dir: Path, *args: str, redis_url: str | None = None) -> str:

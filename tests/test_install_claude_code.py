@@ -26,6 +26,7 @@ import pytest
 from claude_tui.core.errors import BadInput
 from claude_tui.core.integrations import claude_code_settings as ccs
 from tests.claude_code_cli import find_claude
+from tests.cli_run import run_in_process
 from tests.conftest import ROOT
 
 PY = "/opt/claude tui/venv/bin/python"  # a space: commands must be quoted
@@ -100,14 +101,8 @@ def cli_env(home: Path) -> dict[str, str]:
 def cli(
     home: Path, data_dir: Path, *args: str, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "claude_tui", "--data-dir", str(data_dir), *args],
-        env=cli_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd or ROOT,
-    )
+    """``claude-tui --data-dir DATA args`` run through ``main`` here (tests/cli_run.py)."""
+    return run_in_process(["--data-dir", str(data_dir), *args], cli_env(home), cwd=cwd or ROOT)
 
 
 def snapshot(*roots: Path) -> dict[str, str]:

@@ -193,7 +193,7 @@ def run_many(
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run several CLI commands at once (each is a separate real process)."""
     with ThreadPoolExecutor(max_workers=len(arg_lists)) as pool:
-        return list(pool.map(lambda args: run_cli(data_dir, *args), arg_lists))
+        return list(pool.map(lambda args: run_cli(data_dir, *args, isolated=True), arg_lists))
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], what: str) -> None:

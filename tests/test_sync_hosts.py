@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_run import run_in_process
 from tests.conftest import ROOT, cli_env, run_cli
 from tests.redis_proc import RedisProcess
 from tests.server_proc import LineReader
@@ -17,12 +18,10 @@ HOSTS = ("a", "b", "c")
 
 
 def _sync_cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A host's command: ``main(argv)`` here (tests/cli_run.py), its data dir its own."""
     env = cli_env(data_dir, None)
     env["CLAUDE_TUI_SYNC_URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "claude_tui", *args],
-        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+    return run_in_process(args, env)
 
 
 def _writer(data_dir: Path, url: str, tag: str, count: int, keys: int) -> subprocess.Popen[str]:
@@ -172,11 +171,7 @@ def test_an_offline_host_catches_up_when_any_command_opens_it(
 def test_bad_sync_input_is_one_line_and_exit_2(
     tmp_path: Path, env: dict[str, str], args: list[str], message: str
 ) -> None:
-    full = cli_env(tmp_path, None) | env
-    result = subprocess.run(
-        [sys.executable, "-m", "claude_tui", *args],
-        env=full, capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )  # fmt: skip
+    result = run_in_process(args, cli_env(tmp_path, None) | env)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
