@@ -48,6 +48,7 @@ from tests.app_helpers import (
     settle,
     until,
 )
+from tests.test_app_durability import _damage
 
 SIZE = (150, 45)
 OTHER = "ses_demo000002"  # flaky-ci-hunt
@@ -291,22 +292,21 @@ async def test_agents_loaded_for_the_previous_session_are_not_drawn(demo_app, mo
 
 
 # -- the recovery app posts to itself ------------------------------------------------
-def _damage(path) -> None:  # type: ignore[no-untyped-def]
-    size = path.stat().st_size
-    with open(path, "r+b") as handle:
-        handle.seek(size // 2)
-        handle.write(b"\xde\xad" * 8192)
-
-
-async def test_recovery_posts_what_it_found_and_the_restore(data_dir):
+def _recovery_app(data_dir, *, backup: bool):  # type: ignore[no-untyped-def]
+    """The recovery app on the demo's database, damaged; and its full backup (or None)."""
     with demo_coordinator(data_dir) as c:
-        backup = BackupService(c.config, c).run("full")
+        taken = BackupService(c.config, c).run("full") if backup else None
         config = c.config
     _damage(config.db_path)
     with pytest.raises(StoreCorrupt) as caught:
         open_coordinator(data_dir)
+    return RecoveryApp(config, caught.value), taken
+
+
+async def test_recovery_posts_what_it_found_and_the_restore(data_dir):
+    app, backup = _recovery_app(data_dir, backup=True)
+    assert backup is not None
     seen = Seen()
-    app = RecoveryApp(config, caught.value)
     async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await until(pilot, lambda: seen.of(RecoveryBackupFound), what="RecoveryBackupFound")
         found = seen.of(RecoveryBackupFound)[0]
@@ -322,13 +322,8 @@ async def test_recovery_posts_what_it_found_and_the_restore(data_dir):
 
 
 async def test_recovery_without_a_backup_posts_why(data_dir):
-    with demo_coordinator(data_dir) as c:
-        config = c.config
-    _damage(config.db_path)
-    with pytest.raises(StoreCorrupt) as caught:
-        open_coordinator(data_dir)
+    app, _ = _recovery_app(data_dir, backup=False)
     seen = Seen()
-    app = RecoveryApp(config, caught.value)
     async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await until(pilot, lambda: seen.of(RecoveryNoBackup), what="RecoveryNoBackup")
         await settle(pilot)
