@@ -26,6 +26,28 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(HOOK_WORKER_OFF)
 
 
+# The files that take longest (make test --durations, seconds of test time with three
+# workers): run first, so that none of them is still running alone at the end while the
+# other workers have nothing left (xdist --dist loadfile hands out files in this order).
+LONGEST_FIRST = (
+    "test_snapshots.py",  # 102 s
+    "test_app_defects.py",  # 68 s
+    "test_app.py",  # 65 s
+    "test_app_features.py",  # 38 s
+    "test_conversation.py",  # 31 s
+    "test_sync_hosts.py",  # 26 s
+    "test_screen_messages_data.py",  # 25 s
+    "test_mcp.py",  # 20 s
+    "test_search.py",  # 20 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the files longest first (LONGEST_FIRST), the rest as collected."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-file order
+
+
 def plain_env() -> dict[str, str]:
     """This process's environment without claude-tui settings (the hook worker stays off)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_TUI_")}
