@@ -1,36 +1,35 @@
-"""The app: modes, keys, the command palette, the live feed; it wires up the rest.
+"""The app: modes, the live feed, the status bar, errors; it wires up the rest.
 
 Behind the screens: :class:`BackgroundServices` (no Textual; its reads run in
 workers and come back as messages); the start and first run: :class:`FirstRun`;
-where the user is: :class:`UIStore`. Worker threads post messages, never change state.
+where the user is: :class:`UIStore`; keys, help, theme and the command palette:
+:class:`AppCommands`. Worker threads post messages, never change state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
-from textual.app import App, ScreenStackError, SystemCommand
+from textual.app import App, ScreenStackError
 from textual.command import Provider
 from textual.notifications import SeverityLevel
 from textual.reactive import Reactive
-from textual.screen import Screen
 from textual.signal import Signal
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
 from claude_tui.app import messages as msg
-from claude_tui.app.commands import ScreenCommands
+from claude_tui.app.commands import AppCommands, ScreenCommands
 from claude_tui.app.dialogs.error import ErrorDialog
 from claude_tui.app.first_run import FirstRun
 from claude_tui.app.keys import check_keymap
-from claude_tui.app.modes import APP_BINDINGS, MODE_KEYS, MODES, THEMES, key_rows
+from claude_tui.app.modes import APP_BINDINGS, MODE_KEYS, MODES, THEMES
 from claude_tui.app.palette import ANSI_DARK, ANSI_LIGHT
 from claude_tui.app.palette import THEMES as PALETTE
-from claude_tui.app.screens.help import HelpScreen
 from claude_tui.app.services import BackgroundServices, Notice, StatusSnapshot
 from claude_tui.app.state import UIStore
 from claude_tui.core.coordinator import MemoryCoordinator
@@ -48,7 +47,7 @@ SYNC_CHECK_SECONDS = 2.0
 RELAUNCH = 75
 
 
-class ClaudeTUIApp(App[int]):
+class ClaudeTUIApp(AppCommands):
     """claude-tui's terminal app over one memory coordinator.
 
     ``scheduler``: run the jobs while open (``job_scheduler``: which ones; default:
@@ -157,10 +156,6 @@ class ClaudeTUIApp(App[int]):
     def on_demo_loaded(self, message: msg.DemoLoaded) -> None:
         self.first_run.demo_loaded(message)
 
-    def action_import(self) -> None:
-        """Import Claude Code transcripts, at any time (not only on the first run)."""
-        self.first_run.open_import()
-
     # -- the active session and the UI state --------------------------------------
     def set_session(self, session_id: str | None) -> None:
         """Make ``session_id`` the active session (None: none) and remember it."""
@@ -253,38 +248,6 @@ class ClaudeTUIApp(App[int]):
         so they are never parsed as markup, whatever a caller passes.
         """
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
-
-    # -- keys, palette, theme -----------------------------------------------
-    def key_rows(self, screen: Screen[Any] | None = None) -> list[tuple[str, str, str, str]]:
-        """``(where, keys, what, binding id)`` for every key of the app and of ``screen``."""
-        return key_rows(self, self.keymap, self.screen if screen is None else screen)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_rows()))
-
-    async def run_screen_action(self, mode: str, action: str | None) -> None:
-        """Switch to ``mode`` (when not there) and run ``action`` on its screen (palette)."""
-        if self.current_mode != mode:
-            await self.switch_mode(mode)
-        if action is not None:
-            await self.screen.run_action(action)
-
-    def action_toggle_theme(self) -> None:
-        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
-        self.ui.update(theme=self.theme)
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        # Screen switches and every screen's actions come from ScreenCommands (COMMANDS).
-        yield from super().get_system_commands(screen)
-        for title, help_text, callback in (
-            ("Import Claude Code history", "Import transcripts, with a progress bar (i)",
-             self.action_import),
-            ("Load the demo swarm", "Add demo sessions, agents, tasks, memory",
-             self.first_run.load_demo),
-            ("Toggle light/dark theme", "ctrl+t", self.action_toggle_theme),
-            ("Show keys", "Every key of this screen (?)", self.action_help),
-        ):  # fmt: skip
-            yield SystemCommand(title, help_text, callback)
 
     def on_unmount(self) -> None:
         self.services.stop_scheduler()

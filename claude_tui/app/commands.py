@@ -1,4 +1,4 @@
-"""The command palette's screen commands: every screen switch and every action of every screen.
+"""The command palette and the app-wide actions: screen switches, every screen's actions, keys.
 
 Textual's own provider lists only what the current screen binds; this one
 walks the bindings of every mode screen, so ``ctrl+p`` → "Memory: Edit"
@@ -8,16 +8,22 @@ runs the action there). The keys shown are the effective ones (``[keys]``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from textual.app import App, SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
 from claude_tui.app.keys import bindings_of, effective, shown_keys
+from claude_tui.app.modes import THEMES, key_rows
+from claude_tui.app.screens.help import HelpScreen
 
 if TYPE_CHECKING:
     from claude_tui.app.app import ClaudeTUIApp
+    from claude_tui.app.first_run import FirstRun
+    from claude_tui.app.state import UIStore
 
 # Bindings that make no sense picked from a list (leaving a text box).
 _NOT_COMMANDS = {"screen.back"}
@@ -64,3 +70,50 @@ class ScreenCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)
+
+
+class AppCommands(App[int]):
+    """The app's own actions (keys, help, theme, import) and its palette entries.
+
+    :class:`~claude_tui.app.app.ClaudeTUIApp` is built on this; it sets the
+    attributes declared here.
+    """
+
+    keymap: dict[str, str]  # the user's [keys], checked
+    ui: UIStore
+    first_run: FirstRun
+
+    def key_rows(self, screen: Screen[Any] | None = None) -> list[tuple[str, str, str, str]]:
+        """``(where, keys, what, binding id)`` for every key of the app and of ``screen``."""
+        return key_rows(self, self.keymap, self.screen if screen is None else screen)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    def action_import(self) -> None:
+        """Import Claude Code transcripts, at any time (not only on the first run)."""
+        self.first_run.open_import()
+
+    async def run_screen_action(self, mode: str, action: str | None) -> None:
+        """Switch to ``mode`` (when not there) and run ``action`` on its screen (palette)."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        if action is not None:
+            await self.screen.run_action(action)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+        self.ui.update(theme=self.theme)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Screen switches and every screen's actions come from ScreenCommands (COMMANDS).
+        yield from super().get_system_commands(screen)
+        for title, help_text, callback in (
+            ("Import Claude Code history", "Import transcripts, with a progress bar (i)",
+             self.action_import),
+            ("Load the demo swarm", "Add demo sessions, agents, tasks, memory",
+             self.first_run.load_demo),
+            ("Toggle light/dark theme", "ctrl+t", self.action_toggle_theme),
+            ("Show keys", "Every key of this screen (?)", self.action_help),
+        ):  # fmt: skip
+            yield SystemCommand(title, help_text, callback)
