@@ -6,12 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.redis_proc import free_port
-from tests.server_proc import LineReader, start_server
+from tests.server_proc import LineReader, start_server, wait_until
 
 
 class ChromaProcess:
@@ -52,17 +51,25 @@ class ChromaProcess:
         # (CI may set one) must not carry it. It is asked again until the deadline,
         # because under load the log line can come before the port answers.
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + 60
-        error: object = None
-        while time.monotonic() < deadline and self.proc.poll() is None:
+        proc = self.proc
+        answer: list[object] = []  # the last error, or True once it answered
+
+        def answered_or_exited() -> bool:
             try:
                 with opener.open(f"{self.url}/api/v2/heartbeat", timeout=10) as r:
-                    if "nanosecond heartbeat" in json.loads(r.read()):
-                        return
-                    error = "an answer without its heartbeat"
+                    ok = "nanosecond heartbeat" in json.loads(r.read())
+                    answer[:] = [True if ok else "an answer without its heartbeat"]
             except (OSError, ValueError) as exc:
-                error = exc
-            self.log.wait_for(lambda _line: False, 0.2, start=self.log.count())  # a pause
+                answer[:] = [exc]
+            return answer == [True] or proc.poll() is not None
+
+        try:
+            wait_until(answered_or_exited, timeout=60, interval=0.2, what="the heartbeat")
+        except AssertionError:
+            pass  # said below, with the server's last lines
+        if answer == [True]:
+            return
+        error = answer[0] if answer else None
         code = self.proc.poll()
         tail = b"".join(self.log.lines[-10:]).decode(errors="replace")
         self.stop()
