@@ -104,7 +104,7 @@ class TasksScreen(ModeScreen):
         """
         tree: Tree[str] = self.query_one(Tree)
         selected = self.current_key() or self.remembered()
-        expanded = {n.data for n in self._walk(tree.root) if n.is_expanded and n.data}
+        expanded = {key for key, node in self._task_nodes.items() if node.is_expanded}
         first_load = not self._tasks
         self._tasks = {t.id: t for t in tasks}
         visible = self._visible(tasks)
@@ -192,13 +192,6 @@ class TasksScreen(ModeScreen):
                     keep.add(current.id)
                     current = self._tasks.get(current.parent_task_id or "")
         return keep
-
-    @staticmethod
-    def _walk(node: TreeNode[str]) -> list[TreeNode[str]]:
-        found = [node]
-        for child in node.children:
-            found.extend(TasksScreen._walk(child))
-        return found
 
     def current_key(self) -> str | None:
         node = self.query_one(Tree).cursor_node
