@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from claude_tui.core.durability.checkpoints import Checkpoint, RestorePlan, RestoreResult
     from claude_tui.core.durability.manifest import BackupRecord
     from claude_tui.core.durability.restore import Report
-    from claude_tui.core.models import Agent, MemoryEntry, Pattern, Session
+    from claude_tui.core.models import Agent, MemoryEntry, Pattern, Session, Task
     from claude_tui.core.sync.conflicts import ConflictRow
     from claude_tui.core.transcripts.conversation import Conversation
     from claude_tui.core.transcripts.links import Extracted
@@ -232,6 +232,14 @@ class CheckpointRestored(Message, bubble=False):
     session_id: str
     checkpoint_id: str
     result: RestoreResult
+
+
+@dataclass
+class TasksLoaded(Message, bubble=False):
+    """The load worker read the session's tasks; the screen draws the tree from them."""
+
+    tasks: list[Task]
+    session_id: str | None
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -10,7 +9,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -24,6 +22,7 @@ from claude_tui.app.formatting import (
     task_legend,
     when,
 )
+from claude_tui.app.messages import TasksLoaded
 from claude_tui.app.screens.base import ModeScreen
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import TASK_STATUSES, Task
@@ -36,14 +35,6 @@ def _label(task: Task) -> Text:
     """``◐ [P2] title — agent``: the glyph coloured by its status (the legend says which)."""
     agent = f" — {task.agent_id}" if task.agent_id else ""
     return Text.assemble(task_glyph(task.status), f" [P{task.priority}] {task.title}{agent}")
-
-
-@dataclass
-class TasksLoaded(Message, bubble=False):
-    """The load worker read the session's tasks; the screen draws the tree from them."""
-
-    tasks: list[Task]
-    session_id: str | None
 
 
 class TasksScreen(ModeScreen):
