@@ -126,7 +126,7 @@ class TasksScreen(ModeScreen):
         self.query_one("#tasks-scope", Static).update(Text(scope))
         node = self._reveal(selected) if selected is not None else None
         if node is not None:
-            self.call_after_refresh(tree.move_cursor, node)
+            self._put_cursor(node)
         elif self._task_nodes and tree.cursor_line < 0:
             tree.cursor_line = 0
         self.refresh_detail()
@@ -205,8 +205,20 @@ class TasksScreen(ModeScreen):
         """Put the cursor on the task ``key`` (when it is in the tree) and remember it."""
         self.remember(key)
         node = self._reveal(key)
-        if node is not None:  # once the tree has laid out the lines it just opened
-            self.call_after_refresh(self.query_one(Tree).move_cursor, node)
+        if node is not None:
+            self._put_cursor(node)
+
+    def _put_cursor(self, node: TreeNode[str]) -> None:
+        """Move the cursor to ``node`` now, in this call.
+
+        The tree lays its lines out lazily; reading ``last_line`` lays them out here so
+        the node has its line. Moving after the next refresh instead left the cursor on
+        whichever node took the old line meanwhile, and a second redraw before that
+        refresh took that node for the selection.
+        """
+        tree: Tree[str] = self.query_one(Tree)
+        if tree.last_line >= 0:
+            tree.move_cursor(node)
 
     def transcript_target(self) -> tuple[str, Origin | None] | None:
         """The call an imported task came from (l)."""
