@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.color import Color
 from textual.widgets import DataTable, Input, Static, TextArea, Tree
 
 from claude_tui.app.dialogs.confirm import ConfirmDialog
@@ -400,6 +401,28 @@ async def test_both_themes_render(demo_app, data_dir, theme):
         assert app.theme == theme
         await pilot.press("ctrl+t")
         assert app.theme != theme
+
+
+async def test_a_theme_change_reaches_the_screens_opened_before_it(demo_app, data_dir):
+    """A screen counts as styled when it is built (no full restyle on each switch to it):
+    a theme changed while it is hidden must still show on it when it comes back."""
+    UIState(session_id="ses_demo000001", mode="sessions", theme="claude-tui-dark").save(data_dir)
+    app = demo_app(session_id=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in ("2", "4", "1"):  # agents and memory built, then left
+            await pilot.press(key)
+            await settle(pilot)
+        dark = Color.parse(app.theme_variables["background"])
+        assert app.screen.styles.background == dark
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        light = Color.parse(app.theme_variables["background"])
+        assert light != dark and app.screen.styles.background == light
+        for key in ("2", "4"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen.styles.background == light, key
 
 
 async def test_pattern_search_finds_by_meaning_and_reports_the_index(demo_app):

@@ -9,11 +9,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Select, Static
+from textual.widgets import DataTable, Select, Static
 
 from claude_tui.app.formatting import esc, json_view, plural, when
 from claude_tui.app.messages import AgentsLoaded
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.models import Agent
@@ -48,7 +49,7 @@ class AgentsScreen(ModeScreen):
             with Vertical(classes="detail"):
                 yield Static("", id="agent-detail")
                 yield Static("", id="agent-context")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)

@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.dialogs.choose import ChooseDialog
 from claude_tui.app.formatting import cell, esc, one_line, plural, size, when
 from claude_tui.app.messages import BackupRan, BackupsLoaded, BackupsVerified, RestorePlanned
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.measured_table import MeasuredTable
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
@@ -75,7 +76,7 @@ class BackupsScreen(ModeScreen):
         with Vertical(id="jobs-panel"):
             yield Label("Scheduled jobs", classes="panel-title")
             yield MeasuredTable(id="jobs-table", cursor_type="none")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#backups-table", DataTable)

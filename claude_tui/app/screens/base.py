@@ -41,6 +41,17 @@ class ModeScreen(Screen[None]):
         Binding("d", "toggle_detail", "Show/hide the detail pane", show=False, id="screen.detail"),
     ]
 
+    def __init__(self, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        # Textual numbers its CSS generations, and switching to a mode whose screen is
+        # behind the app's number runs a full refresh_css (reparse, restyle every node:
+        # ~200 ms of UI-thread CPU here). A new screen starts at -1 and, not being
+        # mounted yet when that refresh runs, stays there, so every switch to it paid
+        # that again, twice on the first open. It is styled at mount from the stylesheet
+        # as it is now, so it is current: a later theme change still leaves it behind,
+        # and it is then refreshed on its next switch as before.
+        self._css_update_count = self.app._css_update_count
+
     @property
     def tui(self) -> ClaudeTUIApp:
         """The app, typed."""

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from claude_tui.app.dialogs.pick import PickDialog
@@ -32,6 +32,7 @@ from claude_tui.app.messages import (
     ThreadOpened,
     TurnsLoaded,
 )
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.turn import ThreadBox, TurnList, TurnView
 from claude_tui.core.errors import ClaudeTUIError
@@ -131,7 +132,7 @@ class ConversationScreen(Screen[None]):
         with TurnList(id="conv-turns"):
             yield Static("", id="conv-top", classes="conv-edge")
             yield Static("opening the transcript…", id="conv-bottom", classes="conv-edge")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         scroll = self.query_one("#conv-turns", TurnList)

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from claude_tui.app.dialogs.confirm import ConfirmDialog
 from claude_tui.app.dialogs.edit_value import EditValueDialog
@@ -33,6 +33,7 @@ from claude_tui.app.messages import (
     MemoryWritten,
 )
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.models import MEMORY_TYPES, MemoryEntry
@@ -96,7 +97,7 @@ class MemoryScreen(ModeScreen):
             with VerticalScroll(classes="detail"):
                 yield Static("", id="memory-detail")
                 yield Static("", id="memory-value")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

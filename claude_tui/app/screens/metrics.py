@@ -27,11 +27,12 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from claude_tui.app.formatting import esc, size, when
 from claude_tui.app.messages import DataChanged
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core import metrics as core_metrics
 from claude_tui.core.errors import ClaudeTUIError
@@ -132,7 +133,7 @@ class MetricsScreen(ModeScreen):
             with Vertical(classes="panel", id="panel-backups"):
                 yield Label("Backup health", classes="panel-title")
                 yield Static("", id="backup-health")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(REFRESH_SECONDS, self.sample_live)

@@ -7,11 +7,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from claude_tui.app.formatting import esc, fixed, json_view, one_line, plural, when
 from claude_tui.app.messages import PatternsFound
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.models import Pattern
@@ -41,7 +42,7 @@ class PatternsScreen(ModeScreen):
             yield RecordTable(id="patterns-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="detail"):
                 yield Static("", id="pattern-detail")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)

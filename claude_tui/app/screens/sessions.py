@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.dialogs.choose import ChooseDialog
@@ -33,6 +33,7 @@ from claude_tui.app.messages import (
     SessionsWritten,
 )
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
 from claude_tui.core.durability.checkpoints import Checkpoint, RestorePlan
@@ -81,7 +82,7 @@ class SessionsScreen(ModeScreen):
         with Horizontal(classes="body"):
             yield RecordTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="session-detail", classes="detail")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)

@@ -12,7 +12,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from claude_tui.app.dialogs.actions import ActionsDialog, Answer
 from claude_tui.app.formatting import duration, one_line, when
@@ -26,6 +26,7 @@ from claude_tui.app.sync_info import (
     peer_rows,
     same_json,
 )
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.measured_table import MeasuredTable
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.app.widgets.table import RecordTable
@@ -75,7 +76,7 @@ class SyncScreen(ModeScreen):
             yield RecordTable(id="conflicts-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="detail", id="conflict-detail-pane"):
                 yield Static("", id="conflict-detail")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         peers = self.query_one("#peers-table", DataTable)

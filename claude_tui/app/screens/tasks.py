@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from claude_tui.app.formatting import (
@@ -24,6 +24,7 @@ from claude_tui.app.formatting import (
 )
 from claude_tui.app.messages import TasksLoaded
 from claude_tui.app.screens.base import ModeScreen
+from claude_tui.app.widgets.footer import AppFooter
 from claude_tui.app.widgets.status_bar import StatusBar
 from claude_tui.core.models import TASK_STATUSES, Task
 from claude_tui.core.transcripts.links import Origin
@@ -70,7 +71,7 @@ class TasksScreen(ModeScreen):
                 yield Static("", id="task-detail")
                 yield Static("", id="task-payload")
                 yield Static("", id="task-result")
-        yield Footer(compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.query_one(Tree).show_root = False
