@@ -20,7 +20,14 @@ from textual.widgets.tree import TreeNode
 from claude_tui.app.formatting import TASK_GLYPHS, TASK_STYLES
 from claude_tui.app.state import UIState
 from claude_tui.core.coordinator import MemoryCoordinator
-from tests.app_helpers import FixedClock, demo_coordinator, make_app, open_coordinator, until
+from tests.app_helpers import (
+    FixedClock,
+    demo_coordinator,
+    make_app,
+    open_coordinator,
+    settle,
+    until,
+)
 
 SIZE = (160, 45)
 WIDE = 10  # roots, and the children of each task in the wide part
@@ -224,3 +231,23 @@ async def test_expand_all_builds_every_node(big_tree, coordinator):
         await until(pilot, lambda: len(built(tree.root)) == TOTAL, what="every node")
         assert all(n.is_expanded for n in built(tree.root) if n.allow_expand)
         assert tree.last_line == TOTAL - 1  # all of them on screen lines
+
+
+async def test_a_load_for_a_session_no_longer_active_is_dropped(big_tree, coordinator):
+    """A slow read that was asked for before the user switched sessions must not draw
+    the old session's tasks over the new one's; a load for the active session draws."""
+    from claude_tui.app.messages import TasksLoaded
+
+    other = coordinator.sessions.create(name="another").id
+    stray = coordinator.tasks.add(other, "belongs to the other session")
+    app = make_app(coordinator, session_id=big_tree.session_id)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await open_tasks(pilot, app)
+        roots = {n.data for n in tree.root.children}
+        app.screen.post_message(TasksLoaded([stray], other))
+        await settle(pilot)
+        assert {n.data for n in tree.root.children} == roots == big_tree.children(None)
+        assert "2,000 tasks" in str(app.screen.query_one("#tasks-scope", Static).content)
+        mine = coordinator.tasks.list(big_tree.session_id)[:1]
+        app.screen.post_message(TasksLoaded(mine, big_tree.session_id))
+        await until(pilot, lambda: [n.data for n in tree.root.children] == [mine[0].id])

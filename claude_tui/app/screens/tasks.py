@@ -86,6 +86,8 @@ class TasksScreen(ModeScreen):
 
     @on(TasksLoaded)
     def _loaded(self, message: TasksLoaded) -> None:
+        if message.session_id != self.tui.session_id:
+            return  # asked for before the active session changed: a newer load follows
         self.show(message.tasks, message.session_id)
 
     def show(self, tasks: list[Task], session_id: str | None) -> None:
