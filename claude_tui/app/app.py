@@ -3,7 +3,8 @@
 Behind the screens: :class:`BackgroundServices` (no Textual; its reads run in
 workers and come back as messages); the start and first run: :class:`FirstRun`;
 where the user is: :class:`UIStore`; keys, help, theme and the command palette:
-:class:`AppCommands`. Worker threads post messages, never change state.
+:class:`AppCommands`; toasts and errors: :class:`AppFeedback`. Worker threads post
+messages, never change state.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import App, ScreenStackError
 from textual.command import Provider
-from textual.notifications import SeverityLevel
 from textual.reactive import Reactive
 from textual.signal import Signal
 from textual.widget import AwaitMount
-from textual.worker import Worker, WorkerState
 
 from claude_tui.app import messages as msg
 from claude_tui.app.commands import AppCommands, ScreenCommands
-from claude_tui.app.dialogs.error import ErrorDialog
+from claude_tui.app.feedback import AppFeedback
 from claude_tui.app.first_run import FirstRun
 from claude_tui.app.keys import check_keymap
 from claude_tui.app.modes import APP_BINDINGS, MODE_KEYS, MODES, THEMES
@@ -34,7 +33,6 @@ from claude_tui.app.services import BackgroundServices, Notice, StatusSnapshot
 from claude_tui.app.state import UIStore
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.durability.scheduler import Scheduler
-from claude_tui.core.errors import ClaudeTUIError
 from claude_tui.core.events import ChangeEvent
 from claude_tui.core.search.warm import warm_session
 
@@ -47,7 +45,7 @@ SYNC_CHECK_SECONDS = 2.0
 RELAUNCH = 75
 
 
-class ClaudeTUIApp(AppCommands):
+class ClaudeTUIApp(AppCommands, AppFeedback):
     """claude-tui's terminal app over one memory coordinator.
 
     ``scheduler``: run the jobs while open (``job_scheduler``: which ones; default:
@@ -59,10 +57,10 @@ class ClaudeTUIApp(AppCommands):
     CSS_PATH = STYLES / "app.tcss"
     MODES = MODES
     BINDINGS = APP_BINDINGS
-    # Every screen gets -narrow/-medium/-wide and -short/-tall (styles/app.tcss lays out by them).
     # The statuses' ANSI colours as RGB, contrast-checked (App.__init__ reads them).
     ansi_theme_dark = Reactive(ANSI_DARK, init=False)
     ansi_theme_light = Reactive(ANSI_LIGHT, init=False)
+    # Every screen gets -narrow/-medium/-wide and -short/-tall (styles/app.tcss lays out by them).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     # Textual's commands (theme, quit, ...) and this app's: every screen and every action.
@@ -202,10 +200,6 @@ class ClaudeTUIApp(AppCommands):
         self.status = message.snapshot
         self.status_signal.publish(message.snapshot)
 
-    def on_notice_posted(self, message: msg.NoticePosted) -> None:
-        n = message.notice
-        self.notify(n.message, title=n.title, severity=n.severity, timeout=n.timeout)
-
     def check_backends(self) -> None:
         """Re-read which backends are up and whether the latest backup failed (a worker)."""
         self._in_worker(self.services.check_backends, "backends")
@@ -218,36 +212,6 @@ class ClaudeTUIApp(AppCommands):
         """
         self.restore_backup_id = backup_id
         self.exit(return_code=RELAUNCH)
-
-    # -- errors -----------------------------------------------------------------
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        """One place where every worker's error becomes a message to the user."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        if isinstance(error, ClaudeTUIError):
-            self.notify(error.message, title=error.title, severity="error", timeout=8)
-        else:
-            self.push_screen(
-                ErrorDialog("Something went wrong", f"{type(error).__name__}: {error}")
-            )
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        """Show a toast; its text is always shown literally.
-
-        Notifications carry user and config text (keys, names, paths, "[sync] url"),
-        so they are never parsed as markup, whatever a caller passes.
-        """
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         self.services.stop_scheduler()
