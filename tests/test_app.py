@@ -17,9 +17,11 @@ from claude_tui.app.screens.help import HelpScreen
 from claude_tui.app.state import UIState
 from tests.app_helpers import (
     demo_coordinator,
+    flowing,
     make_app,
     open_coordinator,
     region_text,
+    screen_text,
     settle,
     until,
 )
@@ -443,3 +445,25 @@ async def test_pattern_search_finds_by_meaning_and_reports_the_index(demo_app):
         best = next(iter(app.screen._results.values()))
         assert best[1] is not None and 0 < best[1] <= 1
         assert "timeout" in best[0].input_pattern
+
+
+async def test_a_workers_error_reaches_the_user_once(demo_app):
+    """A product error becomes a toast in its own words; any other error a dialog."""
+    from claude_tui.app.dialogs.error import ErrorDialog
+    from claude_tui.core.errors import ClaudeTUIError
+
+    def refuse() -> None:
+        raise ClaudeTUIError("the [sync] url is not set", title="Sync")
+
+    def crash() -> None:
+        raise ValueError("boom")
+
+    app = demo_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        app.run_worker(refuse, thread=True, exit_on_error=False)
+        await until(pilot, lambda: "the [sync] url is not set" in flowing(screen_text(app)))
+        assert not isinstance(app.screen, ErrorDialog)
+        app.run_worker(crash, thread=True, exit_on_error=False)
+        await until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        assert "ValueError: boom" in flowing(screen_text(app))
