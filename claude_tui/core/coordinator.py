@@ -283,11 +283,20 @@ class MemoryCoordinator:
 
     def _vector_report(self) -> dict[str, Any]:
         """The pattern index as far as it can be seen without loading chromadb."""
-        from claude_tui.core.vectors.embedder import MODEL_FILE
+        from claude_tui.core.vectors.embedder import MODEL_FILE, EmbedderUnavailable
+        from claude_tui.core.vectors.embedders import STATIC
 
+        installed = MODEL_FILE.is_file()
+        if self.config.embedder == STATIC:
+            from claude_tui.core.vectors.static import model_files
+
+            try:
+                installed = all(path.is_file() for path in model_files())
+            except EmbedderUnavailable:
+                installed = False
         return {
             "embedder": self.config.embedder,
-            "model_installed": MODEL_FILE.is_file(),
+            "model_installed": installed,
             "index": self.config.chroma_url or str(self.config.data_dir / "chroma"),
             "index_exists": bool(self.config.chroma_url)
             or (self.config.data_dir / "chroma").is_dir(),
