@@ -163,24 +163,31 @@ def test_fusion_rewards_agreement_and_keeps_either_half() -> None:
 # -- meaning -------------------------------------------------------------------------
 
 
+def paraphrases_found(c: MemoryCoordinator, modes: tuple[str, ...]) -> tuple[Filters, dict]:
+    """Store the notes and distractors in a new session, index them, and count, per mode,
+    the questions that find their note in the top 3. Returns the session's scope too."""
+    s = c.sessions.create()
+    for key, note, _ in PARAPHRASES:
+        c.memory.store(key, note, session_id=s.id)
+    for i, text in enumerate(DISTRACTORS):
+        c.memory.store(f"misc-{i}", text, session_id=s.id)
+    assert c.search.indexer.drain().embedded == len(PARAPHRASES) + len(DISTRACTORS)
+    in_step(c)
+    scope = Filters(session_id=s.id)
+    at3 = dict.fromkeys(modes, 0)
+    for key, _, question in PARAPHRASES:
+        for mode in modes:
+            try:
+                found = ids(c.search.memory(question, mode=mode, limit=3, filters=scope))
+            except BadInput:  # text mode: a question of stop-words only
+                found = []
+            at3[mode] += key in found
+    return scope, at3
+
+
 def test_paraphrases_are_found_by_meaning(tmp_path: Path, backend: str | None) -> None:
     with open_c(tmp_path / "d", backend) as c:
-        s = c.sessions.create()
-        for key, note, _ in PARAPHRASES:
-            c.memory.store(key, note, session_id=s.id)
-        for i, text in enumerate(DISTRACTORS):
-            c.memory.store(f"misc-{i}", text, session_id=s.id)
-        assert c.search.indexer.drain().embedded == len(PARAPHRASES) + len(DISTRACTORS)
-        in_step(c)
-        scope = Filters(session_id=s.id)
-        at3 = {"hybrid": 0, "semantic": 0, "text": 0}
-        for key, _, question in PARAPHRASES:
-            for mode in at3:
-                try:
-                    found = ids(c.search.memory(question, mode=mode, limit=3, filters=scope))
-                except BadInput:
-                    found = []
-                at3[mode] += key in found
+        scope, at3 = paraphrases_found(c, ("hybrid", "semantic", "text"))
         assert at3["hybrid"] >= 9 and at3["semantic"] >= 9, at3
         assert at3["text"] <= 4, at3  # the words alone miss most of them
         # "time" of "three times" matches the retry note by words; meaning still finds tz.

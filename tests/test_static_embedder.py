@@ -12,12 +12,11 @@ import pytest
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import ConfigError
-from claude_tui.core.search.service import Filters
 from claude_tui.core.vectors import static
 from claude_tui.core.vectors.embedder import EmbedderUnavailable
 from claude_tui.core.vectors.learning import Experience
 from claude_tui.core.vectors.static import DIMENSIONS, MODEL_ID, StaticEmbedder
-from tests.test_search import DISTRACTORS, PARAPHRASES, ids, in_step, open_c
+from tests.test_search import PARAPHRASES, ids, in_step, open_c, paraphrases_found
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -54,20 +53,7 @@ def test_the_setting_names_it_and_refuses_a_typo(tmp_path: Path) -> None:
 def test_memory_search_by_meaning_with_the_static_model(tmp_path: Path) -> None:
     with open_c(tmp_path / "d", None, embedder="wordllama-256") as c:
         assert c.search.indexer.model_id == MODEL_ID
-        s = c.sessions.create()
-        for key, note, _ in PARAPHRASES:
-            c.memory.store(key, note, session_id=s.id)
-        for i, text in enumerate(DISTRACTORS):
-            c.memory.store(f"misc-{i}", text, session_id=s.id)
-        assert c.search.indexer.drain().embedded == len(PARAPHRASES) + len(DISTRACTORS)
-        in_step(c)  # every entry's vector, hashed under this model's id
-        scope = Filters(session_id=s.id)
-        at3 = {"hybrid": 0, "semantic": 0}
-        for key, _, question in PARAPHRASES:
-            for mode in at3:
-                at3[mode] += key in ids(
-                    c.search.memory(question, mode=mode, limit=3, filters=scope)
-                )
+        _, at3 = paraphrases_found(c, ("hybrid", "semantic"))
         # About MiniLM's (>= 9 of 10 in test_search; 9 here when measured), far more than
         # the words alone find (<= 4).
         assert at3["hybrid"] >= 8 and at3["semantic"] >= 8, at3

@@ -12,9 +12,7 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from claude_tui.core.vectors.embedder import MAX_TOKENS, MODEL_ID, MiniLMEmbedder
-from claude_tui.core.vectors.static import MAX_TOKENS as STATIC_MAX_TOKENS
-from claude_tui.core.vectors.static import MODEL_ID as STATIC_MODEL_ID
+from claude_tui.core.vectors.embedder import MiniLMEmbedder
 from claude_tui.core.vectors.static import StaticEmbedder, shared_static
 
 _SHARED: MiniLMEmbedder | None = None
@@ -28,65 +26,55 @@ def shared_embedder() -> MiniLMEmbedder:
     return _SHARED
 
 
+class _OfflineFunction(EmbeddingFunction[Documents]):
+    """What both offline functions share: cosine space, float32 vectors, the model id."""
+
+    embedder: MiniLMEmbedder | StaticEmbedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        vectors = self.embedder.embed(list(input)).vectors
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.embedder.model_id}
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine"]
+
+    def max_tokens(self) -> int:
+        return self.embedder.max_tokens
+
+
 @register_embedding_function
-class ClaudeTUIMiniLM(EmbeddingFunction[Documents]):
+class ClaudeTUIMiniLM(_OfflineFunction):
     """all-MiniLM-L6-v2 (int8 ONNX, shipped in this package), offline."""
 
     def __init__(self, embedder: MiniLMEmbedder | None = None) -> None:
         self.embedder = embedder or shared_embedder()
 
-    def __call__(self, input: Documents) -> Embeddings:
-        vectors = self.embedder.embed(list(input)).vectors
-        return [np.asarray(v, dtype=np.float32) for v in vectors]
-
     @staticmethod
     def name() -> str:
         return "claude-tui-minilm-int8"
-
-    def get_config(self) -> dict[str, Any]:
-        return {"model": MODEL_ID}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> ClaudeTUIMiniLM:
         return ClaudeTUIMiniLM()
 
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine"]
-
-    def max_tokens(self) -> int:
-        return MAX_TOKENS
-
 
 @register_embedding_function
-class ClaudeTUIStatic(EmbeddingFunction[Documents]):
-    """The static embedder as a registered Chroma function (collections reopen with it)."""
+class ClaudeTUIStatic(_OfflineFunction):
+    """The static embedder (wordllama-256), offline; collections reopen with it."""
 
     def __init__(self, embedder: StaticEmbedder | None = None) -> None:
         self.embedder = embedder or shared_static()
-
-    def __call__(self, input: Documents) -> Embeddings:
-        vectors = self.embedder.embed(list(input)).vectors
-        return [np.asarray(v, dtype=np.float32) for v in vectors]
 
     @staticmethod
     def name() -> str:
         return "claude-tui-wordllama-256"
 
-    def get_config(self) -> dict[str, Any]:
-        return {"model": STATIC_MODEL_ID}
-
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> ClaudeTUIStatic:
         return ClaudeTUIStatic()
-
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine"]
-
-    def max_tokens(self) -> int:
-        return STATIC_MAX_TOKENS
