@@ -249,6 +249,37 @@ async def test_at_80_columns_the_footer_starts_with_the_screens_own_keys(demo_ap
         assert footer.startswith("/ Search a All sessions  [ ] Pages e Edit x Delete")
 
 
+async def test_the_footer_follows_focus_only_when_the_keys_change(demo_app):
+    """Focus moves re-send the bindings; the footer is rebuilt only when what it shows
+    changes: the search box hides the letter keys, a widget with a key adds it."""
+    from textual.binding import Binding
+    from textual.widgets._footer import FooterKey
+
+    class Zapper(Static, can_focus=True):
+        BINDINGS = [Binding("z", "app.bell", "Zap")]
+
+    app = demo_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        keys = list(app.screen.query(FooterKey))
+        app.screen.refresh_bindings()  # the signal again, the same keys
+        await settle(pilot)
+        assert list(app.screen.query(FooterKey)) == keys  # the same widgets: not rebuilt
+        footer = lambda: screen_text(app).splitlines()[-1]  # noqa: E731
+        await pilot.press("slash")  # typing in the search box: letter keys leave the footer
+        await until(pilot, lambda: "e Edit" not in footer())
+        await pilot.press("escape")
+        await until(pilot, lambda: "e Edit" in footer())
+        zapper = Zapper("zap")
+        await app.screen.mount(zapper)
+        zapper.focus()
+        await until(pilot, lambda: "z Zap" in footer())
+        await pilot.press("escape")  # back to the list
+        await until(pilot, lambda: "z Zap" not in footer())
+        assert "/ Search" in footer()
+
+
 # -- 6. user and config text is never parsed as markup -----------------------------------
 async def test_the_sync_off_toast_shows_its_brackets(demo_app):
     app = demo_app()
