@@ -165,7 +165,7 @@ class Config:
     )  # fmt: skip
     embedder: str = setting(
         "vectors", "embedder", "minilm-int8",
-        "the model that embeds patterns, memory and transcripts (wordllama-256: static "
+        "the model that embeds patterns and memory (wordllama-256: static "
         "vectors, ~50x faster to index, finds less by meaning)",
         env="EMBEDDER", check=_embedder,
         allowed="minilm-int8, wordllama-256, chroma-default or sentence-transformers:MODEL",
