@@ -20,8 +20,9 @@ class AppFooter(Footer):
     watcher finds it there and does nothing. Same classes, same look.
 
     Nor is it rebuilt when the bindings "change" to what it already shows: every
-    focus change sends that signal, and most (a list to its search box and back)
-    leave the footer's keys as they were.
+    focus change and every switch back to the screen sends that signal, and most
+    leave the footer's keys as they were (typing in a search box does hide the
+    letter keys, and that is redrawn).
     """
 
     def __init__(self) -> None:
