@@ -149,20 +149,25 @@ def open_c(root: Path, **over: Any) -> MemoryCoordinator:
 # -- 1. throughput ---------------------------------------------------------------------------
 
 
-def bench_throughput(work: Path, rng: random.Random, n: int, rounds: int = 2) -> dict[str, Any]:
+def _fill(c: MemoryCoordinator, rng: random.Random, n: int, lo: int, hi: int) -> list[str]:
+    """Store ``n`` notes of ``lo``-``hi`` words, warm the embedder; the texts it will embed."""
     from claude_tui.core.search.memory_index import embed_text
+
+    s = c.sessions.create()
+    for i in range(n):
+        c.memory.store(f"note-{i}", long_note(rng, lo, hi), session_id=s.id)
+    c.search.indexer.embedder.embed_one("warm up")
+    return [embed_text(r[0], r[1]) for r in c.store.rows("SELECT key, value FROM memory_entries")]
+
+
+def bench_throughput(work: Path, rng: random.Random, n: int, rounds: int = 2) -> dict[str, Any]:
     from claude_tui.core.vectors.embedder import MiniLMEmbedder
 
     out: dict[str, Any] = {}
     for label, lo, hi in (("long (60-160 words)", 60, 160), ("short (8-20 words)", 8, 20)):
         state = rng.getstate()  # the static run below stores the very same notes
         with open_c(work / f"rate-{lo}") as c:
-            s = c.sessions.create()
-            for i in range(n):
-                c.memory.store(f"note-{i}", long_note(rng, lo, hi), session_id=s.id)
-            c.search.indexer.embedder.embed_one("warm up")
-            texts = [embed_text(r[0], r[1])
-                     for r in c.store.rows("SELECT key, value FROM memory_entries")]  # fmt: skip
+            texts = _fill(c, rng, n, lo, hi)
             old = MiniLMEmbedder(max_tokens=256, batch_tokens=1 << 30)  # batches of 64
             old.embed_one("warm up")
             rates: dict[str, list[float]] = {"index": [], "raw": [], "old": []}
@@ -194,15 +199,10 @@ def bench_throughput(work: Path, rng: random.Random, n: int, rounds: int = 2) ->
                 f"peak RSS {peaks[0]:,.0f} MB")  # fmt: skip
         # The same entries with embedder = "wordllama-256" (static token vectors).
         with open_c(work / f"rate-{lo}-static", embedder="wordllama-256") as c:
-            s = c.sessions.create()
             same = random.Random()
             same.setstate(state)
-            for i in range(n):
-                c.memory.store(f"note-{i}", long_note(same, lo, hi), session_id=s.id)
-            c.search.indexer.embedder.embed_one("warm up")
+            mine = _fill(c, same, n, lo, hi)
             static_rates, static_raw = [], []
-            mine = [embed_text(r[0], r[1])
-                    for r in c.store.rows("SELECT key, value FROM memory_entries")]  # fmt: skip
             for _ in range(rounds):
                 reset_peak()
                 ns, count = timed(lambda c=c: c.search.indexer.reindex())

@@ -291,7 +291,8 @@ class MemoryCoordinator:
             from claude_tui.core.vectors.static import model_files
 
             try:
-                installed = all(path.is_file() for path in model_files())
+                model_files()  # raises unless the package and both its files are there
+                installed = True
             except EmbedderUnavailable:
                 installed = False
         return {
