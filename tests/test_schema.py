@@ -217,16 +217,70 @@ def test_migration_13_counts_growth_per_day_from_an_index(tmp_path):
         "VALUES ('persistent', ?, 'v', ?)",
         [(f"k{i}", 1_700_000_000.0 + (i % 40) * day) for i in range(400)],
     )
-    query = (
-        "SELECT date(created_at, 'unixepoch', 'localtime'), count(*) FROM {} "
-        "WHERE created_at >= ? GROUP BY 1"
-    )
+    query = "SELECT count(*) FROM {} WHERE created_at >= ? AND created_at < ?"
 
     def plan(table: str) -> str:
-        rows = conn.execute(f"EXPLAIN QUERY PLAN {query.format(table)}", (0.0,)).fetchall()
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {query.format(table)}", (0.0, 1.0)).fetchall()
         return " ".join(str(r[-1]) for r in rows)
 
     assert "idx_memory_created" not in plan("memory_entries")
-    assert migrate(conn, path) == [13]
+    assert migrate(conn, path, target=13) == [13]
     assert "USING COVERING INDEX idx_memory_created" in plan("memory_entries")
     assert "USING COVERING INDEX idx_patterns_created" in plan("neural_patterns")
+
+
+def _storage_by_pass(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    """What migration 14's table must hold: the pass over every entry it replaces."""
+    return conn.execute(
+        "SELECT coalesce(CASE WHEN scope = 'swarm' THEN NULL ELSE session_id END, ''), "
+        "count(*), coalesce(sum(length(value)), 0) FROM memory_entries GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+
+
+def _storage_kept(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    return conn.execute("SELECT bucket, entries, bytes FROM memory_storage ORDER BY 1").fetchall()
+
+
+def test_migration_14_keeps_each_sessions_memory_size_through_every_write(tmp_path):
+    """Entries and bytes per session: filled from what is there, then kept by triggers.
+
+    Inserts, value updates, moves between sessions and into shared scope, deletes
+    (one row and a whole session's): after each, the table equals the full pass,
+    and a bucket emptied of entries is gone.
+    """
+    import random
+
+    path = tmp_path / "x.db"
+    conn = connect(path)
+    assert migrate(conn, path, target=13)[-1] == 13
+    for sid in ("s1", "s2", "s3"):
+        conn.execute(
+            "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?, ?, 1.0, 1.0)",
+            (sid, sid),
+        )
+    insert = (
+        "INSERT INTO memory_entries (memory_type, key, value, created_at, scope, session_id) "
+        "VALUES ('persistent', ?, ?, 1.0, ?, ?)"
+    )
+    rng = random.Random(7)
+    scopes = [("session", "s1"), ("session", "s2"), ("swarm", None), ("swarm", "s3")]
+    for i in range(60):
+        conn.execute(insert, (f"k{i}", "v" * rng.randrange(0, 50), *rng.choice(scopes)))
+    assert migrate(conn, path) == [14]
+    assert _storage_kept(conn) == _storage_by_pass(conn) != []
+    steps = [
+        (insert, ("new", "ünïcode ✓", "session", "s3")),
+        ("UPDATE memory_entries SET value = 'short' WHERE key = 'k1'", ()),
+        ("UPDATE memory_entries SET value = '' WHERE key = 'k2'", ()),
+        ("UPDATE memory_entries SET session_id = 's2' WHERE key IN ('k3', 'k4')", ()),
+        ("UPDATE memory_entries SET scope = 'swarm', session_id = NULL WHERE key = 'k5'", ()),
+        ("UPDATE memory_entries SET key = 'renamed' WHERE key = 'k6'", ()),
+        ("DELETE FROM memory_entries WHERE key = 'k7'", ()),
+        ("DELETE FROM memory_entries WHERE session_id = 's1' AND scope = 'session'", ()),
+    ]
+    for sql, params in steps:
+        conn.execute(sql, params)
+        assert _storage_kept(conn) == _storage_by_pass(conn), sql
+    assert "s1" not in {bucket for bucket, _, _ in _storage_kept(conn)}
+    conn.execute("DELETE FROM memory_entries")
+    assert _storage_kept(conn) == []

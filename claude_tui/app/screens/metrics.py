@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Label, Static
+from textual.worker import Worker, WorkerState
 
 from claude_tui.app.formatting import esc, size, when
 from claude_tui.app.messages import DataChanged
@@ -115,6 +116,7 @@ class MetricsScreen(ModeScreen):
         self._timer: Timer | None = None
         self._memory_dirty = True  # a pass over memory is due (first open, memory changed)
         self._memory_at = float("-inf")
+        self._drawn: set[str] = set()  # which figures have reached the plots
 
     def compose(self) -> ComposeResult:
         # Imported here, not at the top: plotext costs ~20 ms, paid when the screen
@@ -123,7 +125,11 @@ class MetricsScreen(ModeScreen):
 
         yield StatusBar(id="status-bar")
         yield Static("Reading the metrics…", id="metrics-scope", classes="scope")
-        with VerticalScroll(id="metrics-scroll"), Grid(id="metrics-grid"):
+        # Hidden until the first figures are drawn: plots drawn empty and then again
+        # with the data cost the first open a second pass over every plot.
+        scroll = VerticalScroll(id="metrics-scroll")
+        scroll.display = False
+        with scroll, Grid(id="metrics-grid"):
             for name in PLOTS:
                 with Vertical(classes="panel", id=f"panel-{name}"):
                     # The title is a label, not plotext's: plotext drops a title wider
@@ -209,10 +215,25 @@ class MetricsScreen(ModeScreen):
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         if message.usage is not None:
             self._draw_usage(message.usage)
+            self._drawn.add("usage")
         if message.memory is not None:
             self._draw_memory(message.memory)
+            self._drawn.add("memory")
         if message.live is not None:
             self._draw_live(message.live)
+        if {"usage", "memory"} <= self._drawn:
+            self._show_plots()
+
+    @on(Worker.StateChanged)
+    def _show_plots_on_error(self, event: Worker.StateChanged) -> None:
+        # A failed read is reported by the app; what was drawn shows, not a blank screen.
+        if event.state == WorkerState.ERROR:
+            self._show_plots()
+
+    def _show_plots(self) -> None:
+        scroll = self.query_one("#metrics-scroll")
+        if not scroll.display:
+            scroll.display = True
 
     @staticmethod
     def _floor(plot: PlotextPlot, values: Sequence[float]) -> None:
