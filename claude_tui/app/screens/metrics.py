@@ -6,8 +6,9 @@ while the screen shows:
 
 - on open and on every change of the data: the queries over the metrics
   table (tokens, cost, tool calls: an index range) and, when memory or
-  patterns changed (at most every ``SLOW_SECONDS``), the passes over memory
-  (growth by day, storage per session);
+  patterns changed (at most every ``SLOW_SECONDS``), memory's figures (growth
+  by day: range counts on the creation-time index; storage per session: the
+  sums triggers keep, schema migration 14);
 - every ``REFRESH_SECONDS``: the cache counters of every process (a small file)
   and the backup manifest, neither of which is in the change feed.
 
@@ -44,7 +45,9 @@ if TYPE_CHECKING:
 DAYS = 14
 TOP_SESSIONS = 6  # bars a 13-row plot shows each with its label
 REFRESH_SECONDS = 2.0
-SLOW_SECONDS = 60.0  # the passes over every memory entry run at most this often
+SLOW_SECONDS = (
+    60.0  # memory's figures are read at most this often (the growth counts scale with it)
+)
 SLOW_TABLES = frozenset({"memory_entries", "neural_patterns"})
 PLOTS = ("tokens-day", "cost-day", "tokens-session", "tools-day", "growth", "storage", "cache")
 
