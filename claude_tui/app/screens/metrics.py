@@ -45,9 +45,9 @@ if TYPE_CHECKING:
 DAYS = 14
 TOP_SESSIONS = 6  # bars a 13-row plot shows each with its label
 REFRESH_SECONDS = 2.0
-SLOW_SECONDS = (
-    60.0  # memory's figures are read at most this often (the growth counts scale with it)
-)
+# Memory's figures are read at most this often: the growth counts step through
+# every entry created in the plotted window.
+SLOW_SECONDS = 60.0
 SLOW_TABLES = frozenset({"memory_entries", "neural_patterns"})
 PLOTS = ("tokens-day", "cost-day", "tokens-session", "tools-day", "growth", "storage", "cache")
 
