@@ -75,6 +75,7 @@ bench: $(STAMP) $(CLAUDE_FLOW_STAMP) ## benchmarks; prints tables and writes ben
 	$(BIN)/python -m bench.bench_patterns
 	$(BIN)/python -m bench.bench_search
 	$(BIN)/python -m bench.bench_locomo
+	$(BIN)/python -m bench.bench_paraphrase
 	$(BIN)/python -m bench.bench_checkpoints
 	$(BIN)/python -m bench.bench_import
 	$(BIN)/python -m bench.bench_backups

@@ -30,8 +30,8 @@ What is measured, in one run:
      reciprocal rank fusion 1:1 with k=60 — the recipe the issue measured (0.623/0.454/0.591).
    - *recipe, raw*: the product's recipe without the product: an in-memory sqlite3 FTS5
      table (key, value, context) with ``bm25(8, 1, 0.5)``, numpy brute force over the
-     MiniLM vectors of the product's entry text, and weighted RRF (words 2, meaning 1, k 10,
-     depth 50). Beside the service's rows it shows what the service's plumbing (ANN index,
+     MiniLM vectors of the product's entry text, and the product's weighted RRF
+     (``DEFAULT_FUSION``: words 1, meaning 1, k 2, depth 50). Beside the service's rows it shows what the service's plumbing (ANN index,
      visibility widening, its FTS columns) costs or buys.
 
 Target (issue 12): hybrid R@10 >= 0.75 and R@5 >= 0.65, offline, no LLM.
@@ -64,7 +64,7 @@ from bench.common import render_table, summary
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.search.memory_index import embed_text
-from claude_tui.core.search.service import Filters
+from claude_tui.core.search.service import DEFAULT_FUSION, Filters
 from claude_tui.core.search.text import flatten, match_expression, terms
 from claude_tui.core.vectors.embedder import MiniLMEmbedder
 
@@ -79,7 +79,10 @@ CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1  # turns of the same session stored as an e
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 # The raw recipe's numbers (what was measured best; see the module docstring).
 RAW_WEIGHTS = (8.0, 1.0, 0.5)  # bm25 column weights: key, value, context
-RAW_RRF = {"words": 2.0, "meaning": 1.0, "k": 10.0, "depth": 50}
+RAW_RRF = {
+    "words": DEFAULT_FUSION.words, "meaning": DEFAULT_FUSION.meaning,
+    "k": DEFAULT_FUSION.k, "depth": DEFAULT_FUSION.depth,
+}  # fmt: skip  # the product's fusion, on raw libraries
 EVIDENCE = re.compile(r"D:?(\d+):(\d+)")
 
 

@@ -21,7 +21,7 @@ from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import BadInput
 from claude_tui.core.search.memory_index import collection_name, embed_text, text_hash
-from claude_tui.core.search.service import Filters, Fusion, fuse
+from claude_tui.core.search.service import DEFAULT_FUSION, Filters, Fusion, fuse
 from claude_tui.core.search.text import entry_text, terms
 from tests.chroma_proc import ChromaProcess
 from tests.conftest import run_cli
@@ -710,10 +710,12 @@ def test_transcript_turns_are_a_third_source_seen_by_their_session_only(tmp_path
         assert {h.kind for h in both.hits} == {"memory", "transcript"}
         assert [h.score for h in both.hits] == sorted((h.score for h in both.hits), reverse=True)
         # Hybrid asks for both halves; found by words only (no index here, none for
-        # transcripts), the best of each source scores what first by words is worth: 2/3.
+        # transcripts), the best of each source scores what first by words is worth:
+        # the words' weight over both weights (the best possible fused score is 1).
         mixed = c.search.search_many("deploy keys", ["memory", "transcript"],
                                      filters=Filters(session_id=a.id))  # fmt: skip
-        assert max(h.score for h in mixed.hits) == pytest.approx(2 / 3)
+        first_by_words = DEFAULT_FUSION.words / (DEFAULT_FUSION.words + DEFAULT_FUSION.meaning)
+        assert max(h.score for h in mixed.hits) == pytest.approx(first_by_words)
         assert "memory: found by words only" in (mixed.note or "")
         assert "transcript: found by words only: transcripts have no vector index" in mixed.note
         tools = MemoryTools(c, Identity(b.id))
