@@ -87,8 +87,9 @@ def measure(embedder: str, n_distractors: int, seed: int, tmp: Path) -> dict[str
                 keys = [h.entry.key for h in found.hits]
                 ranks.append(keys.index(fact_key[i]) + 1 if fact_key[i] in keys else None)
             out[name] = {
-                "recall": {f"R@{k}": sum(r is not None and r <= k for r in ranks) / len(ranks)
-                           for k in KS},  # fmt: skip
+                "recall": {
+                    f"R@{k}": sum(r is not None and r <= k for r in ranks) / len(ranks) for k in KS
+                },  # fmt: skip
                 "latency": summary(samples, "ms"),
                 "ranks": ranks,
             }
