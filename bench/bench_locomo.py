@@ -31,8 +31,9 @@ What is measured, in one run:
    - *recipe, raw*: the product's recipe without the product: an in-memory sqlite3 FTS5
      table (key, value, context) with ``bm25(8, 1, 0.5)``, numpy brute force over the
      MiniLM vectors of the product's entry text, and the product's weighted RRF
-     (``DEFAULT_FUSION``: words 1, meaning 1, k 2, depth 50). Beside the service's rows it shows what the service's plumbing (ANN index,
-     visibility widening, its FTS columns) costs or buys.
+     (``DEFAULT_FUSION``: words 1, meaning 1, k 2, depth 50). Beside the service's rows
+     it shows what the service's plumbing (ANN index, visibility widening, its FTS
+     columns) costs or buys.
 
 Target (issue 12): hybrid R@10 >= 0.75 and R@5 >= 0.65, offline, no LLM.
 

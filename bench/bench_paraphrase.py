@@ -89,7 +89,7 @@ def measure(embedder: str, n_distractors: int, seed: int, tmp: Path) -> dict[str
             out[name] = {
                 "recall": {
                     f"R@{k}": sum(r is not None and r <= k for r in ranks) / len(ranks) for k in KS
-                },  # fmt: skip
+                },
                 "latency": summary(samples, "ms"),
                 "ranks": ranks,
             }
