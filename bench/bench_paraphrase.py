@@ -12,7 +12,7 @@ that case, in one run, for each offline embedder:
 2. Memory's vector index is drained (the real indexer, Chroma embedded).
 3. Each fact's question is asked through ``SearchService.memory`` in the
    session's scope: ``text``, ``semantic`` and ``hybrid`` with the shipped fusion
-   (``DEFAULT_FUSION``), and hybrid with the fusion shipped before it (words x2,
+   (``fusion_for`` the embedder), and hybrid with the fusion shipped before it (words x2,
    k=10), so the table shows what the choice of weights buys. recall@k: the share of
    questions whose fact is among the top k. Hybrid latency p50/p99 beside it.
 
@@ -42,10 +42,11 @@ from claude_tui.core.search.service import DEFAULT_FUSION, Filters, Fusion
 RESULTS = Path(__file__).resolve().parent / "results" / "paraphrase.json"
 KS = (1, 3, 5, 10)
 EARLIER_FUSION = Fusion(words=2.0, meaning=1.0, k=10.0)  # shipped until this benchmark
-RUNS: tuple[tuple[str, str, Fusion], ...] = (
-    ("text", "text", DEFAULT_FUSION),
-    ("semantic", "semantic", DEFAULT_FUSION),
-    ("hybrid (shipped)", "hybrid", DEFAULT_FUSION),
+# None: the service's own fusion for the embedder (search.service.fusion_for).
+RUNS: tuple[tuple[str, str, Fusion | None], ...] = (
+    ("text", "text", None),
+    ("semantic", "semantic", None),
+    ("hybrid (shipped)", "hybrid", None),
     ("hybrid, words x2 k=10 (earlier)", "hybrid", EARLIER_FUSION),
 )
 
@@ -72,6 +73,7 @@ def measure(embedder: str, n_distractors: int, seed: int, tmp: Path) -> dict[str
         started = time.perf_counter()
         embedded = c.search.indexer.drain().embedded
         seconds = time.perf_counter() - started
+        out["fusion"] = asdict(c.search.fusion)
         out["index"] = {"embedded": embedded, "seconds": seconds, "per_second": embedded / seconds}
         log(f"  {embedder}: indexed {embedded:,} notes in {seconds:.1f} s")
         scope = Filters(session_id=session)
@@ -82,7 +84,9 @@ def measure(embedder: str, n_distractors: int, seed: int, tmp: Path) -> dict[str
             samples: list[int] = []
             for i, (_, question) in enumerate(FACTS):
                 t0 = time.perf_counter_ns()
-                found = c.search.memory(question, mode=mode, limit=10, filters=scope, fusion=fusion)
+                found = c.search.memory(
+                    question, mode=mode, limit=10, filters=scope, fusion=fusion or c.search.fusion
+                )
                 samples.append(time.perf_counter_ns() - t0)
                 keys = [h.entry.key for h in found.hits]
                 ranks.append(keys.index(fact_key[i]) + 1 if fact_key[i] in keys else None)
@@ -120,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.distractors < 0:
         parser.error("--distractors must be 0 or more")
     report: dict[str, Any] = {
-        "fusion": {"shipped": asdict(DEFAULT_FUSION), "earlier": asdict(EARLIER_FUSION)},
+        "fusion": {"default": asdict(DEFAULT_FUSION), "earlier": asdict(EARLIER_FUSION)},
         "embedders": {},
     }
     with tempfile.TemporaryDirectory(prefix="ctui-bench-para-") as tmp:

@@ -160,6 +160,26 @@ def test_fusion_rewards_agreement_and_keeps_either_half() -> None:
     assert [f[0] for f in weighted] == ["a", "c"]
 
 
+def test_the_default_fusion_puts_both_halves_firsts_on_top_the_closer_meaning_first() -> None:
+    """Equal weights: a paraphrase the words miss is not outranked by a shared word.
+
+    The words' first and the meaning's first tie; the tie goes to the closer
+    meaning, and both come before anything found lower by one half only.
+    """
+    assert DEFAULT_FUSION.words == DEFAULT_FUSION.meaning
+    lists = {
+        "words": [("shares-a-word", 9.0), ("w2", 5.0), ("w3", 4.0)],
+        "meaning": [("paraphrase", 0.8), ("m2", 0.7), ("m3", 0.6)],
+    }
+    fused = fuse(lists, DEFAULT_FUSION)
+    assert [f[0] for f in fused][:2] == ["paraphrase", "shares-a-word"]
+    assert fused[0][1] == fused[1][1] == pytest.approx(0.5)
+    # Found by both halves, second in each, it beats either first alone.
+    both = fuse({"words": [("w", 9.0), ("b", 5.0)], "meaning": [("m", 0.8), ("b", 0.7)]},
+                DEFAULT_FUSION)  # fmt: skip
+    assert both[0][0] == "b" and both[0][2] == ("words", "meaning")
+
+
 # -- meaning -------------------------------------------------------------------------
 
 

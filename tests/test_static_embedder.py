@@ -12,6 +12,7 @@ import pytest
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
 from claude_tui.core.errors import ConfigError
+from claude_tui.core.search.service import DEFAULT_FUSION, fusion_for
 from claude_tui.core.vectors import static
 from claude_tui.core.vectors.embedder import EmbedderUnavailable
 from claude_tui.core.vectors.learning import Experience
@@ -53,6 +54,9 @@ def test_the_setting_names_it_and_refuses_a_typo(tmp_path: Path) -> None:
 def test_memory_search_by_meaning_with_the_static_model(tmp_path: Path) -> None:
     with open_c(tmp_path / "d", None, embedder="wordllama-256") as c:
         assert c.search.indexer.model_id == MODEL_ID
+        # Its weaker meaning half counts for less than the words (bench_locomo).
+        assert c.search.fusion == fusion_for("wordllama-256") != DEFAULT_FUSION
+        assert c.search.fusion.words > c.search.fusion.meaning
         _, at3 = paraphrases_found(c, ("hybrid", "semantic"))
         # About MiniLM's (>= 9 of 10 in test_search; 9 here when measured), far more than
         # the words alone find (<= 4).
