@@ -106,7 +106,9 @@ SHOWN: dict[str, Callable[[Any], bool]] = {
     "memory": lambda s: _text(s, "#memory-scope").startswith("page "),
     "patterns": lambda s: _text(s, "#patterns-scope") != "",
     "metrics": lambda s: (
-        _text(s, "#metrics-scope") != "Reading the metrics…" and _text(s, "#title-growth") != ""
+        _text(s, "#metrics-scope") != "Reading the metrics…"
+        and _text(s, "#title-growth") != ""
+        and s.query_one("#metrics-scroll").display  # the plots are shown once all are drawn
     ),
     "backups": lambda s: _text(s, "#backups-scope") != "",
     "swarm": lambda s: _text(s, "#sync-summary") != "Reading the sync status…",
