@@ -181,6 +181,38 @@ def test_memory_and_patterns_over_time_count_what_each_day_added(
         assert storage[0][0] == s and storage[0][1] == 5
 
 
+@pytest.fixture
+def kathmandu() -> Iterator[None]:
+    """Local time at UTC+5:45: a day that starts on a quarter hour, not an hour."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kathmandu"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_growth_per_day_follows_local_midnight_in_a_quarter_hour_zone(
+    data_dir: Path, clock: FixedClock, kathmandu: None
+) -> None:
+    """Memory's counts per quarter hour add up to local days, either side of midnight."""
+    days = ["2026-11-19", "2026-11-20"]
+    midnight = core_metrics.day_start(days[1])
+    assert midnight % 3600 != 0  # the zone is what the test says
+    with open_coordinator(data_dir, clock=clock) as c:
+        s = c.sessions.create().id
+        for i, at in enumerate((midnight - 1, midnight, midnight + 86_399, midnight + 86_400)):
+            clock.now = at
+            c.memory.store(f"k{i}", i, session_id=s)
+        growth = core_metrics.growth_by_day(c.store, days)
+        assert [(g.memory_new, g.memory_total) for g in growth] == [(1, 2), (2, 4)]
+
+
 # -- backup health -------------------------------------------------------------------
 
 

@@ -241,12 +241,24 @@ def _storage_kept(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
     return conn.execute("SELECT bucket, entries, bytes FROM memory_storage ORDER BY 1").fetchall()
 
 
-def test_migration_14_keeps_each_sessions_memory_size_through_every_write(tmp_path):
-    """Entries and bytes per session: filled from what is there, then kept by triggers.
+def _created_by_pass(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    return conn.execute(
+        "SELECT CAST(created_at / 900 AS INTEGER), count(*) FROM memory_entries GROUP BY 1 "
+        "ORDER BY 1"
+    ).fetchall()
 
-    Inserts, value updates, moves between sessions and into shared scope, deletes
-    (one row and a whole session's): after each, the table equals the full pass,
-    and a bucket emptied of entries is gone.
+
+def _created_kept(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    return conn.execute("SELECT quarter, entries FROM memory_created ORDER BY 1").fetchall()
+
+
+def test_migration_14_keeps_each_sessions_memory_size_through_every_write(tmp_path):
+    """Entries and bytes per session, entries per quarter hour created: filled from
+    what is there, then kept by triggers.
+
+    Inserts, value updates, moves between sessions and into shared scope, a new
+    creation time, deletes (one row and a whole session's): after each, both tables
+    equal the full pass, and a bucket emptied of entries is gone.
     """
     import random
 
@@ -260,16 +272,20 @@ def test_migration_14_keeps_each_sessions_memory_size_through_every_write(tmp_pa
         )
     insert = (
         "INSERT INTO memory_entries (memory_type, key, value, created_at, scope, session_id) "
-        "VALUES ('persistent', ?, ?, 1.0, ?, ?)"
+        "VALUES ('persistent', ?, ?, ?, ?, ?)"
     )
     rng = random.Random(7)
+    start = 1_764_000_000.0
     scopes = [("session", "s1"), ("session", "s2"), ("swarm", None), ("swarm", "s3")]
     for i in range(60):
-        conn.execute(insert, (f"k{i}", "v" * rng.randrange(0, 50), *rng.choice(scopes)))
+        at = start + rng.uniform(0, 3 * 3600)
+        conn.execute(insert, (f"k{i}", "v" * rng.randrange(0, 50), at, *rng.choice(scopes)))
     assert migrate(conn, path) == [14]
     assert _storage_kept(conn) == _storage_by_pass(conn) != []
+    assert _created_kept(conn) == _created_by_pass(conn) != []
     steps = [
-        (insert, ("new", "ünïcode ✓", "session", "s3")),
+        (insert, ("new", "ünïcode ✓", start + 86_400.0, "session", "s3")),
+        ("UPDATE memory_entries SET created_at = created_at + 7200 WHERE key = 'k0'", ()),
         ("UPDATE memory_entries SET value = 'short' WHERE key = 'k1'", ()),
         ("UPDATE memory_entries SET value = '' WHERE key = 'k2'", ()),
         ("UPDATE memory_entries SET session_id = 's2' WHERE key IN ('k3', 'k4')", ()),
@@ -281,6 +297,7 @@ def test_migration_14_keeps_each_sessions_memory_size_through_every_write(tmp_pa
     for sql, params in steps:
         conn.execute(sql, params)
         assert _storage_kept(conn) == _storage_by_pass(conn), sql
+        assert _created_kept(conn) == _created_by_pass(conn), sql
     assert "s1" not in {bucket for bucket, _, _ in _storage_kept(conn)}
     conn.execute("DELETE FROM memory_entries")
-    assert _storage_kept(conn) == []
+    assert _storage_kept(conn) == [] and _created_kept(conn) == []

@@ -22,6 +22,7 @@ caller passes from its (injectable) clock: nothing here reads the wall clock.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from claude_tui.core.records import metrics as metric_door
 from claude_tui.core.stats import TIERS
+from claude_tui.core.store.schema import QUARTER_SECONDS
 
 if TYPE_CHECKING:
     from claude_tui.core.durability.manifest import BackupRecord
@@ -198,8 +200,9 @@ def day_range(now: float, days: int) -> list[str]:
     return [(last - dt.timedelta(days=n)).isoformat() for n in range(days - 1, -1, -1)]
 
 
-def _day_start(day: str) -> float:
-    return dt.datetime.fromisoformat(day).timestamp()  # local midnight
+def day_start(day: str) -> float:
+    """The epoch time of ``day``'s local midnight."""
+    return dt.datetime.fromisoformat(day).timestamp()
 
 
 # -- tokens and cost -------------------------------------------------------------
@@ -282,7 +285,7 @@ def tools_by_day(store: Reader, days: Sequence[str]) -> list[DayTools]:
         day = day_of(stamp)
         if day in wanted:
             calls[day][0 if kind == TOOL_CALLS else 1] += int(value)
-    since = _day_start(days[0]) if days else 0.0
+    since = day_start(days[0]) if days else 0.0
     for sid, day, count, failed in store.rows(
         "SELECT session_id, date(timestamp, 'unixepoch', 'localtime'), count(*), "
         "sum(value = 0) FROM metrics WHERE metric_type = ? AND timestamp >= ? GROUP BY 1, 2",
@@ -300,32 +303,39 @@ def tools_by_day(store: Reader, days: Sequence[str]) -> list[DayTools]:
 def growth_by_day(store: Reader, days: Sequence[str]) -> list[DayGrowth]:
     """Memory entries and patterns created per day, with the running totals.
 
-    Each day is a range count on the creation-time index (migration 13): no
-    date() per row, so a window holding a million entries costs ~20 ms, not
-    ~300. The totals at a day's end are today's count less what was created
-    after it.
+    Memory's from ``memory_created`` (entries per quarter hour, kept by triggers:
+    schema migration 14), summed into local days; patterns' as a range count per
+    day on the creation-time index (migration 13). The totals at a day's end are
+    today's count less what was created after it.
     """
     if not days:
         return []
-    bounds = [_day_start(d) for d in days]
-    bounds.append(_day_start((dt.date.fromisoformat(days[-1]) + dt.timedelta(days=1)).isoformat()))
-    new: list[list[int]] = [[0, 0] for _ in days]
-    totals = []
-    for i, table in enumerate(("memory_entries", "neural_patterns")):
-        for d in range(len(days)):
-            [(count,)] = store.scan_rows(
-                f"SELECT count(*) FROM {table} WHERE created_at >= ? AND created_at < ?",
-                (bounds[d], bounds[d + 1]),
-            )
-            new[d][i] = int(count)
-        [(total,)] = store.scan_rows(f"SELECT count(*) FROM {table}")
-        totals.append(int(total))
+    bounds = [day_start(d) for d in days]
+    bounds.append(day_start((dt.date.fromisoformat(days[-1]) + dt.timedelta(days=1)).isoformat()))
+    memory_new = [0] * len(days)
+    for quarter, count in store.rows(
+        "SELECT quarter, entries FROM memory_created WHERE quarter >= ? AND quarter < ?",
+        (int(bounds[0] // QUARTER_SECONDS), int(-(-bounds[-1] // QUARTER_SECONDS))),
+    ):
+        at = quarter * QUARTER_SECONDS
+        d = bisect.bisect_right(bounds, at) - 1
+        if 0 <= d < len(days):
+            memory_new[d] += int(count)
+    patterns_new = []
+    for d in range(len(days)):
+        [(count,)] = store.scan_rows(
+            "SELECT count(*) FROM neural_patterns WHERE created_at >= ? AND created_at < ?",
+            (bounds[d], bounds[d + 1]),
+        )
+        patterns_new.append(int(count))
+    [(memory_total,)] = store.rows("SELECT coalesce(sum(entries), 0) FROM memory_created")
+    [(patterns_total,)] = store.scan_rows("SELECT count(*) FROM neural_patterns")
+    memory_total, patterns_total = int(memory_total), int(patterns_total)
     out = []
-    memory_total, patterns_total = totals
     for d in reversed(range(len(days))):  # the newest day's total is today's count
-        out.append(DayGrowth(days[d], new[d][0], new[d][1], memory_total, patterns_total))
-        memory_total -= new[d][0]
-        patterns_total -= new[d][1]
+        out.append(DayGrowth(days[d], memory_new[d], patterns_new[d], memory_total, patterns_total))
+        memory_total -= memory_new[d]
+        patterns_total -= patterns_new[d]
     return list(reversed(out))
 
 
@@ -423,7 +433,7 @@ def storage_by_session(store: Reader, limit: int = 12) -> list[tuple[str | None,
 
 __all__ = [
     "BackupHealth", "CacheRates", "DayGrowth", "DayTools", "DayUsage", "SessionUsage", "Tokens",
-    "backup_health", "cache_rates", "cost_of", "day_of", "day_range", "growth_by_day",
+    "backup_health", "cache_rates", "cost_of", "day_of", "day_range", "day_start", "growth_by_day",
     "latest_backup_failure", "price_of", "session_usage", "storage_by_session", "tools_by_day",
     "usage_by_day",
 ]  # fmt: skip
