@@ -37,6 +37,7 @@ from bench.common import render_table, summary
 from bench.paraphrase_set import FACTS, distractors
 from claude_tui.core.config import Config
 from claude_tui.core.coordinator import MemoryCoordinator
+from claude_tui.core.errors import ConfigError
 from claude_tui.core.search.service import DEFAULT_FUSION, Filters, Fusion
 
 RESULTS = Path(__file__).resolve().parent / "results" / "paraphrase.json"
@@ -123,14 +124,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.distractors < 0:
         parser.error("--distractors must be 0 or more")
+    embedders = [name.strip() for name in args.embedders.split(",")]
     report: dict[str, Any] = {
         "fusion": {"default": asdict(DEFAULT_FUSION), "earlier": asdict(EARLIER_FUSION)},
         "embedders": {},
     }
     with tempfile.TemporaryDirectory(prefix="ctui-bench-para-") as tmp:
-        for embedder in args.embedders.split(","):
+        for name in embedders:  # all checked before any is measured
+            try:
+                Config.load(Path(tmp) / "check", env={}, embedder=name)
+            except ConfigError as exc:
+                parser.error(f"--embedders: {exc.message}")
+        for embedder in embedders:
             report["embedders"][embedder] = measure(
-                embedder.strip(), args.distractors, args.seed, Path(tmp)
+                embedder, args.distractors, args.seed, Path(tmp)
             )
     headers = {
         "embedder": "embedder", "mode": "mode", "R@1": "R@1", "R@3": "R@3", "R@5": "R@5",
