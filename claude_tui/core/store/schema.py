@@ -10,6 +10,7 @@ is the expiry time (NULL = never expires).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from claude_tui.core.models import ckey_sql
@@ -658,6 +659,34 @@ def _quarter_sql(template: str, ref: str) -> str:
     return template.format(quarter=_QUARTER.format(ref=ref))
 
 
+# (add the new row, take the old row) for each kept sum.
+_BUCKET_STEPS = (
+    lambda ref: _bucket_sql(_ADD_TO_BUCKET, ref),
+    lambda ref: _bucket_sql(_TAKE_FROM_BUCKET, ref),
+)
+_QUARTER_STEPS = (
+    lambda ref: _quarter_sql(_ADD_TO_QUARTER, ref),
+    lambda ref: _quarter_sql(_TAKE_FROM_QUARTER, ref),
+)
+
+
+def _kept_sum_triggers(
+    name: str, update_of: str, steps: tuple[Callable[[str], str], Callable[[str], str]]
+) -> str:
+    """The three triggers that keep a sum over memory_entries: add, take, move."""
+    add, take = steps
+    return f"""CREATE TRIGGER {name}_insert AFTER INSERT ON memory_entries BEGIN
+  {add("new")}
+END;
+CREATE TRIGGER {name}_delete AFTER DELETE ON memory_entries BEGIN
+  {take("old")}
+END;
+CREATE TRIGGER {name}_update AFTER UPDATE OF {update_of} ON memory_entries BEGIN
+  {take("old")}
+  {add("new")}
+END;"""
+
+
 STORAGE_SQL = f"""
 CREATE TABLE memory_storage (
     bucket TEXT PRIMARY KEY,
@@ -668,33 +697,14 @@ INSERT INTO memory_storage (bucket, entries, bytes)
     SELECT {_BUCKET.format(ref="memory_entries")}, count(*),
            coalesce(sum(length(value)), 0)
     FROM memory_entries GROUP BY 1;
-CREATE TRIGGER memory_storage_insert AFTER INSERT ON memory_entries BEGIN
-  {_bucket_sql(_ADD_TO_BUCKET, "new")}
-END;
-CREATE TRIGGER memory_storage_delete AFTER DELETE ON memory_entries BEGIN
-  {_bucket_sql(_TAKE_FROM_BUCKET, "old")}
-END;
-CREATE TRIGGER memory_storage_update AFTER UPDATE OF scope, session_id, value
-ON memory_entries BEGIN
-  {_bucket_sql(_TAKE_FROM_BUCKET, "old")}
-  {_bucket_sql(_ADD_TO_BUCKET, "new")}
-END;
+{_kept_sum_triggers("memory_storage", "scope, session_id, value", _BUCKET_STEPS)}
 CREATE TABLE memory_created (
     quarter INTEGER PRIMARY KEY,
     entries INTEGER NOT NULL
 );
 INSERT INTO memory_created (quarter, entries)
     SELECT {_QUARTER.format(ref="memory_entries")}, count(*) FROM memory_entries GROUP BY 1;
-CREATE TRIGGER memory_created_insert AFTER INSERT ON memory_entries BEGIN
-  {_quarter_sql(_ADD_TO_QUARTER, "new")}
-END;
-CREATE TRIGGER memory_created_delete AFTER DELETE ON memory_entries BEGIN
-  {_quarter_sql(_TAKE_FROM_QUARTER, "old")}
-END;
-CREATE TRIGGER memory_created_update AFTER UPDATE OF created_at ON memory_entries BEGIN
-  {_quarter_sql(_TAKE_FROM_QUARTER, "old")}
-  {_quarter_sql(_ADD_TO_QUARTER, "new")}
-END;
+{_kept_sum_triggers("memory_created", "created_at", _QUARTER_STEPS)}
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
