@@ -427,8 +427,7 @@ def storage_by_session(store: Reader, limit: int = 12) -> list[tuple[str | None,
         "ORDER BY bytes DESC, bucket LIMIT ?",
         (limit,),
     )
-    ordered = [(r[0] or None, int(r[1]), int(r[2])) for r in rows]
-    return ordered
+    return [(r[0] or None, int(r[1]), int(r[2])) for r in rows]
 
 
 __all__ = [

@@ -7,8 +7,8 @@ while the screen shows:
 - on open and on every change of the data: the queries over the metrics
   table (tokens, cost, tool calls: an index range) and, when memory or
   patterns changed (at most every ``SLOW_SECONDS``), memory's figures (growth
-  by day: range counts on the creation-time index; storage per session: the
-  sums triggers keep, schema migration 14);
+  by day and storage per session: sums triggers keep, schema migration 14;
+  patterns per day: range counts on the creation-time index);
 - every ``REFRESH_SECONDS``: the cache counters of every process (a small file)
   and the backup manifest, neither of which is in the change feed.
 
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 DAYS = 14
 TOP_SESSIONS = 6  # bars a 13-row plot shows each with its label
 REFRESH_SECONDS = 2.0
-# Memory's figures are read at most this often: the growth counts step through
-# every entry created in the plotted window.
+# Memory's figures are read at most this often: cheap now (rows the triggers keep),
+# but a burst of writes is still one read, not one per write.
 SLOW_SECONDS = 60.0
 SLOW_TABLES = frozenset({"memory_entries", "neural_patterns"})
 PLOTS = ("tokens-day", "cost-day", "tokens-session", "tools-day", "growth", "storage", "cache")
@@ -64,7 +64,7 @@ class UsageFigures:
 
 @dataclass
 class MemoryFigures:
-    """What a pass over memory says: growth by day and storage per session."""
+    """What memory's sums say: growth by day and storage per session."""
 
     growth: list[core_metrics.DayGrowth]
     storage: list[tuple[str | None, int, int]]
@@ -117,7 +117,7 @@ class MetricsScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self._timer: Timer | None = None
-        self._memory_dirty = True  # a pass over memory is due (first open, memory changed)
+        self._memory_dirty = True  # memory's figures are due (first open, memory changed)
         self._memory_at = float("-inf")
         self._drawn: set[str] = set()  # which figures have reached the plots
 
@@ -155,7 +155,7 @@ class MetricsScreen(ModeScreen):
         if self._timer is not None:
             self._timer.resume()
         # Changes made while hidden were not seen (only the shown screen hears them):
-        # memory may have changed; the pass over it still runs at most every SLOW_SECONDS.
+        # memory may have changed; its figures are still read at most every SLOW_SECONDS.
         self._memory_dirty = True
         super().on_screen_resume()
 
