@@ -10,7 +10,6 @@ is the expiry time (NULL = never expires).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from claude_tui.core.models import ckey_sql
@@ -626,86 +625,67 @@ CREATE INDEX idx_patterns_created ON neural_patterns(created_at);
 #   time zone's midnight falls on a quarter hour, so local days are sums of these.
 # Every write path (the store's door, sync apply, restore's replay, session delete)
 # fires them, so the sums cannot drift.
-_BUCKET = "coalesce(CASE WHEN {ref}.scope = 'swarm' THEN NULL ELSE {ref}.session_id END, '')"
-_ADD_TO_BUCKET = (
-    "INSERT INTO memory_storage (bucket, entries, bytes) "
-    "VALUES ({bucket}, 1, coalesce(length({ref}.value), 0)) "
-    "ON CONFLICT (bucket) DO UPDATE SET entries = entries + 1, bytes = bytes + excluded.bytes;"
-)
-_TAKE_FROM_BUCKET = (
-    "UPDATE memory_storage SET entries = entries - 1, "
-    "bytes = bytes - coalesce(length({ref}.value), 0) WHERE bucket = {bucket};\n"
-    "  DELETE FROM memory_storage WHERE bucket = {bucket} AND entries <= 0;"
-)
-
-
-def _bucket_sql(template: str, ref: str) -> str:
-    return template.format(ref=ref, bucket=_BUCKET.format(ref=ref))
-
-
 QUARTER_SECONDS = 900
-_QUARTER = f"CAST({{ref}}.created_at / {QUARTER_SECONDS} AS INTEGER)"
-_ADD_TO_QUARTER = (
-    "INSERT INTO memory_created (quarter, entries) VALUES ({quarter}, 1) "
-    "ON CONFLICT (quarter) DO UPDATE SET entries = entries + 1;"
-)
-_TAKE_FROM_QUARTER = (
-    "UPDATE memory_created SET entries = entries - 1 WHERE quarter = {quarter};\n"
-    "  DELETE FROM memory_created WHERE quarter = {quarter} AND entries <= 0;"
-)
 
 
-def _quarter_sql(template: str, ref: str) -> str:
-    return template.format(quarter=_QUARTER.format(ref=ref))
+def _kept_sum(table: str, key: str, key_type: str, key_expr: str, sums: dict[str, str],
+              update_of: str) -> str:  # fmt: skip
+    """A table of sums over memory_entries by ``key``, filled now and kept by triggers.
 
+    ``key_expr`` and each of ``sums`` (column: what one row adds) are templates
+    of ``{ref}`` (the row: ``new``, ``old`` or the table itself). Every key holds
+    ``entries`` too; a key left with none is deleted.
+    """
+    amounts = {"entries": "1", **sums}
+    cols = ", ".join(amounts)
 
-# (add the new row, take the old row) for each kept sum.
-_BUCKET_STEPS = (
-    lambda ref: _bucket_sql(_ADD_TO_BUCKET, ref),
-    lambda ref: _bucket_sql(_TAKE_FROM_BUCKET, ref),
-)
-_QUARTER_STEPS = (
-    lambda ref: _quarter_sql(_ADD_TO_QUARTER, ref),
-    lambda ref: _quarter_sql(_TAKE_FROM_QUARTER, ref),
-)
+    def key_of(ref: str) -> str:
+        return key_expr.format(ref=ref)
 
+    def add(ref: str) -> str:
+        values = ", ".join(a.format(ref=ref) for a in amounts.values())
+        updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in amounts)
+        return (f"INSERT INTO {table} ({key}, {cols}) VALUES ({key_of(ref)}, {values}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates};")  # fmt: skip
 
-def _kept_sum_triggers(
-    name: str, update_of: str, steps: tuple[Callable[[str], str], Callable[[str], str]]
-) -> str:
-    """The three triggers that keep a sum over memory_entries: add, take, move."""
-    add, take = steps
-    return f"""CREATE TRIGGER {name}_insert AFTER INSERT ON memory_entries BEGIN
-  {add("new")}
-END;
-CREATE TRIGGER {name}_delete AFTER DELETE ON memory_entries BEGIN
-  {take("old")}
-END;
-CREATE TRIGGER {name}_update AFTER UPDATE OF {update_of} ON memory_entries BEGIN
-  {take("old")}
-  {add("new")}
-END;"""
+    def take(ref: str) -> str:
+        updates = ", ".join(f"{c} = {c} - {a.format(ref=ref)}" for c, a in amounts.items())
+        return (f"UPDATE {table} SET {updates} WHERE {key} = {key_of(ref)};\n"
+                f"  DELETE FROM {table} WHERE {key} = {key_of(ref)} AND entries <= 0;")  # fmt: skip
 
-
-STORAGE_SQL = f"""
-CREATE TABLE memory_storage (
-    bucket TEXT PRIMARY KEY,
-    entries INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
+    columns = ",\n".join(f"    {c} INTEGER NOT NULL" for c in amounts)
+    totals = ", ".join(
+        f"coalesce(sum({a.format(ref='memory_entries')}), 0)" for a in amounts.values()
+    )
+    return f"""CREATE TABLE {table} (
+    {key} {key_type} PRIMARY KEY,
+{columns}
 ) WITHOUT ROWID;
-INSERT INTO memory_storage (bucket, entries, bytes)
-    SELECT {_BUCKET.format(ref="memory_entries")}, count(*),
-           coalesce(sum(length(value)), 0)
-    FROM memory_entries GROUP BY 1;
-{_kept_sum_triggers("memory_storage", "scope, session_id, value", _BUCKET_STEPS)}
-CREATE TABLE memory_created (
-    quarter INTEGER PRIMARY KEY,
-    entries INTEGER NOT NULL
-);
-INSERT INTO memory_created (quarter, entries)
-    SELECT {_QUARTER.format(ref="memory_entries")}, count(*) FROM memory_entries GROUP BY 1;
-{_kept_sum_triggers("memory_created", "created_at", _QUARTER_STEPS)}
+INSERT INTO {table} ({key}, {cols})
+    SELECT {key_of("memory_entries")}, {totals} FROM memory_entries GROUP BY 1;
+CREATE TRIGGER {table}_insert AFTER INSERT ON memory_entries BEGIN
+  {add("new")}
+END;
+CREATE TRIGGER {table}_delete AFTER DELETE ON memory_entries BEGIN
+  {take("old")}
+END;
+CREATE TRIGGER {table}_update AFTER UPDATE OF {update_of} ON memory_entries BEGIN
+  {take("old")}
+  {add("new")}
+END;
 """
+
+
+STORAGE_SQL = _kept_sum(
+    "memory_storage", "bucket", "TEXT",
+    "coalesce(CASE WHEN {ref}.scope = 'swarm' THEN NULL ELSE {ref}.session_id END, '')",
+    {"bytes": "coalesce(length({ref}.value), 0)"},
+    update_of="scope, session_id, value",
+) + _kept_sum(
+    "memory_created", "quarter", "INTEGER",
+    f"CAST({{ref}}.created_at / {QUARTER_SECONDS} AS INTEGER)", {},
+    update_of="created_at",
+)  # fmt: skip
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema", SEED_SQL),
