@@ -80,10 +80,7 @@ CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1  # turns of the same session stored as an e
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 # The raw recipe's numbers (what was measured best; see the module docstring).
 RAW_WEIGHTS = (8.0, 1.0, 0.5)  # bm25 column weights: key, value, context
-RAW_RRF = {
-    "words": DEFAULT_FUSION.words, "meaning": DEFAULT_FUSION.meaning,
-    "k": DEFAULT_FUSION.k, "depth": DEFAULT_FUSION.depth,
-}  # fmt: skip  # the product's fusion, on raw libraries
+RAW_FUSION = DEFAULT_FUSION  # the product's fusion, on raw libraries
 EVIDENCE = re.compile(r"D:?(\d+):(\d+)")
 
 
@@ -363,7 +360,7 @@ def run_floors(turns: list[Turn], questions: list[Question], stored: list[Any]) 
         body = flatten({k: v for k, v in value.items() if k != "context"})
         rows.append((i, key, body, value["context"], t.conv))
     con.executemany("INSERT INTO f (rowid, key, value, context, conv) VALUES (?, ?, ?, ?, ?)", rows)
-    depth = int(RAW_RRF["depth"])
+    depth = RAW_FUSION.depth
     weights = ", ".join(str(w) for w in RAW_WEIGHTS)
     words = fts_ranked(con, questions, turns, f"bm25(f, {weights})", depth)
     # The texts the product's indexer embeds (its context member left out), so the
@@ -378,7 +375,7 @@ def run_floors(turns: list[Turn], questions: list[Question], stored: list[Any]) 
     log(f"  raw embedding of the entry texts: {len(texts) / seconds:.0f}/s")
     meaning = brute_force(qvecs, dvecs, questions, turns, depth)
     fused = [
-        rrf([w, m], [RAW_RRF["words"], RAW_RRF["meaning"]], RAW_RRF["k"])
+        rrf([w, m], [RAW_FUSION.words, RAW_FUSION.meaning], RAW_FUSION.k)
         for w, m in zip(words, meaning, strict=True)
     ]
     result["recipe_raw"] = {
